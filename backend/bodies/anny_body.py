@@ -1,0 +1,57 @@
+"""Anny (NAVER, Apache-2.0) as a Doppel body model: 104-bone rig, UVs, phenotype parameters.
+
+The torch model is built once per process in float32 (float64, Anny's default, is slower and
+buys nothing here). Anny is already Z-up with -Y forward; we only lift it so the feet touch z=0.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from .base import BodyModel, RestBody
+
+PHENOTYPES = ("gender", "age", "muscle", "weight", "height", "proportions")
+
+
+class AnnyBody(BodyModel):
+    name = "anny"
+    parameter_defaults = {p: 0.5 for p in PHENOTYPES}
+    parameter_ranges = {p: (0.0, 1.0) for p in PHENOTYPES}
+
+    def __init__(self) -> None:
+        import anny  # heavy import (warp, roma); only when the model is first used
+
+        # Blender bone orientation: each rest frame has +Y from head to tail, as Blender wants.
+        model = anny.Anny(rig="anny-blender", pose_parameterization="local-bone")
+        self.model = model.to(dtype=torch.float32).eval()
+        self.bone_names = list(model.bone_labels)
+        self.parents = np.asarray(model.bone_parents, dtype=np.int32)
+        self.faces = model.faces.cpu().numpy().astype(np.int32)
+        tc, fti = model.texture_coordinates, model.face_texture_coordinate_indices
+        self.uvs = None if tc is None or fti is None else \
+            tc.cpu().numpy().astype(np.float32)[fti.cpu().numpy()]
+        w = model.vertex_bone_weights.cpu().numpy().astype(np.float32)
+        self.skin_weights = w / np.maximum(w.sum(axis=1, keepdims=True), 1e-12)
+        self.skin_indices = model.vertex_bone_indices.cpu().numpy().astype(np.int32)
+
+    def phenotype_tensor(self, params: dict[str, float]) -> torch.Tensor:
+        """(1, 6) phenotype values in the order the model expects."""
+        labels = self.model.phenotype_labels
+        return torch.tensor([[params.get(k, 0.5) for k in labels]], dtype=torch.float32)
+
+    @torch.no_grad()
+    def rest_body(self, params) -> RestBody:
+        params = self.check_params(params)
+        out = self.model(phenotype_kwargs=params)
+        verts = out["rest_vertices"][0].numpy().astype(np.float32)
+        heads = out["rest_bone_heads"][0].numpy().astype(np.float32)
+        tails = out["rest_bone_tails"][0].numpy().astype(np.float32)
+        mats = out["rest_bone_poses"][0].numpy().astype(np.float32)
+        lift = np.array([0.0, 0.0, -verts[:, 2].min()], dtype=np.float32)
+        mats = mats.copy()
+        mats[:, :3, 3] += lift
+        return RestBody(vertices=verts + lift, faces=self.faces, uvs=self.uvs,
+                        skin_indices=self.skin_indices, skin_weights=self.skin_weights,
+                        bone_names=self.bone_names, parents=self.parents,
+                        heads=heads + lift, tails=tails + lift, matrices=mats)

@@ -1,0 +1,36 @@
+"""What every job kind is given: its parameters, its binary inputs and a context through which
+it reports progress and learns that it was cancelled."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable, Mapping
+
+import numpy as np
+
+from protocol import RiggedAvatar
+
+
+class JobCancelled(Exception):
+    """Raised inside a job when its client cancelled it."""
+
+
+@dataclass
+class JobContext:
+    job_id: str
+    report: Callable[[str, float], None] = lambda stage, fraction: None
+    is_cancelled: Callable[[], bool] = lambda: False
+    warnings: list[str] = field(default_factory=list)
+
+    def progress(self, stage: str, fraction: float) -> None:
+        """Report progress (fraction 0..1 of the whole job) and stop here if cancelled."""
+        self.check_cancelled()
+        self.report(stage, min(max(float(fraction), 0.0), 1.0))
+
+    def check_cancelled(self) -> None:
+        if self.is_cancelled():
+            raise JobCancelled(self.job_id)
+
+
+# A job: (params, inputs, context) -> avatar. Raises JobInputError for bad user input.
+JobFn = Callable[[Mapping[str, Any], Mapping[str, np.ndarray], JobContext], RiggedAvatar]

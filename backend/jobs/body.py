@@ -1,0 +1,43 @@
+"""Job kind `body`: a body model in rest pose for given shape parameters.
+
+params: {"body_model": "anny" (default), "name": str (optional), "params": {name: value}}
+"""
+
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+from protocol import RiggedAvatar
+
+from .. import __version__
+from ..avatar_build import avatar_from_rest_body
+from ..bodies import JobInputError, get_body_model
+from ..textures.skin import skin_texture_png
+from .base import JobContext
+
+ALLOWED = {"body_model", "name", "params"}
+
+
+def run(params: Mapping[str, Any], inputs: Mapping, ctx: JobContext) -> RiggedAvatar:
+    extra = sorted(set(params) - ALLOWED)
+    if extra:
+        raise JobInputError(f"unknown body job option(s) {', '.join(extra)}; valid: "
+                            f"{', '.join(sorted(ALLOWED))}")
+    shape = params.get("params", {})
+    if not isinstance(shape, dict):
+        raise JobInputError("'params' must be an object of shape parameters")
+    name = params.get("name", "Body")
+    if not isinstance(name, str) or not name.strip():
+        raise JobInputError("'name' must be a non-empty string")
+    ctx.progress("load body model", 0.05)
+    model = get_body_model(params.get("body_model", "anny"))
+    shape = model.check_params(shape)
+    ctx.progress("build rest body", 0.4)
+    rest = model.rest_body(shape)
+    ctx.progress("texture", 0.8)
+    texture = skin_texture_png()
+    meta = {"body_model": model.name, "params": shape, "producer": "doppel.body",
+            "doppel_version": __version__, "warnings": list(ctx.warnings)}
+    avatar = avatar_from_rest_body(rest, name.strip(), meta, texture=texture)
+    ctx.progress("done", 1.0)
+    return avatar

@@ -1,0 +1,1 @@
+"""Texture images made on the server (procedural skin, baked photo textures)."""

@@ -1,0 +1,1 @@
+"""bpy half of the add-on: builders, operators, panels. Imported only inside Blender."""

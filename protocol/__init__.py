@@ -1,0 +1,24 @@
+"""Doppel's wire protocol and avatar format: pure Python + numpy, so it runs inside Blender.
+
+Import what you need from here; the submodules are the implementation.
+"""
+
+from .avatar import (LAYER_ROLES, Camera, MeshLayer, Pose, RiggedAvatar, Skeleton,
+                     validate_avatar)
+from .avatar_codec import (FILE_SUFFIX, avatar_from_bytes, avatar_from_message,
+                           avatar_from_parts, avatar_message, avatar_to_parts, load_avatar,
+                           save_avatar)
+from .codec import Message, decode, encode
+from .constants import (DEFAULT_ADDRESS, JOB_STATES, PROTOCOL_VERSION, SUPPORTED_VERSIONS,
+                        ErrorCode)
+from .errors import ProtocolError
+from .messages import error_message, validate_reply, validate_request
+
+__all__ = [
+    "LAYER_ROLES", "Camera", "MeshLayer", "Pose", "RiggedAvatar", "Skeleton", "validate_avatar",
+    "FILE_SUFFIX", "avatar_from_bytes", "avatar_from_message", "avatar_from_parts",
+    "avatar_message", "avatar_to_parts", "load_avatar", "save_avatar",
+    "Message", "decode", "encode",
+    "DEFAULT_ADDRESS", "JOB_STATES", "PROTOCOL_VERSION", "SUPPORTED_VERSIONS", "ErrorCode",
+    "ProtocolError", "error_message", "validate_reply", "validate_request",
+]

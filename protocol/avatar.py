@@ -1,0 +1,149 @@
+"""RiggedAvatar: the one avatar format every producer emits and the Blender importer consumes.
+
+Conventions: metres; Blender axes (Z up, -Y forward); the armature object sits at the origin.
+Bone rest matrices follow Blender's convention: each bone's local +Y runs from head to tail,
+its local Z fixes the roll. Pose rotations are what Blender stores in
+``pose_bone.rotation_quaternion`` (w, x, y, z), i.e. relative to the bone's rest frame.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from .constants import ErrorCode
+from .errors import ProtocolError
+
+LAYER_ROLES = ("body", "top", "bottom", "shoes", "hair", "accessory", "other")
+
+
+@dataclass
+class Skeleton:
+    names: list[str]             # B bone names, unique
+    parents: np.ndarray          # (B,) int32, -1 for roots; parents come before children
+    heads: np.ndarray            # (B, 3) float32, rest head positions (armature space)
+    tails: np.ndarray            # (B, 3) float32, rest tail positions
+    matrices: np.ndarray         # (B, 4, 4) float32, rest bone-to-armature transforms
+
+    @property
+    def bone_count(self) -> int:
+        return len(self.names)
+
+
+@dataclass
+class MeshLayer:
+    role: str                    # one of LAYER_ROLES
+    name: str
+    vertices: np.ndarray         # (V, 3) float32, rest pose
+    faces: np.ndarray            # (F, K) int32, K = 3 (triangles) or 4 (quads)
+    skin_indices: np.ndarray     # (V, k) int32 bone indices (top-k)
+    skin_weights: np.ndarray     # (V, k) float32, rows sum to 1
+    uvs: np.ndarray | None = None          # (F, K, 2) float32 per face corner
+    texture: bytes | None = None           # encoded PNG or JPEG
+    base_color: tuple[float, float, float, float] = (0.8, 0.62, 0.52, 1.0)
+
+
+@dataclass
+class Pose:
+    rotations: np.ndarray        # (B, 4) float32 quaternions (w, x, y, z), local to rest
+    location: np.ndarray         # (3,) float32 translation of the root bone, armature space
+
+
+@dataclass
+class Camera:
+    fx: float                    # focal length in pixels of the source image
+    fy: float
+    cx: float
+    cy: float
+    width: int
+    height: int
+    world_from_camera: np.ndarray  # (4, 4) float32; Blender camera: looks down -Z, +Y up
+
+
+@dataclass
+class RiggedAvatar:
+    name: str
+    skeleton: Skeleton
+    layers: list[MeshLayer]
+    pose: Pose | None = None
+    camera: Camera | None = None
+    source_image: bytes | None = None      # encoded PNG/JPEG the avatar came from
+    metadata: dict[str, Any] = field(default_factory=dict)  # body_model, params, producer, warnings
+
+    def layer(self, role: str) -> MeshLayer | None:
+        return next((lay for lay in self.layers if lay.role == role), None)
+
+
+def _bad(text: str) -> ProtocolError:
+    return ProtocolError(ErrorCode.BAD_FILE, f"invalid avatar: {text}")
+
+
+def _finite(name: str, a: np.ndarray) -> None:
+    if a.dtype.kind == "f" and not np.isfinite(a).all():
+        raise _bad(f"{name} contains NaN or infinite values")
+
+
+def _shape(name: str, a: np.ndarray, shape: tuple) -> None:
+    ok = a.ndim == len(shape) and all(s is None or s == d for s, d in zip(shape, a.shape))
+    if not ok:
+        want = "x".join("N" if s is None else str(s) for s in shape)
+        raise _bad(f"{name} has shape {a.shape}, expected {want}")
+
+
+def validate_avatar(av: RiggedAvatar) -> RiggedAvatar:
+    """Check every cross-reference (parents, face and skin indices, array shapes, finite
+    values). Raises ProtocolError(BAD_FILE) with the first problem found."""
+    sk = av.skeleton
+    b = sk.bone_count
+    if b == 0:
+        raise _bad("the skeleton has no bones")
+    if len(set(sk.names)) != b:
+        raise _bad("bone names are not unique")
+    _shape("skeleton.parents", sk.parents, (b,))
+    _shape("skeleton.heads", sk.heads, (b, 3))
+    _shape("skeleton.tails", sk.tails, (b, 3))
+    _shape("skeleton.matrices", sk.matrices, (b, 4, 4))
+    for name in ("heads", "tails", "matrices"):
+        _finite(f"skeleton.{name}", getattr(sk, name))
+    parents = sk.parents.astype(np.int64)
+    if ((parents < -1) | (parents >= np.arange(b))).any():
+        raise _bad("every bone's parent must be -1 or an earlier bone")
+    if not av.layers:
+        raise _bad("the avatar has no mesh layers")
+    for i, lay in enumerate(av.layers):
+        where = f"layer {i} ({lay.role})"
+        if lay.role not in LAYER_ROLES:
+            raise _bad(f"{where} has unknown role; expected one of {', '.join(LAYER_ROLES)}")
+        _shape(f"{where} vertices", lay.vertices, (None, 3))
+        _finite(f"{where} vertices", lay.vertices)
+        v = lay.vertices.shape[0]
+        if lay.faces.ndim != 2 or lay.faces.shape[1] not in (3, 4):
+            raise _bad(f"{where} faces must be (F, 3) or (F, 4)")
+        if lay.faces.size and (lay.faces.min() < 0 or lay.faces.max() >= v):
+            raise _bad(f"{where} faces index vertices outside 0..{v - 1}")
+        _shape(f"{where} skin_indices", lay.skin_indices, (v, None))
+        _shape(f"{where} skin_weights", lay.skin_weights, lay.skin_indices.shape)
+        _finite(f"{where} skin_weights", lay.skin_weights)
+        if lay.skin_indices.size and (lay.skin_indices.min() < 0 or lay.skin_indices.max() >= b):
+            raise _bad(f"{where} skin indices name bones outside 0..{b - 1}")
+        if (lay.skin_weights < 0).any():
+            raise _bad(f"{where} has negative skin weights")
+        if lay.uvs is not None:
+            _shape(f"{where} uvs", lay.uvs, (*lay.faces.shape, 2))
+            _finite(f"{where} uvs", lay.uvs)
+        if len(lay.base_color) != 4:
+            raise _bad(f"{where} base_color must have 4 components")
+    if av.pose is not None:
+        _shape("pose.rotations", av.pose.rotations, (b, 4))
+        _shape("pose.location", av.pose.location, (3,))
+        _finite("pose.rotations", av.pose.rotations)
+        _finite("pose.location", av.pose.location)
+    if av.camera is not None:
+        cam = av.camera
+        _shape("camera.world_from_camera", cam.world_from_camera, (4, 4))
+        _finite("camera.world_from_camera", cam.world_from_camera)
+        if not (cam.width > 0 and cam.height > 0 and cam.fx > 0 and cam.fy > 0):
+            raise _bad("camera needs positive width, height and focal lengths")
+    return av
