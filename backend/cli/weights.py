@@ -1,0 +1,31 @@
+"""`doppel weights check [--json]`: which optional model files are present and intact."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from ..weights import check_entry, load_manifest
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser("weights", help="optional model files (see weights/README.md)")
+    wsub = p.add_subparsers(dest="weights_command", required=True, metavar="ACTION")
+    c = wsub.add_parser("check", help="report which manifest entries are present and intact")
+    c.add_argument("--json", action="store_true", help="one JSON object per entry")
+    c.set_defaults(func=run_check)
+
+
+def run_check(args: argparse.Namespace) -> int:
+    rows = [(e, check_entry(e)) for e in load_manifest()]
+    if args.json:
+        for e, status in rows:
+            print(json.dumps({"name": e.name, "status": status, "path": str(e.location()),
+                              "licence": e.licence, "used_by": e.used_by}))
+    else:
+        width = max((len(e.name) for e, _ in rows), default=4)
+        for e, status in rows:
+            print(f"{e.name:<{width}}  {status:<20}  {e.location()}")
+        present = sum(s != "missing" for _, s in rows)
+        print(f"{present} of {len(rows)} optional files present")
+    return 1 if any(s == "CORRUPT" for _, s in rows) else 0
