@@ -33,6 +33,22 @@ class Skeleton:
 
 
 @dataclass
+class SurfaceBinding:
+    """Where each vertex of a garment layer sits relative to the body layer's surface, so the
+    layer can be refitted onto another body of the same body model (same topology).
+
+    Vertex i lies at ``sum_j barycentric[i, j] * body[triangles[i, j]] + F @ offsets[i]`` where
+    F = (t, b, n) is the triangle's orthonormal frame: t along its first edge, n its unit face
+    normal, b = n x t. ``hides`` lists the body vertices the layer covers completely (the body
+    layer leaves out faces whose three vertices are all hidden by some layer)."""
+
+    triangles: np.ndarray        # (V, 3) int32 body-layer vertex indices
+    barycentric: np.ndarray      # (V, 3) float32
+    offsets: np.ndarray          # (V, 3) float32 metres, in the triangle frame (t, b, n)
+    hides: np.ndarray            # (H,) int32 body-layer vertex indices
+
+
+@dataclass
 class MeshLayer:
     role: str                    # one of LAYER_ROLES
     name: str
@@ -43,6 +59,7 @@ class MeshLayer:
     uvs: np.ndarray | None = None          # (F, K, 2) float32 per face corner
     texture: bytes | None = None           # encoded PNG or JPEG
     base_color: tuple[float, float, float, float] = (0.8, 0.62, 0.52, 1.0)
+    binding: SurfaceBinding | None = None  # optional: garment bound to the body surface
 
 
 @dataclass
@@ -92,6 +109,22 @@ def _shape(name: str, a: np.ndarray, shape: tuple) -> None:
         raise _bad(f"{name} has shape {a.shape}, expected {want}")
 
 
+def _check_binding(where: str, bd: SurfaceBinding, v: int, body: MeshLayer | None) -> None:
+    _shape(f"{where} binding.triangles", bd.triangles, (v, 3))
+    _shape(f"{where} binding.barycentric", bd.barycentric, (v, 3))
+    _shape(f"{where} binding.offsets", bd.offsets, (v, 3))
+    _shape(f"{where} binding.hides", bd.hides, (None,))
+    _finite(f"{where} binding.barycentric", bd.barycentric)
+    _finite(f"{where} binding.offsets", bd.offsets)
+    if body is None:
+        raise _bad(f"{where} is bound to a body surface but the avatar has no body layer")
+    n = body.vertices.shape[0]
+    for name in ("triangles", "hides"):
+        a = getattr(bd, name)
+        if a.size and (a.min() < 0 or a.max() >= n):
+            raise _bad(f"{where} binding.{name} index body vertices outside 0..{n - 1}")
+
+
 def validate_avatar(av: RiggedAvatar) -> RiggedAvatar:
     """Check every cross-reference (parents, face and skin indices, array shapes, finite
     values). Raises ProtocolError(BAD_FILE) with the first problem found."""
@@ -135,6 +168,8 @@ def validate_avatar(av: RiggedAvatar) -> RiggedAvatar:
             _finite(f"{where} uvs", lay.uvs)
         if len(lay.base_color) != 4:
             raise _bad(f"{where} base_color must have 4 components")
+        if lay.binding is not None:
+            _check_binding(where, lay.binding, v, av.layer("body"))
     if av.pose is not None:
         _shape("pose.rotations", av.pose.rotations, (b, 4))
         _shape("pose.location", av.pose.location, (3,))

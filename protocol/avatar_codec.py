@@ -14,7 +14,8 @@ from typing import Any, BinaryIO
 
 import numpy as np
 
-from .avatar import Camera, MeshLayer, Pose, RiggedAvatar, Skeleton, validate_avatar
+from .avatar import (Camera, MeshLayer, Pose, RiggedAvatar, Skeleton, SurfaceBinding,
+                     validate_avatar)
 from .codec import Message, decode, encode
 from .constants import MAX_MESSAGE_BYTES, ErrorCode
 from .errors import ProtocolError
@@ -59,6 +60,13 @@ def avatar_to_parts(av: RiggedAvatar, prefix: str = "avatar/") -> tuple[dict, di
              "uvs": None if lay.uvs is None else put(p + "uvs", lay.uvs, np.float32),
              "texture": None if lay.texture is None else put(p + "texture",
                                                               _bytes_array(lay.texture), np.uint8)}
+        if lay.binding is not None:  # optional; older readers ignore the key
+            bd = lay.binding
+            d["binding"] = {"triangles": put(p + "binding/triangles", bd.triangles, np.int32),
+                            "barycentric": put(p + "binding/barycentric", bd.barycentric,
+                                               np.float32),
+                            "offsets": put(p + "binding/offsets", bd.offsets, np.float32),
+                            "hides": put(p + "binding/hides", bd.hides, np.int32)}
         desc["layers"].append(d)
     desc["pose"] = None if av.pose is None else {
         "rotations": put("pose/rotations", av.pose.rotations, np.float32),
@@ -108,12 +116,17 @@ def _build(desc: dict, arrays: dict[str, np.ndarray]) -> RiggedAvatar:
     layers = []
     for d in desc["layers"]:
         color = tuple(float(c) for c in d["base_color"])
+        bd = d.get("binding")
+        binding = None if bd is None else SurfaceBinding(
+            triangles=get(bd["triangles"], np.int32), barycentric=get(bd["barycentric"], np.float32),
+            offsets=get(bd["offsets"], np.float32), hides=get(bd["hides"], np.int32))
         layers.append(MeshLayer(
             role=str(d["role"]), name=str(d["name"]),
             vertices=get(d["vertices"], np.float32), faces=get(d["faces"], np.int32),
             skin_indices=get(d["skin_indices"], np.int32),
             skin_weights=get(d["skin_weights"], np.float32),
-            uvs=get(d["uvs"], np.float32), texture=raw(d["texture"]), base_color=color))
+            uvs=get(d["uvs"], np.float32), texture=raw(d["texture"]), base_color=color,
+            binding=binding))
     pose = None
     if desc.get("pose") is not None:
         pose = Pose(rotations=get(desc["pose"]["rotations"], np.float32),
@@ -149,7 +162,9 @@ def avatar_from_message(msg: Message) -> RiggedAvatar:
 # --- single-file form -------------------------------------------------------------------------
 
 def write_avatar(av: RiggedAvatar, fh: BinaryIO) -> None:
-    frames = encode(avatar_message(av, job_id="file"))
+    msg = avatar_message(av, job_id="file")
+    msg.id = "0" * 32      # a fixed id: the same avatar always gives the same file bytes
+    frames = encode(msg)
     fh.write(FILE_MAGIC + struct.pack("<II", FILE_VERSION, len(frames)))
     for f in frames:
         fh.write(struct.pack("<Q", len(memoryview(f).cast("B"))))
@@ -160,9 +175,13 @@ def save_avatar(av: RiggedAvatar, path: str | os.PathLike) -> Path:
     """Write ``av`` to ``path`` atomically (a crash never leaves a half-written file)."""
     path = Path(path)
     tmp = path.with_name(path.name + ".part")
-    with open(tmp, "wb") as fh:
-        write_avatar(av, fh)
-    os.replace(tmp, path)
+    try:
+        with open(tmp, "wb") as fh:
+            write_avatar(av, fh)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)    # an invalid avatar or a full disk leaves no debris
+        raise
     return path
 
 

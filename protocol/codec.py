@@ -54,7 +54,8 @@ def encode(msg: Message) -> list:
             raise ProtocolError(ErrorCode.BAD_ARRAY,
                                 f"array '{name}' has dtype {a.dtype}, which cannot be sent; "
                                 f"use one of {', '.join(ALLOWED_DTYPES)}")
-        a = np.ascontiguousarray(a, dtype=a.dtype.newbyteorder("<"))
+        # asarray, not ascontiguousarray: the latter turns 0-d arrays into shape (1,).
+        a = np.asarray(a, dtype=a.dtype.newbyteorder("<"), order="C")
         decl.append({"name": name, "dtype": a.dtype.name, "shape": list(a.shape),
                      "nbytes": int(a.nbytes)})
         bufs.append(memoryview(a).cast("B") if a.nbytes else b"")

@@ -35,3 +35,6 @@ def anny_avatar_file(anny_avatar, tmp_path_factory) -> Path:
 
 
 # --- live server (owned by the server tests; other tests reuse it) ---------------------------
+# `live_server` yields the address of a real server (tests/server_fixtures.py).
+from server_fixtures import live_server  # noqa: E402,F401
+# --- end live server --------------------------------------------------------------------------

@@ -1,14 +1,15 @@
 """The body-model interface every producer uses: parameters -> rest mesh, skeleton, skin
 weights, UVs; forward kinematics for fitting; and -> RiggedAvatar.
 
-A new body model (SMPL-family) implements :class:`BodyModel` and registers in ``_FACTORIES``.
+A new body model implements :class:`BodyModel` and registers with :func:`register_body_model`
+(optionally with an availability check, as the SMPL family does: see smpl_files.py).
 """
 
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass
-from typing import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Callable, Mapping
 
 import numpy as np
 
@@ -37,6 +38,8 @@ class RestBody:
     heads: np.ndarray         # (B, 3) float32
     tails: np.ndarray         # (B, 3) float32
     matrices: np.ndarray      # (B, 4, 4) float32 rest bone frames, Blender convention
+    warnings: list[str] = field(default_factory=list)  # for the user (avatar metadata)
+    metadata: dict[str, Any] = field(default_factory=dict)  # model-specific, JSON-able
 
 
 class BodyModel:
@@ -69,16 +72,35 @@ class BodyModel:
 
 
 _FACTORIES: dict[str, Callable[[], BodyModel]] = {}
+_UNAVAILABLE: dict[str, Callable[[], str | None]] = {}
 _INSTANCES: dict[str, BodyModel] = {}
 _LOCK = threading.Lock()
 
 
-def register_body_model(name: str, factory: Callable[[], BodyModel]) -> None:
+def register_body_model(name: str, factory: Callable[[], BodyModel],
+                        unavailable: Callable[[], str | None] | None = None) -> None:
+    """Register a body model. ``unavailable`` (optional) returns None when the model can be
+    built now, else the sentence telling the user why not (e.g. licensed files absent); it is
+    asked on every listing, so it must be cheap (file-existence checks, no loading)."""
     _FACTORIES[name] = factory
+    if unavailable is None:
+        _UNAVAILABLE.pop(name, None)
+    else:
+        _UNAVAILABLE[name] = unavailable
+
+
+def unavailable_reason(name: str) -> str | None:
+    """None when ``name`` is registered and usable now, else why not (a user-facing sentence)."""
+    if name not in _FACTORIES:
+        return f"unknown body model {name!r}; available: {', '.join(available_body_models())}"
+    check = _UNAVAILABLE.get(name)
+    return None if check is None else check()
 
 
 def available_body_models() -> list[str]:
-    return sorted(_FACTORIES)
+    """Models usable now (what the server's hello offers): registered and not unavailable."""
+    return sorted(n for n in _FACTORIES
+                  if n not in _UNAVAILABLE or _UNAVAILABLE[n]() is None)
 
 
 def get_body_model(name: str = "anny") -> BodyModel:
@@ -86,6 +108,9 @@ def get_body_model(name: str = "anny") -> BodyModel:
     if name not in _FACTORIES:
         raise JobInputError(f"unknown body model {name!r}; available: "
                             f"{', '.join(available_body_models())}")
+    reason = unavailable_reason(name)
+    if reason is not None:
+        raise JobInputError(reason)
     with _LOCK:
         if name not in _INSTANCES:
             _INSTANCES[name] = _FACTORIES[name]()
@@ -95,6 +120,9 @@ def get_body_model(name: str = "anny") -> BodyModel:
 def _register_builtin() -> None:
     from .anny_body import AnnyBody
     register_body_model("anny", AnnyBody)
+    # SMPL-family models: offered only while the user's licensed model files are present.
+    from .smpl_files import register_smpl_family
+    register_smpl_family(register_body_model)
 
 
 _register_builtin()

@@ -10,7 +10,8 @@ import sys
 
 # Order is the order `doppel --help` lists them.
 COMMANDS = (
-    "serve", "body", "blend", "weights",
+    "serve", "body", "blend", "weights", "keys", "generate", "transfer", "animate",
+    "reconstruct",
 )
 
 

@@ -9,6 +9,9 @@ from .base import JobCancelled, JobContext, JobFn
 # job kind -> "module:function"; imported on first use so the server starts fast.
 JOB_KINDS: dict[str, str] = {
     "body": "backend.jobs.body:run",
+    "reconstruct": "backend.jobs.reconstruct:run",
+    "generate": "backend.jobs.generate:run",
+    "transfer": "backend.jobs.transfer:run",
 }
 
 

@@ -37,7 +37,8 @@ def run(params: Mapping[str, Any], inputs: Mapping, ctx: JobContext) -> RiggedAv
     ctx.progress("texture", 0.8)
     texture = skin_texture_png()
     meta = {"body_model": model.name, "params": shape, "producer": "doppel.body",
-            "doppel_version": __version__, "warnings": list(ctx.warnings)}
+            "doppel_version": __version__, "warnings": list(ctx.warnings) + list(rest.warnings)}
+    meta.update({k: v for k, v in rest.metadata.items() if k not in meta})
     avatar = avatar_from_rest_body(rest, name.strip(), meta, texture=texture)
     ctx.progress("done", 1.0)
     return avatar

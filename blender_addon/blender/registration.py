@@ -9,6 +9,8 @@ import importlib
 # Modules of blender_addon.blender, in registration order (preferences and properties first,
 # panels last). Add a module here when it defines Blender classes.
 MODULES: tuple[str, ...] = (
+    "prefs", "properties", "operators_server", "operators_body", "panels",
+    "ops_motion", "ui_motion", "ui_batch", "ui_turntable", "ui_export",
 )
 
 

@@ -1,0 +1,121 @@
+"""`doppel reconstruct PHOTO... --out DIR [--server ADDR] [--camera-space] [--json]`.
+
+Per photo: DIR/NAME.doppel (the avatar, posed as in the photo, with its camera). With
+--camera-space also NAME.posed.ply (posed clothed mesh in the photo's camera frame: OpenCV
+axes x right, y down, z forward, metres) and NAME.camera.json (fx fy cx cy width height in
+pixels of the original photo, and named joints in the same frame). --json prints one JSON line
+per photo with per-stage timings and warnings. Exit status 1 when any photo failed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from protocol import ProtocolError, RiggedAvatar
+
+from .common import fail, safe_stem, write_avatar_file
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser("reconstruct", help="rigged, textured avatars from photos of people")
+    p.add_argument("photos", nargs="+", metavar="PHOTO", help="PNG, JPEG or WebP files")
+    p.add_argument("--out", required=True, help="output folder")
+    p.add_argument("--server", help="run the jobs on this server (default: in this process)")
+    p.add_argument("--quality", default="default", choices=("fast", "default", "high"))
+    p.add_argument("--camera-space", action="store_true",
+                   help="also write NAME.posed.ply and NAME.camera.json in the photo's camera")
+    p.add_argument("--json", action="store_true", help="one JSON line per photo on stdout")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    failures = 0
+    for photo in args.photos:
+        path = Path(photo)
+        stem = safe_stem(path.stem)
+        start = time.perf_counter()
+        avatar, error = _reconstruct(path, stem, args)
+        record = {"photo": str(path), "ok": avatar is not None,
+                  "total_s": round(time.perf_counter() - start, 3)}
+        if avatar is None:
+            failures += 1
+            record["error"] = error
+            if not args.json:
+                fail(f"{path.name}: {error}")
+        else:
+            out = write_avatar_file(avatar, args.out, stem)
+            record.update(avatar=str(out), timings=avatar.metadata.get("timings", {}),
+                          warnings=avatar.metadata.get("warnings", []),
+                          fit=avatar.metadata.get("fit", {}))
+            if args.camera_space:
+                record.update(write_camera_space(avatar, Path(args.out), stem))
+            if not args.json:
+                print(out)
+                for w in record["warnings"]:
+                    print(f"doppel: warning: {w}", file=sys.stderr)
+        if args.json:
+            print(json.dumps(record), flush=True)
+    return 1 if failures else 0
+
+
+def _reconstruct(path: Path, stem: str, args) -> tuple[RiggedAvatar | None, str | None]:
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        return None, f"cannot read {path}: {exc.strerror or exc}"
+    params = {"name": stem, "quality": args.quality}
+    inputs = {"photo": np.frombuffer(data, dtype=np.uint8)}
+    report = (lambda s, f: None) if args.json else \
+        (lambda s, f: print(f"  {f * 100:5.1f}%  {s}", file=sys.stderr))
+    if args.server:
+        from protocol.client import Client
+        try:
+            with Client(args.server) as client:
+                return client.run_job("reconstruct", params, inputs, on_progress=report), None
+        except ProtocolError as exc:
+            return None, exc.message
+    from ..bodies import JobInputError
+    from ..jobs import JobContext, get_job
+    try:
+        return get_job("reconstruct")(params, inputs, JobContext("local", report=report)), None
+    except JobInputError as exc:
+        return None, str(exc)
+
+
+def write_camera_space(avatar: RiggedAvatar, out: Path, stem: str) -> dict[str, str]:
+    """NAME.posed.ply + NAME.camera.json in the photo's OpenCV camera frame."""
+    from ..fit.posing import camera_from_world, posed_joints, posed_vertices, to_camera
+    cam_from_world = camera_from_world(avatar)
+    verts = to_camera(posed_vertices(avatar), cam_from_world).astype(np.float32)
+    faces = avatar.layers[0].faces
+    ply = out / f"{stem}.posed.ply"
+    write_ply(ply, verts, faces)
+    cam = avatar.camera
+    joints = {k: [round(float(x), 5) for x in to_camera(v[None], cam_from_world)[0]]
+              for k, v in posed_joints(avatar).items()}
+    info = {"fx": cam.fx, "fy": cam.fy, "cx": cam.cx, "cy": cam.cy, "width": cam.width,
+            "height": cam.height, "frame": "opencv (x right, y down, z forward), metres",
+            "joints": joints}
+    cam_json = out / f"{stem}.camera.json"
+    cam_json.write_text(json.dumps(info, indent=1))
+    return {"posed_ply": str(ply), "camera_json": str(cam_json)}
+
+
+def write_ply(path: Path, verts: np.ndarray, faces: np.ndarray) -> None:
+    """Binary little-endian PLY: float xyz vertices, triangle faces."""
+    header = (f"ply\nformat binary_little_endian 1.0\nelement vertex {len(verts)}\n"
+              f"property float x\nproperty float y\nproperty float z\n"
+              f"element face {len(faces)}\nproperty list uchar int vertex_indices\nend_header\n")
+    rows = np.zeros(len(faces), dtype=[("n", "u1"), ("idx", "<i4", (faces.shape[1],))])
+    rows["n"] = faces.shape[1]
+    rows["idx"] = faces
+    with open(path, "wb") as fh:
+        fh.write(header.encode("ascii"))
+        fh.write(np.ascontiguousarray(verts, "<f4").tobytes())
+        fh.write(rows.tobytes())

@@ -1,0 +1,204 @@
+"""Fit Anny's pose, phenotype and placement to one person seen by a perspective camera.
+
+Energy (Adam, two stages): confidence-weighted 2D keypoint reprojection + MediaPipe's 3D limb
+directions (camera-aligned, so they fix orientation even for people seen from behind) + soft
+silhouette IoU against the person mask + priors (small bone rotations, no limb twist,
+phenotypes near the middle: clothing otherwise inflates weight/muscle, and absolute size is
+unobservable from one photo).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+import roma
+import torch
+
+from ..perception import PersonObservation
+from .landmarks import PAIRS, SEGMENTS
+from .rig import FIT_BONES, FitRig, RestState, project, rotation_from_world_landmarks
+from .silhouette import soft_iou_loss, soft_silhouette
+
+PHENO_PRIOR = {"gender": 0.3, "age": 0.3, "muscle": 3.0, "weight": 3.0, "height": 0.3,
+               "proportions": 1.0}
+TWIST_BONES = {"upperarm01.L", "upperarm01.R", "lowerarm01.L", "lowerarm01.R",
+               "upperleg01.L", "upperleg01.R", "lowerleg01.L", "lowerleg01.R"}
+
+
+@dataclass
+class Crop:
+    """The silhouette grid: a box of the working image, resampled to a small raster."""
+
+    x0: float
+    y0: float
+    scale: float          # grid px per working px
+    width: int
+    height: int
+    target: torch.Tensor  # (height, width) person mask on the grid, 0..1
+
+    def to_grid(self, pixels: torch.Tensor) -> torch.Tensor:
+        return (pixels - torch.tensor([self.x0, self.y0])) * self.scale
+
+
+@dataclass
+class Camera:
+    """Pinhole intrinsics at working resolution (OpenCV convention)."""
+
+    f: float
+    cx: float
+    cy: float
+    width: int
+    height: int
+
+
+@dataclass
+class BodyFit:
+    phenotype: torch.Tensor      # (1, 6) model order, 0..1
+    global_rot: torch.Tensor     # (3, 3) model space -> camera space
+    translation: torch.Tensor    # (3,) metres, camera space
+    bone_rotvecs: torch.Tensor   # (len(FIT_BONES), 3) axis-angle in bone rest frames
+    rest: RestState
+    camera: Camera
+    crop: Crop
+    kp_err_px: float             # mean visible keypoint error, working pixels
+
+
+def make_crop(obs: PersonObservation, mask: np.ndarray, grid: int) -> Crop:
+    """Box around mask and confident keypoints, padded, mapped to a grid with long side ``grid``."""
+    h, w = mask.shape
+    ys, xs = np.nonzero(mask > 0.5)
+    pts = obs.keypoints[obs.visibility > 0.5]
+    if xs.size:
+        pts = np.concatenate([pts, np.stack([[xs.min(), ys.min()], [xs.max(), ys.max()]])])
+    lo, hi = pts.min(axis=0), pts.max(axis=0)
+    pad = 0.12 * (hi - lo).max() + 4
+    lo, hi = lo - pad, hi + pad
+    scale = grid / max(hi - lo)
+    gw, gh = (np.ceil((hi - lo) * scale)).astype(int)
+    # Resample the mask onto the grid: affine warp handles boxes partly outside the image.
+    aff = np.array([[scale, 0, -lo[0] * scale], [0, scale, -lo[1] * scale]], np.float32)
+    small = cv2.warpAffine(mask.astype(np.float32), aff, (int(gw), int(gh)),
+                           flags=cv2.INTER_AREA, borderValue=0.0)
+    return Crop(float(lo[0]), float(lo[1]), float(scale), int(gw), int(gh),
+                torch.from_numpy(np.clip(small, 0, 1)))
+
+
+class BodyFitter:
+    def __init__(self, rig: FitRig) -> None:
+        self.rig = rig
+        labels = rig.kp_labels
+        self.kp_index = torch.tensor([labels.index(lab) for _, lab, _ in PAIRS])
+        self.mp_index = np.array([i for i, _, _ in PAIRS])
+        self.kp_weight = torch.tensor([w for _, _, w in PAIRS], dtype=torch.float32)
+        pos = {mp: k for k, (mp, _, _) in enumerate(PAIRS)}
+        self.seg = torch.tensor([[pos[a], pos[b]] for a, b in SEGMENTS])
+        self.twist_mask = torch.tensor([[0.0, 1.0, 0.0] if n in TWIST_BONES else [0.0, 0.3, 0.0]
+                                        for n in FIT_BONES])
+        self.pheno_w = torch.tensor([PHENO_PRIOR[n] for n in rig.model.phenotype_labels])
+
+    def fit(self, obs: PersonObservation, mask: np.ndarray, camera: Camera, iters: int = 160,
+            grid: int = 128, progress=lambda f: None) -> BodyFit:
+        rig = self.rig
+        crop = make_crop(obs, mask, grid)
+        vis = torch.from_numpy(obs.visibility[self.mp_index]).float()
+        kp2d = torch.from_numpy(obs.keypoints[self.mp_index]).float()
+        world = torch.from_numpy(obs.world[self.mp_index]).float()
+        conf = self.kp_weight * vis.clamp(0, 1) ** 2 * (vis > 0.3)
+        seg_dir = world[self.seg[:, 1]] - world[self.seg[:, 0]]
+        seg_dir = seg_dir / seg_dir.norm(dim=1, keepdim=True).clamp_min(1e-6)
+        seg_conf = torch.minimum(vis[self.seg[:, 0]], vis[self.seg[:, 1]]).clamp(0, 1)
+        size_px = float((kp2d[conf > 0].max(0).values - kp2d[conf > 0].min(0).values).max()) \
+            if (conf > 0).sum() >= 2 else float(max(mask.shape))
+
+        pheno_logit = torch.zeros(1, 6, requires_grad=True)
+        rest0 = rig.rest_state_subset(torch.full((1, 6), 0.5))
+        r_init = torch.from_numpy(rotation_from_world_landmarks(obs.world, obs.visibility))
+        t_init = self._initial_translation(rig, rest0, r_init, kp2d, vis, camera)
+        rot_delta = torch.zeros(3, requires_grad=True)
+        trans = t_init.clone().requires_grad_(True)
+        bones = torch.zeros(len(FIT_BONES), 3, requires_grad=True)
+
+        def evaluate(stage: int, sil_w: float):
+            pheno = torch.sigmoid(pheno_logit)
+            rest = rig.rest_state_subset(pheno) if stage > 0 else rest0
+            g = roma.rotvec_to_rotmat(rot_delta) @ r_init
+            deltas = rig.deltas(rest, g, trans, bones)
+            verts = rig.pose_subset(rest, deltas)
+            kp3 = rig.keypoints_subset(verts)[self.kp_index]
+            pix = project(kp3, camera.f, camera.cx, camera.cy)
+            err = ((pix - kp2d) / size_px).pow(2).sum(1)
+            loss = (conf * torch.sqrt(err + 1e-6)).sum() / conf.sum().clamp_min(1e-6) * 10.0
+            if stage > 0:
+                d = kp3[self.seg[:, 1]] - kp3[self.seg[:, 0]]
+                d = d / d.norm(dim=1, keepdim=True).clamp_min(1e-6)
+                loss = loss + 0.5 * (seg_conf * (1 - (d * seg_dir).sum(1))).mean()
+                loss = loss + 0.02 * bones.pow(2).sum() + 0.5 * (bones * self.twist_mask).pow(2).sum()
+                loss = loss + 0.05 * (self.pheno_w * (pheno - 0.5) ** 2).sum()
+            if sil_w > 0:
+                grid_px = crop.to_grid(project(verts, camera.f, camera.cx, camera.cy))
+                sigma = _splat_sigma(verts, camera.f * crop.scale, spacing=0.02)
+                sil = soft_silhouette(grid_px, crop.width, crop.height, sigma=sigma)
+                loss = loss + sil_w * soft_iou_loss(sil, crop.target)
+            return loss, pix
+
+        # Stage 0: placement only (rotation refine + translation) from keypoints.
+        opt = torch.optim.Adam([rot_delta, trans], lr=0.03)
+        for _ in range(30):
+            opt.zero_grad()
+            loss, _ = evaluate(0, 0.0)
+            loss.backward()
+            opt.step()
+        progress(0.15)
+        # Stage 1: everything, silhouette joining once the limbs are roughly in place.
+        opt = torch.optim.Adam([{"params": [rot_delta, bones], "lr": 0.03},
+                                {"params": [trans], "lr": 0.01},
+                                {"params": [pheno_logit], "lr": 0.05}])
+        sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, iters, eta_min=0.003)
+        for it in range(iters):
+            opt.zero_grad()
+            sil_w = 0.0 if it < iters // 3 else 2.0
+            loss, pix = evaluate(1, sil_w)
+            loss.backward()
+            opt.step()
+            sched.step()
+            if it % 20 == 0:
+                progress(0.15 + 0.85 * it / iters)
+        with torch.no_grad():
+            pheno = torch.sigmoid(pheno_logit)
+            g = roma.rotvec_to_rotmat(rot_delta) @ r_init
+            rest = rig.rest_state(pheno)
+            verts, _ = rig.pose(rest, rig.deltas(rest, g, trans, bones))
+            pix = project(rig.keypoints(verts)[self.kp_index], camera.f, camera.cx, camera.cy)
+            vis_ok = vis > 0.5
+            kp_err = float((pix - kp2d).norm(dim=1)[vis_ok].mean()) if vis_ok.any() \
+                else float("nan")
+        return BodyFit(pheno, g, trans.detach(), bones.detach(), rest, camera, crop, kp_err)
+
+    @staticmethod
+    def _initial_translation(rig, rest, rot, kp2d, vis, camera) -> torch.Tensor:
+        """Depth from the torso's pixel length, x/y from the mid-hip pixel."""
+        with torch.no_grad():
+            deltas = rig.deltas(rest, rot, torch.zeros(3), torch.zeros(len(FIT_BONES), 3))
+            verts = rig.pose_subset(rest, deltas)
+            kp = rig.keypoints_subset(verts)
+            lab = rig.kp_labels
+            mid = lambda a, b: 0.5 * (kp[lab.index(a)] + kp[lab.index(b)])
+            sh, hip = mid("left_shoulder", "right_shoulder"), mid("left_hip", "right_hip")
+            order = [m for m, _, _ in PAIRS]
+            p = lambda m: kp2d[order.index(m)]
+            sh2, hip2 = 0.5 * (p(11) + p(12)), 0.5 * (p(23) + p(24))
+            torso_px = float((sh2 - hip2).norm().clamp_min(5.0))
+            torso_m = float((sh - hip).norm())
+            z = camera.f * torso_m / torso_px
+            ray = torch.tensor([(float(hip2[0]) - camera.cx) / camera.f,
+                                (float(hip2[1]) - camera.cy) / camera.f, 1.0])
+            return ray * z - hip
+
+
+def _splat_sigma(verts: torch.Tensor, f_grid: float, spacing: float = 0.012) -> float:
+    """Splat radius (grid px) so neighbouring vertices (``spacing`` metres apart) overlap."""
+    z = float(verts[:, 2].detach().mean().clamp_min(0.1))
+    spacing_px = spacing * f_grid / z
+    return max(0.6, 0.7 * spacing_px)

@@ -1,0 +1,227 @@
+"""Photo bytes -> rigged, clothed, textured avatar posed as in the photo, with its camera.
+
+Stages: read -> perceive -> fit body -> fit clothing -> texture -> assemble. Input problems
+raise JobInputError(code="bad_input") before any fitting starts.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+import torch
+from scipy.spatial.transform import Rotation
+
+from protocol import Camera, Pose, RiggedAvatar
+
+from .. import __version__
+from ..avatar_build import avatar_from_rest_body
+from ..bodies import JobInputError, RestBody, get_body_model
+from ..imageio import Photo, read_photo
+from ..perception import PersonObservation, get_detector
+from ..textures.photo_bake import bake_photo_texture
+from .body_fit import BodyFitter, Camera as FitCamera
+from .clothing import fit_offsets, mesh_edges
+from .posing import posed_vertices
+from .raster import mask_iou, rasterize
+from .rig import FIT_BONES, FitRig, project
+
+QUALITY = {   # body iterations, clothing iterations, silhouette grid, texture size
+    "fast": (100, 40, 112, 512),
+    "default": (160, 60, 128, 1024),
+    "high": (300, 120, 192, 2048),
+}
+DEFAULT_FOCAL = 1.2      # focal length / long side when EXIF is silent (~43 mm equivalent)
+
+Progress = Callable[[str, float], None]
+
+
+@dataclass
+class Reconstruction:
+    avatar: RiggedAvatar
+    timings: dict[str, float]
+    stats: dict[str, float]
+    warnings: list[str] = field(default_factory=list)
+    debug: dict = field(default_factory=dict)   # working-resolution arrays for overlays/benchmarks
+
+
+_RIG: FitRig | None = None
+_EDGES = None
+
+
+def _rig() -> FitRig:
+    global _RIG, _EDGES
+    if _RIG is None:
+        _RIG = FitRig(get_body_model("anny"))
+        _EDGES = mesh_edges(_RIG.body.faces)
+    return _RIG
+
+
+def reconstruct_photo(data: bytes, name: str = "photo", quality: str = "default",
+                      progress: Progress = lambda s, f: None) -> Reconstruction:
+    if quality not in QUALITY:
+        raise JobInputError(f"unknown quality {quality!r}; choose one of {', '.join(QUALITY)}",
+                            code="bad_params")
+    body_iters, cloth_iters, grid, tex_size = QUALITY[quality]
+    # One thread: the fit is many small ops, and two threads fighting another process for
+    # the same cores made iterations many times slower (measured 4x on this machine).
+    torch.set_num_threads(1)
+    timings: dict[str, float] = {}
+    clock = time.perf_counter()
+
+    def lap(stage: str) -> None:
+        nonlocal clock
+        now = time.perf_counter()
+        timings[stage] = round(now - clock, 3)
+        clock = now
+
+    progress("read photo", 0.02)
+    photo = read_photo(data, name)
+    lap("read")
+    progress("find the person", 0.05)
+    obs = get_detector().observe(photo.rgb)
+    warnings = _check_person(obs, photo, name)
+    target = _target_mask(obs, photo)
+    lap("perceive")
+
+    rig = _rig()
+    h, w = photo.rgb.shape[:2]
+    f = _focal(photo)
+    cam = FitCamera(f=f, cx=w / 2.0, cy=h / 2.0, width=w, height=h)
+    progress("fit body", 0.1)
+    fit = BodyFitter(rig).fit(obs, target.astype(np.float32), cam, iters=body_iters, grid=grid,
+                              progress=lambda x: progress("fit body", 0.1 + 0.5 * x))
+    lap("fit_body")
+    progress("fit clothing", 0.6)
+    with torch.no_grad():
+        deltas = rig.deltas(fit.rest, fit.global_rot, fit.translation, fit.bone_rotvecs)
+    offsets = fit_offsets(rig, fit.rest, deltas, cam, target, _EDGES, iters=cloth_iters,
+                          progress=lambda x: progress("fit clothing", 0.6 + 0.15 * x))
+    with torch.no_grad():
+        posed, _ = rig.pose(fit.rest, deltas, offsets)
+        rest_model = (fit.rest.vertices[0] + offsets).numpy()
+    posed = posed.numpy()
+    lap("fit_clothing")
+
+    progress("texture", 0.78)
+    head_z = float(fit.rest.heads[0, rig.bone_names.index("neck02"), 2])
+    baked = bake_photo_texture(photo.rgb, target, posed, rest_model, rig.body.faces,
+                               rig.body.uvs, f, cam.cx, cam.cy, head_z, size=tex_size)
+    lap("texture")
+
+    progress("assemble avatar", 0.95)
+    pheno = {k: float(v) for k, v in zip(rig.model.phenotype_labels, fit.phenotype[0].tolist())}
+    avatar = _assemble(rig, fit, offsets.numpy(), pheno, photo, baked.png, name, warnings)
+    lap("assemble")
+
+    pix = project(torch.from_numpy(posed), f, cam.cx, cam.cy).numpy()
+    sil = rasterize(pix, rig.body.faces, w, h, depth=posed[:, 2]).mask
+    size_px = _person_height_px(obs, target)
+    stats = {"iou_perception_mask": round(mask_iou(sil, obs.mask > 0.5), 4),
+             "kp_err_px": round(fit.kp_err_px / photo.scale, 2),
+             "kp_err_pct": round(100.0 * fit.kp_err_px / max(size_px, 1.0), 3),
+             "texture_seen": round(baked.seen_fraction, 4),
+             "texture_mirrored": round(baked.mirrored_fraction, 4),
+             "texture_inpainted": round(baked.inpainted_fraction, 4),
+             "max_clothing_offset_m": round(float(np.linalg.norm(offsets.numpy(), axis=1).max()), 4)}
+    avatar.metadata["fit"] = dict(stats)
+    avatar.metadata["timings"] = dict(timings)
+    progress("done", 1.0)
+    return Reconstruction(avatar, timings, stats, warnings,
+                          debug={"photo": photo, "obs": obs, "silhouette": sil, "target": target,
+                                 "texture": baked})
+
+
+def _focal(photo: Photo) -> float:
+    h, w = photo.rgb.shape[:2]
+    if photo.focal_35mm:
+        return photo.focal_35mm / 36.0 * max(w, h)
+    return DEFAULT_FOCAL * max(w, h)
+
+
+def _person_height_px(obs: PersonObservation, mask: np.ndarray) -> float:
+    ys = np.nonzero(mask.any(axis=1))[0]
+    return float(ys.max() - ys.min() + 1) if ys.size else float(mask.shape[0])
+
+
+def _check_person(obs: PersonObservation | None, photo: Photo, name: str) -> list[str]:
+    """Refuse photos without a usable person; return warnings for the usable-but-odd ones."""
+    if obs is None or (obs.mask > 0.5).sum() < 0.002 * obs.mask.size:
+        raise JobInputError(f"no person found in {name}; use a photo in which one person is "
+                            f"clearly visible, ideally head to feet", code="bad_input")
+    vis, kp = obs.visibility, obs.keypoints
+    core = [0, 11, 12, 23, 24]        # nose, shoulders, hips
+    if (vis[core] < 0.3).sum() >= 3:
+        raise JobInputError(f"{name} shows too little of the person (head, shoulders and hips "
+                            f"must be in the frame); use a photo with the whole upper body",
+                            code="bad_input")
+    ys = np.nonzero((obs.mask > 0.5).any(axis=1))[0]
+    if ys.size and ys.max() - ys.min() < 48:
+        raise JobInputError(f"the person in {name} is only {ys.max() - ys.min()} pixels tall; "
+                            f"use a photo in which the person is larger", code="bad_input")
+    warnings = []
+    if obs.people_count > 1:
+        warnings.append(f"several people found in {name}; reconstructed the most prominent one "
+                        f"(crop the photo to choose another)")
+    if (vis[[27, 28]] < 0.5).all():
+        warnings.append(f"feet not visible in {name}; legs estimated")
+    elif (vis[[15, 16]] < 0.5).all():
+        warnings.append(f"hands not visible in {name}; arms estimated")
+    h, w = photo.rgb.shape[:2]
+    m = obs.mask > 0.5
+    if m[0].mean() > 0.02 or m[-1].mean() > 0.02 or m[:, 0].mean() > 0.05 or m[:, -1].mean() > 0.05:
+        warnings.append(f"the person is cut off at the edge of {name}; the missing part is "
+                        f"estimated")
+    if photo.grayscale:
+        warnings.append(f"{name} has no colour; the texture is grey")
+    return warnings
+
+
+def _target_mask(obs: PersonObservation, photo: Photo) -> np.ndarray:
+    """The person mask to fit: the photo's own alpha cut-out when it agrees with perception."""
+    seg = obs.mask > 0.5
+    if photo.alpha is not None:
+        alpha = photo.alpha > 0.5
+        if mask_iou(alpha, seg) > 0.7:
+            return alpha
+    return seg
+
+
+def _assemble(rig: FitRig, fit, offsets: np.ndarray, pheno: dict, photo: Photo, texture: bytes,
+              name: str, warnings: list[str]) -> RiggedAvatar:
+    body = rig.body
+    rest: RestBody = body.rest_body(pheno)
+    lift = rest.heads[0] - fit.rest.heads[0, 0].numpy()     # rest_body's feet-on-floor lift
+    rest.vertices = (rest.vertices + offsets).astype(np.float32)
+    b = len(rest.bone_names)
+    quats = np.tile(np.array([1, 0, 0, 0], np.float32), (b, 1))
+    rq = Rotation.from_rotvec(fit.bone_rotvecs.numpy().astype(np.float64)).as_quat()
+    for k, bone in enumerate(FIT_BONES):
+        quats[rest.bone_names.index(bone)] = rq[k, [3, 0, 1, 2]]
+    pose = Pose(rotations=quats, location=np.zeros(3, np.float32))
+    meta = {"body_model": body.name, "params": {k: round(v, 4) for k, v in pheno.items()}, "producer": "doppel.reconstruct",
+            "doppel_version": __version__, "warnings": list(warnings),
+            "pose_location_space": "armature"}
+    avatar = avatar_from_rest_body(rest, name, meta, texture=texture, pose=pose,
+                                   source_image=photo.encoded)
+    # Feet on the floor: drop the posed body so its lowest point touches z = 0.
+    ground = -float(posed_vertices(avatar)[:, 2].min())
+    pose.location = np.array([0.0, 0.0, ground], np.float32)
+    # The fit placed the body in the camera by G (model -> OpenCV camera); the avatar sits
+    # at rest orientation, lifted, so the camera is where G^-1 puts it, shifted the same way.
+    g = np.eye(4)
+    g[:3, :3] = fit.global_rot.numpy()
+    g[:3, 3] = fit.translation.numpy()
+    shift = np.eye(4)
+    shift[:3, 3] = lift + np.array([0.0, 0.0, ground])
+    world_from_cv = shift @ np.linalg.inv(g)
+    world_from_cam = world_from_cv @ np.diag([1.0, -1.0, -1.0, 1.0])
+    h, w = photo.rgb.shape[:2]
+    sx, sy = w / photo.width, h / photo.height
+    cam = fit.camera
+    avatar.camera = Camera(fx=cam.f / sx, fy=cam.f / sy, cx=cam.cx / sx, cy=cam.cy / sy,
+                           width=photo.width, height=photo.height,
+                           world_from_camera=world_from_cam.astype(np.float32))
+    return avatar

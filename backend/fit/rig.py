@@ -1,0 +1,171 @@
+"""Anny as a differentiable function for fitting: (phenotype, global pose, bone rotations, rest
+offsets) -> posed vertices and keypoints in the photo's camera frame.
+
+Frames: Anny's own model space (Z up, -Y forward, NOT lifted to the floor) is posed and then
+placed in the camera frame (OpenCV: x right, y down, z forward, metres) by one rigid transform G,
+which Anny's 'local-bone' parameterisation takes as the root's world pose (W_0 = D_0 = G P_0).
+Every other bone's delta is Blender's pose_bone matrix, so fitted rotations go to Blender as is.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import roma
+import torch
+
+# Bones the fitter rotates (the rest stay at rest: fingers, toes, face, twist bones).
+FIT_BONES = (
+    "spine04", "spine02", "spine01", "neck01", "head",
+    "clavicle.L", "upperarm01.L", "lowerarm01.L", "wrist.L",
+    "clavicle.R", "upperarm01.R", "lowerarm01.R", "wrist.R",
+    "upperleg01.L", "lowerleg01.L", "foot.L",
+    "upperleg01.R", "lowerleg01.R", "foot.R",
+)
+
+
+@dataclass
+class RestState:
+    """Shape-dependent rest data for one phenotype (recomputed while the phenotype is free)."""
+
+    vertices: torch.Tensor      # (1, V, 3) rest vertices, model space (or a subset's)
+    bone_poses: torch.Tensor    # (1, B, 4, 4) rest bone frames, model space
+    heads: torch.Tensor         # (1, B, 3)
+    tails: torch.Tensor         # (1, B, 3)
+
+
+class FitRig:
+    """Thin, stateless-ish wrapper: holds Anny's buffers, takes every parameter per call."""
+
+    def __init__(self, body) -> None:
+        from anny.keypoints import KeypointsRegressor
+        self.body = body
+        self.model = body.model
+        self.bone_names = list(body.bone_names)
+        self.fit_index = torch.tensor([self.bone_names.index(n) for n in FIT_BONES])
+        self.bone_count = len(self.bone_names)
+        reg = KeypointsRegressor.coco(self.model)
+        self.kp_labels = list(reg.labels)
+        self.kp_weights = reg.regression_weights.to(torch.float32)     # (K, V)
+        self.faces = torch.as_tensor(body.faces, dtype=torch.long)
+        self.vertex_count = int(self.kp_weights.shape[1])
+        self._subset = self._make_subset()
+
+    def _make_subset(self, stride: int = 3) -> dict[str, torch.Tensor]:
+        """A sparse vertex subset for the body stage: every ``stride``-th vertex plus the
+        support of the limb keypoints; keypoint rows restricted to it and renormalised (the
+        face keypoints' wide supports are approximated by the subset's share)."""
+        m = self.model
+        keep = torch.zeros(self.vertex_count, dtype=torch.bool)
+        keep[::stride] = True
+        limbs = [i for i, lab in enumerate(self.kp_labels)
+                 if not any(t in lab for t in ("eye", "ear", "nose"))]
+        keep |= (self.kp_weights[limbs] != 0).any(0)
+        idx = torch.nonzero(keep)[:, 0]
+        kw = self.kp_weights[:, idx]
+        kw = kw / kw.sum(1, keepdim=True).clamp_min(1e-9)
+        return {"index": idx, "kp_weights": kw,
+                "template": m.template_vertices[idx].float(),
+                "blendshapes": m.blendshapes[:, idx].float(),
+                "bone_weights": m.vertex_bone_weights[idx].float(),
+                "bone_indices": m.vertex_bone_indices[idx].long()}
+
+    def rest_state_subset(self, phenotype: torch.Tensor) -> RestState:
+        """Like rest_state, with vertices only for the body-stage subset (cheaper per step)."""
+        from anny.utils import kinematics
+        m, sub = self.model, self._subset
+        _, ph, lc, fa = m.get_tensor_inputs(None, phenotype, None, None)
+        coeffs = m._get_phenotype_blendshape_coefficients(ph, lc, fa)
+        verts = sub["template"][None] + torch.einsum("cpd,bc->bpd", sub["blendshapes"], coeffs)
+        heads = m.template_bone_heads[None] + torch.einsum("cpd,bc->bpd",
+                                                           m.bone_heads_blendshapes, coeffs)
+        tails = m.template_bone_tails[None] + torch.einsum("cpd,bc->bpd",
+                                                           m.bone_tails_blendshapes, coeffs)
+        poses = kinematics.get_bone_poses(heads, tails, m.bone_rolls_rotmat, y_axis=m.y_axis,
+                                          degenerate_rotation=m.degenerate_rotation)
+        if m.root_identity_orientation:
+            poses = poses.clone()
+            poses[:, 0, :3, :3] = torch.eye(3)
+        return RestState(verts, poses, heads, tails)
+
+    def pose_subset(self, rest: RestState, deltas: torch.Tensor) -> torch.Tensor:
+        """Posed subset vertices (S, 3), camera space, by plain-torch linear blend skinning."""
+        sub = self._subset
+        transforms, _ = self.model.get_bone_transforms(deltas, rest.bone_poses)
+        t = transforms[0, :, :3, :].reshape(-1, 12)[sub["bone_indices"]]    # (S, k, 12)
+        blend = (sub["bone_weights"][..., None] * t).sum(1).reshape(-1, 3, 4)  # (S, 3, 4)
+        v = rest.vertices[0]
+        return (blend[:, :, :3] @ v[:, :, None])[:, :, 0] + blend[:, :, 3]
+
+    def keypoints_subset(self, verts: torch.Tensor) -> torch.Tensor:
+        return self._subset["kp_weights"] @ verts
+
+    def rest_state(self, phenotype: torch.Tensor) -> RestState:
+        """phenotype: (1, 6) in model order, 0..1 (differentiable)."""
+        m = self.model
+        _, ph, lc, fa = m.get_tensor_inputs(None, phenotype, None, None)
+        coeffs = m._get_phenotype_blendshape_coefficients(ph, lc, fa)
+        out = m.get_rest_model(coeffs)
+        return RestState(out["rest_vertices"], out["rest_bone_poses"], out["rest_bone_heads"],
+                         out["rest_bone_tails"])
+
+    def deltas(self, rest: RestState, global_rot: torch.Tensor, translation: torch.Tensor,
+               bone_rotvecs: torch.Tensor) -> torch.Tensor:
+        """(1, B, 4, 4) local-bone deltas. global_rot (3, 3) and translation (3,) map model space
+        to camera space; bone_rotvecs (len(FIT_BONES), 3) axis-angle in each bone's rest frame."""
+        b = self.bone_count
+        rot = torch.eye(3).repeat(b, 1, 1)
+        rot = rot.index_copy(0, self.fit_index, roma.rotvec_to_rotmat(bone_rotvecs))
+        d = torch.zeros(b, 4, 4)
+        d[:, :3, :3] = rot
+        d[:, 3, 3] = 1.0
+        g = torch.zeros(4, 4)
+        g[:3, :3] = global_rot
+        g[:3, 3] = translation
+        g[3, 3] = 1.0
+        root = g @ rest.bone_poses[0, 0]
+        return torch.cat([root[None], d[1:]], dim=0)[None]
+
+    def pose(self, rest: RestState, deltas: torch.Tensor,
+             offsets: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """Posed vertices (V, 3) and bone world poses (B, 4, 4) in camera space. offsets: (V, 3)
+        rest-space displacements (clothing) skinned with the body."""
+        m = self.model
+        transforms, poses = m.get_bone_transforms(deltas, rest.bone_poses)
+        verts = rest.vertices if offsets is None else rest.vertices + offsets[None]
+        posed = m.get_skinned_vertices(bone_transforms=transforms, rest_vertices=verts)
+        return posed[0], poses[0]
+
+    def keypoints(self, verts: torch.Tensor) -> torch.Tensor:
+        """(V, 3) -> (K, 3) COCO-style keypoints (labels in ``kp_labels``)."""
+        return self.kp_weights @ verts
+
+
+def vertex_normals(verts: torch.Tensor, faces: torch.Tensor) -> torch.Tensor:
+    """(V, 3), (F, 3) -> (V, 3) unit area-weighted normals."""
+    a, b, c = verts[faces[:, 0]], verts[faces[:, 1]], verts[faces[:, 2]]
+    fn = torch.cross(b - a, c - a, dim=1)
+    n = torch.zeros_like(verts)
+    for k in range(3):
+        n = n.index_add(0, faces[:, k], fn)
+    return n / n.norm(dim=1, keepdim=True).clamp_min(1e-9)
+
+
+def project(points: torch.Tensor, f: float, cx: float, cy: float) -> torch.Tensor:
+    """(N, 3) camera-space points (OpenCV) -> (N, 2) pixels."""
+    z = points[:, 2:3].clamp_min(1e-3)
+    return torch.cat([f * points[:, :1] / z + cx, f * points[:, 1:2] / z + cy], dim=1)
+
+
+def rotation_from_world_landmarks(world: np.ndarray, visibility: np.ndarray) -> np.ndarray:
+    """MediaPipe's camera-aligned 3D landmarks -> (3, 3) rotation taking Anny's model axes
+    (+X the person's left, +Z up, -Y forward) into the camera frame."""
+    lh, rh, ls, rs = world[23], world[24], world[11], world[12]
+    left = (lh - rh) + (ls - rs)
+    up = 0.5 * (ls + rs) - 0.5 * (lh + rh)
+    up /= max(np.linalg.norm(up), 1e-6)
+    left = left - up * (left @ up)
+    left /= max(np.linalg.norm(left), 1e-6)
+    y = np.cross(up, left)            # model +Y = Z x X
+    return np.stack([left, y, up], axis=1).astype(np.float32)

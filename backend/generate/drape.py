@@ -1,0 +1,136 @@
+"""Garments that do not follow the skin: skirts (and the skirt of a dress) that hang between
+the legs, long hair that falls down the back, a bun.
+
+Each is built as a grid around the body, then bound to its nearest body vertex like a shell.
+Skin weights come from nearby body vertices and are blended around the skirt's rings, so the
+hem mixes both thighs and does not tear when the legs split.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy.ndimage import gaussian_filter1d, maximum_filter1d
+from scipy.spatial import cKDTree
+
+from .body_regions import BodyRegions
+from .shells import GarmentPiece, _interior
+from .surface import push_outside
+
+TOP_K = 6
+
+
+def top_k_weights(dense: np.ndarray, k: int = TOP_K) -> tuple[np.ndarray, np.ndarray]:
+    """(N, B) weights -> the k largest per row as (indices int32, weights float32 summing to 1)."""
+    idx = np.argsort(-dense, axis=1, kind="stable")[:, :k]
+    w = np.take_along_axis(dense, idx, axis=1)
+    w /= np.maximum(w.sum(1, keepdims=True), 1e-12)
+    return idx.astype(np.int32), w.astype(np.float32)
+
+
+def _grid_faces(rows: int, cols: int, wrap: bool) -> np.ndarray:
+    """Triangles of a rows x cols vertex grid (row-major); ``wrap`` closes each row."""
+    c1 = cols if wrap else cols - 1
+    r, c = np.meshgrid(np.arange(rows - 1), np.arange(c1), indexing="ij")
+    a = r * cols + c
+    b = r * cols + (c + 1) % cols
+    d, e = a + cols, b + cols
+    return np.concatenate([np.stack([a, d, b], -1).reshape(-1, 3),
+                           np.stack([b, d, e], -1).reshape(-1, 3)]).astype(np.int32)
+
+
+def skirt(r: BodyRegions, top_z: float, hem_z: float, offset: float, flare: float,
+          around: int = 72) -> GarmentPiece:
+    """A closed tube from top_z down to hem_z that encloses hips and both legs, widening by
+    ``flare`` metres per metre of drop, never narrower than the ring above it."""
+    v = r.vertices
+    ok = (r.part["arm"] + r.part["hand"] < 0.5) & ~r.seg["inner"] & \
+        (v[:, 2] > hem_z - 0.04) & (v[:, 2] < top_z + 0.04)
+    cand = np.flatnonzero(ok)
+    ring_z = np.linspace(top_z, hem_z, max(int(round((top_z - hem_z) / 0.025)) + 1, 4))
+    near_top = cand[np.abs(v[cand, 2] - top_z) < 0.03]
+    cx, cy = 0.0, float(v[near_top, 1].mean())
+    ang = np.arctan2(v[cand, 0] - cx, -(v[cand, 1] - cy))           # 0 = front (-Y)
+    rad = np.hypot(v[cand, 0] - cx, v[cand, 1] - cy)
+    bins = ((ang + np.pi) / (2 * np.pi) * around).astype(int) % around
+    radii = np.zeros((len(ring_z), around))
+    prev = np.zeros(around)
+    for k, z in enumerate(ring_z):
+        sel = np.abs(v[cand, 2] - z) < 0.02
+        rk = np.zeros(around)
+        np.maximum.at(rk, bins[sel], rad[sel])
+        rk = maximum_filter1d(rk, 5, mode="wrap")
+        rk = np.maximum(rk, prev)                        # hang straight: never tuck inward
+        prev = rk
+        radii[k] = gaussian_filter1d(rk, 1.5, mode="wrap") + offset + flare * (top_z - z)
+        radii[k] = np.maximum(radii[k], rk + offset)
+    theta = (np.arange(around) + 0.5) / around * 2 * np.pi - np.pi
+    pts = np.stack([cx + radii * np.sin(theta), cy - radii * np.cos(theta),
+                    np.broadcast_to(ring_z[:, None], radii.shape)], axis=-1).reshape(-1, 3)
+    tree = cKDTree(v[cand])
+    _, near = tree.query(pts, k=8)
+    dense = r.dense_weights[cand[near]].mean(1)                        # (N, B)
+    # blend around each ring: more towards the hem, where the legs part
+    rows = dense.reshape(len(ring_z), around, -1)
+    for k in range(len(ring_z)):
+        t = (top_z - ring_z[k]) / max(top_z - hem_z, 1e-6)
+        rows[k] = gaussian_filter1d(rows[k], 1.0 + 5.0 * t, axis=0, mode="wrap")
+    idx, w = top_k_weights(rows.reshape(len(pts), -1))
+    _, anchor = tree.query(pts, k=1)
+    covered = np.zeros(len(v), bool)
+    legs = cand[(v[cand, 2] > hem_z + 0.03) & (v[cand, 2] < top_z - 0.03)]
+    covered[legs] = True
+    return GarmentPiece(vertices=pts.astype(np.float32), faces=_grid_faces(len(ring_z),
+                        around, wrap=True), anchor=cand[anchor], skin_indices=idx,
+                        skin_weights=w, hides=np.flatnonzero(_interior(r.faces, covered, 2)))
+
+
+def hair_curtain(r: BodyRegions, bottom_z: float, offset: float, cols: int = 28
+                 ) -> GarmentPiece:
+    """Long hair: a sheet from the back of the head down to ``bottom_z``, hanging straight
+    (each row at least as far back as the one above) ``offset`` metres behind the body."""
+    v = r.vertices
+    c, rad = r.head_center, r.head_radius
+    top_z = float(c[2])
+    ok = (r.part["arm"] + r.part["hand"] < 0.5) & ~r.seg["inner"] & (v[:, 2] > bottom_z - 0.05)
+    cand = np.flatnonzero(ok)
+    xs = np.linspace(-0.95 * rad, 0.95 * rad, cols)
+    zs = np.linspace(top_z, bottom_z, max(int(round((top_z - bottom_z) / 0.02)) + 1, 4))
+    ys = np.zeros((len(zs), cols))
+    prev = np.full(cols, float(c[1]) + 0.3 * rad)       # never in front of the skull centre
+    for k, z in enumerate(zs):
+        slab = cand[np.abs(v[cand, 2] - z) < 0.02]
+        for j, x in enumerate(xs):
+            col = slab[np.abs(v[slab, 0] - x) < 0.025]
+            back = v[col, 1].max() + offset if len(col) else prev[j]
+            ys[k, j] = max(back, prev[j])
+        prev = ys[k]
+    # round the sheet at the sides (hair wraps the head), stronger at the top
+    curve = (xs / (0.95 * rad)) ** 2 * 0.6 * rad
+    ys = ys - curve[None, :] * np.linspace(1.0, 0.4, len(zs))[:, None]
+    pts = np.stack([np.broadcast_to(xs, ys.shape), ys, np.broadcast_to(zs[:, None], ys.shape)],
+                   axis=-1).reshape(-1, 3)
+    tree = cKDTree(v[cand])
+    pts = push_outside(pts, v, r.normals, offset, candidates=cand, tree=tree)
+    _, near = tree.query(pts, k=6)
+    idx, w = top_k_weights(r.dense_weights[cand[near]].mean(1))
+    return GarmentPiece(vertices=pts.astype(np.float32),
+                        faces=_grid_faces(len(zs), cols, wrap=False), anchor=cand[near[:, 0]],
+                        skin_indices=idx, skin_weights=w, hides=np.zeros(0, np.int64))
+
+
+def bun(r: BodyRegions, radius: float = 0.045) -> GarmentPiece:
+    """A slightly flattened ball at the back of the crown."""
+    import trimesh
+    ball = trimesh.creation.icosphere(subdivisions=2, radius=radius)
+    c, rad = r.head_center, r.head_radius
+    centre = c + np.array([0.0, 0.92 * rad, 0.45 * rad])
+    pts = ball.vertices * np.array([1.0, 0.85, 0.9]) + centre
+    head = np.flatnonzero(r.seg["head"] & ~r.seg["inner"])
+    tree = cKDTree(r.vertices[head])
+    # squash the side facing the skull onto the hair instead of sinking into the head
+    pts = push_outside(pts, r.vertices, r.normals, 0.012, candidates=head, tree=tree)
+    _, near = tree.query(pts, k=1)
+    idx, w = top_k_weights(r.dense_weights[head[near]])
+    return GarmentPiece(vertices=pts.astype(np.float32), faces=ball.faces.astype(np.int32),
+                        anchor=head[near], skin_indices=idx, skin_weights=w,
+                        hides=np.zeros(0, np.int64))

@@ -1,0 +1,67 @@
+"""Pose an avatar's layers with Anny's own forward kinematics: the body as Anny skins it, and
+every other layer with linear blend skinning under the same bone transforms (what Blender's
+armature modifier does). Used by the poke-through checks.
+
+Poses are given as world-axis rotations per bone (axis-angle, radians, applied about the
+bone's head in its rest orientation), e.g. {"upperleg01.L": (-0.4, 0, 0)} swings the left leg
+forward (-X rotation lifts a downward limb towards -Y, the front).
+"""
+
+from __future__ import annotations
+
+from typing import Mapping
+
+import numpy as np
+import torch
+from scipy.spatial.transform import Rotation
+
+from protocol import RiggedAvatar
+
+FIXED_POSES: dict[str, dict[str, tuple[float, float, float]]] = {
+    "walk": {"upperleg01.L": (-0.45, 0, 0), "upperleg01.R": (0.3, 0, 0),
+             "lowerleg01.R": (0.5, 0, 0), "lowerleg01.L": (0.15, 0, 0),
+             "upperarm01.L": (0.35, 0, 0), "upperarm01.R": (-0.35, 0, 0)},
+    "stride_wide": {"upperleg01.L": (0, -0.25, 0), "upperleg01.R": (0, 0.25, 0)},
+    "knee_lift": {"upperleg01.L": (-0.7, 0, 0), "lowerleg01.L": (0.9, 0, 0)},
+    "reach": {"upperarm01.L": (-0.8, 0, 0.3), "upperarm01.R": (-0.5, 0, -0.3),
+              "lowerarm01.L": (0, 0, 0.6), "spine02": (0, 0, 0.25), "neck02": (0, 0, 0.35)},
+    "bow": {"spine03": (0.25, 0, 0), "spine02": (0.15, 0, 0), "neck01": (0.2, 0, 0)},
+}
+
+
+def bone_transforms(avatar: RiggedAvatar, pose: Mapping[str, tuple[float, float, float]]
+                    ) -> tuple[np.ndarray, np.ndarray]:
+    """-> ((B, 4, 4) armature-space skinning transforms, posed Anny body vertices (V, 3)),
+    both in the avatar's frame (feet on z = 0 at rest)."""
+    from ..bodies import get_body_model
+    model = get_body_model(avatar.metadata.get("body_model", "anny"))
+    names = list(model.bone_names)
+    params = avatar.metadata["params"]
+    with torch.no_grad():
+        rest = model.model(phenotype_kwargs=params)
+        rest_poses = rest["rest_bone_poses"][0].double()
+        local = torch.eye(4, dtype=torch.float64).repeat(len(names), 1, 1)
+        local[0] = rest_poses[0]
+        for bone, rotvec in pose.items():
+            j = names.index(bone)
+            r_rest = rest_poses[j, :3, :3].numpy()
+            q = Rotation.from_rotvec(rotvec).as_matrix()
+            local[j, :3, :3] = torch.from_numpy(r_rest.T @ q @ r_rest)
+        out = model.model(pose_parameters=local[None].to(torch.float32),
+                          phenotype_kwargs=params)
+        posed = out["bone_poses"][0].double()
+        transforms = (posed @ torch.linalg.inv(rest_poses)).numpy()
+        lift = -float(rest["rest_vertices"][0, :, 2].min())
+        body = out["vertices"][0].double().numpy() + np.array([0, 0, lift])
+    shift = np.eye(4)
+    shift[2, 3] = lift
+    # conjugate by the lift: Anny works with the feet below z = 0
+    return shift @ transforms @ np.linalg.inv(shift), body
+
+
+def skin_layer(vertices: np.ndarray, skin_indices: np.ndarray, skin_weights: np.ndarray,
+               transforms: np.ndarray) -> np.ndarray:
+    """Linear blend skinning: (V, 3) rest -> (V, 3) posed."""
+    hom = np.concatenate([vertices.astype(np.float64), np.ones((len(vertices), 1))], 1)
+    per_bone = np.einsum("vkij,vj->vki", transforms[skin_indices], hom)[..., :3]
+    return np.einsum("vk,vki->vi", skin_weights.astype(np.float64), per_bone)

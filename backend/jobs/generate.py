@@ -1,0 +1,37 @@
+"""Job kind `generate`: a layered, dressed Anny avatar from a seed and optional attributes.
+
+params: {"seed": int (default 0), "attributes": {name: value} (optional), "name": str}
+Attributes and their values: backend.generate.CHOICES (+ numeric 0..1 phenotypes NUMERIC).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+from protocol import RiggedAvatar
+
+from ..bodies import JobInputError
+from ..generate import generate_avatar
+from .base import JobContext
+
+ALLOWED = {"seed", "attributes", "name"}
+
+
+def run(params: Mapping[str, Any], inputs: Mapping, ctx: JobContext) -> RiggedAvatar:
+    extra = sorted(set(params) - ALLOWED)
+    if extra:
+        raise JobInputError(f"unknown generate job option(s) {', '.join(extra)}; valid: "
+                            f"{', '.join(sorted(ALLOWED))}")
+    seed = params.get("seed", 0)
+    if type(seed) is not int or not 0 <= seed < 2**63:
+        raise JobInputError(f"'seed' must be a non-negative integer, got {seed!r}")
+    name = params.get("name") or f"Doppel_{seed}"
+    if not isinstance(name, str) or not name.strip():
+        raise JobInputError("'name' must be a non-empty string")
+    attrs = params.get("attributes") or {}
+    if not isinstance(attrs, dict):
+        raise JobInputError("'attributes' must be an object of name: value pairs")
+    ctx.progress("start", 0.0)
+    avatar = generate_avatar(seed, attrs, name.strip(), progress=ctx.progress)
+    avatar.metadata["warnings"] = list(ctx.warnings)
+    return avatar

@@ -1,0 +1,43 @@
+"""Job kind `reconstruct`: one photo -> a rigged, clothed, textured avatar posed as in the
+photo, with the camera that took it.
+
+params: {"name": str (optional, default "Person"), "quality": "fast" | "default" | "high"}
+inputs: {"photo": (N,) uint8 array holding the PNG/JPEG/WebP file's bytes}
+"""
+
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+import numpy as np
+
+from protocol import RiggedAvatar
+
+from ..bodies import JobInputError
+from .base import JobContext
+
+ALLOWED = {"name", "quality"}
+
+
+def run(params: Mapping[str, Any], inputs: Mapping[str, np.ndarray],
+        ctx: JobContext) -> RiggedAvatar:
+    extra = sorted(set(params) - ALLOWED)
+    if extra:
+        raise JobInputError(f"unknown reconstruct option(s) {', '.join(extra)}; valid: "
+                            f"{', '.join(sorted(ALLOWED))}")
+    name = params.get("name", "Person")
+    if not isinstance(name, str) or not name.strip():
+        raise JobInputError("'name' must be a non-empty string")
+    photo = inputs.get("photo")
+    if photo is None:
+        raise JobInputError("the reconstruct job needs a photo: send the image file's bytes "
+                            "as the input named 'photo'", code="bad_input")
+    data = np.asarray(photo)
+    if data.dtype != np.uint8 or data.ndim != 1:
+        raise JobInputError("input 'photo' must be the image file's bytes (1-D uint8 array)",
+                            code="bad_input")
+    from ..fit.pipeline import reconstruct_photo   # torch + mediapipe: only when needed
+    result = reconstruct_photo(data.tobytes(), name.strip(), params.get("quality", "default"),
+                               progress=ctx.progress)
+    result.avatar.metadata["warnings"] = list(ctx.warnings) + result.warnings
+    return result.avatar

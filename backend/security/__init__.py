@@ -1,0 +1,1 @@
+"""Authentication for remote use: CurveZMQ key pairs and the server's client allow-list."""

@@ -1,0 +1,347 @@
+"""The server: one ROUTER socket, answered from one thread; jobs run on worker threads.
+
+The socket thread never runs a job, so hello / ping / status / cancel stay fast while a slow
+job runs. Every inbound message is decoded and validated before use; any problem becomes an
+``error`` reply with a stable code and the loop goes on.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+import uuid
+from typing import Any, Callable, Mapping, Sequence
+
+import zmq
+
+from protocol import (DEFAULT_ADDRESS, SUPPORTED_VERSIONS, ErrorCode, Message, ProtocolError,
+                      avatar_message, decode, encode, error_message, validate_request)
+from protocol.constants import MAX_HEADER_BYTES, MAX_MESSAGE_BYTES
+
+from .. import __version__
+from ..jobs import JOB_KINDS, JobFn
+from .address import check_bind_address
+from .events import Outbox
+from .jobs import JobRecord, JobTable, WorkerPool, WorkItem
+from .store import ResultStore, check_job_id
+
+log = logging.getLogger("doppel.server")
+
+MAX_ACTIVE_JOBS = 64     # queued + running; more submits get BUSY
+RECV_BATCH = 64          # client messages handled before looking at worker events again
+
+
+class Server:
+    """A Doppel server. ``serve_forever()`` blocks; ``start()`` runs it on a thread and
+    returns the bound address (bind ``tcp://127.0.0.1:*`` for a free port).
+
+    ``jobs``: job kind -> job function or "module:function" (default: backend.jobs.JOB_KINDS);
+    tests pass extra kinds here. ``preload``: body models built in the background at start.
+    """
+
+    def __init__(self, bind: str = DEFAULT_ADDRESS, results_dir: Any = None, workers: int = 1,
+                 jobs: Mapping[str, JobFn | str] | None = None, allow_remote: bool = False,
+                 preload: Sequence[str] = ("anny",), device: str | None = None):
+        check_bind_address(bind, allow_remote)
+        self.bind_address = bind
+        self.address: str | None = None          # the bound endpoint, once listening
+        self.store = ResultStore(results_dir)
+        self.job_specs: dict[str, JobFn | str] = dict(JOB_KINDS if jobs is None else jobs)
+        self.workers = max(1, int(workers))
+        self.preload = tuple(preload)
+        if device is None:
+            from .device import describe_device
+            device = describe_device()
+        self.device = device
+        self.table = JobTable()
+        self._ctx = zmq.Context()
+        self._wake_address = f"inproc://doppel-wake-{uuid.uuid4().hex}"
+        self._outbox: Outbox | None = None
+        self._pool: WorkerPool | None = None
+        self._thread: threading.Thread | None = None
+        self._ready = threading.Event()
+        self._start_error: BaseException | None = None
+        self._router: zmq.Socket | None = None
+
+    # --- life cycle ---------------------------------------------------------------------------
+
+    def start(self, timeout: float = 30.0) -> str:
+        """Serve on a background thread; returns the bound address once listening."""
+        self._thread = threading.Thread(target=self._serve_thread, name="doppel-server",
+                                        daemon=True)
+        self._thread.start()
+        if not self._ready.wait(timeout):
+            raise RuntimeError(f"the server did not start listening within {timeout:g} s")
+        if self._start_error is not None:
+            raise self._start_error
+        return self.address
+
+    def _serve_thread(self) -> None:
+        try:
+            self.serve_forever()
+        except BaseException as exc:   # noqa: BLE001 - handed to start()'s caller
+            if not self._ready.is_set():
+                self._start_error = exc
+                self._ready.set()
+            else:
+                log.exception("the server loop stopped")
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Stop serving (from any thread); running jobs are asked to cancel."""
+        if self._outbox is not None:
+            self._outbox.put(("stop",))
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    def __enter__(self) -> "Server":
+        self.start()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.stop()
+
+    def serve_forever(self) -> None:
+        router = self._ctx.socket(zmq.ROUTER)
+        router.setsockopt(zmq.LINGER, 0)
+        router.setsockopt(zmq.ROUTER_HANDOVER, 1)    # a reconnecting identity takes over
+        router.setsockopt(zmq.ROUTER_MANDATORY, 1)   # learn when a client is gone
+        router.setsockopt(zmq.MAXMSGSIZE, MAX_MESSAGE_BYTES)
+        self._router = router     # touched only by this (the socket) thread
+        wake = self._ctx.socket(zmq.PULL)
+        wake.setsockopt(zmq.LINGER, 0)
+        try:
+            wake.bind(self._wake_address)
+            try:
+                router.bind(self.bind_address)
+            except zmq.ZMQError as exc:
+                hint = " (is another doppel server running?)" if exc.errno == zmq.EADDRINUSE \
+                    else ""
+                raise OSError(f"cannot listen on {self.bind_address}: {exc}{hint}") from None
+            self.address = router.getsockopt(zmq.LAST_ENDPOINT).decode()
+            self._outbox = Outbox(self._ctx, self._wake_address)
+            self._pool = WorkerPool(self.workers, self._outbox, self.store)
+            self._start_preload()
+            log.info("listening on %s (device %s, jobs %s, results in %s)", self.address,
+                     self.device, ", ".join(sorted(self.job_specs)), self.store.root)
+            self._ready.set()
+            self._loop(router, wake)
+        finally:
+            self._shutdown(router, wake)
+
+    def _shutdown(self, router: zmq.Socket, wake: zmq.Socket) -> None:
+        for rec in self.table.active():
+            rec.cancel_event.set()
+        if self._pool is not None:
+            self._pool.stop()
+        if self._outbox is not None:
+            self._outbox.close()
+        router.close(linger=0)
+        wake.close(linger=0)
+        self._ctx.term()
+        if self._ready.is_set():
+            log.info("server stopped")
+
+    def _start_preload(self) -> None:
+        if not self.preload:
+            return
+
+        def load() -> None:
+            from ..bodies import get_body_model
+            for name in self.preload:
+                try:
+                    get_body_model(name)
+                    log.info("body model %s loaded", name)
+                except Exception as exc:   # noqa: BLE001 - a job will report it properly
+                    log.warning("could not preload body model %s: %s", name, exc)
+
+        threading.Thread(target=load, name="doppel-preload", daemon=True).start()
+
+    # --- the loop -----------------------------------------------------------------------------
+
+    def _loop(self, router: zmq.Socket, wake: zmq.Socket) -> None:
+        poller = zmq.Poller()
+        poller.register(router, zmq.POLLIN)
+        poller.register(wake, zmq.POLLIN)
+        while True:
+            ready = dict(poller.poll())
+            if ready.get(router):
+                for _ in range(RECV_BATCH):
+                    try:
+                        frames = router.recv_multipart(zmq.NOBLOCK, copy=False)
+                    except zmq.Again:
+                        break
+                    self._on_client_message(frames)
+            if ready.get(wake):
+                while True:
+                    try:
+                        wake.recv(zmq.NOBLOCK)
+                    except zmq.Again:
+                        break
+                for event in self._outbox.drain():
+                    if event[0] == "stop":
+                        return
+                    self._on_worker_event(event)
+
+    def _send(self, identity: bytes, frames: list) -> None:
+        try:
+            self._router.send_multipart([identity, *frames], flags=zmq.NOBLOCK, copy=False)
+        except zmq.Again:
+            log.warning("client %s is not reading; dropped a message", _who(identity))
+        except zmq.ZMQError as exc:
+            if exc.errno != zmq.EHOSTUNREACH:
+                raise
+            log.debug("client %s is gone; dropped a message", _who(identity))
+
+    def _on_client_message(self, frames: list) -> None:
+        identity, body = frames[0].bytes, frames[1:]
+        msg_id = None
+        try:
+            msg = decode(body)
+            msg_id = msg.id
+            validate_request(msg)
+            reply = self._handle(identity, msg)
+        except ProtocolError as err:
+            msg_id = msg_id or _message_id_of(body)
+            log.info("client %s: %s", _who(identity), err)
+            reply = error_message(err, re=msg_id)
+        except Exception as exc:   # noqa: BLE001 - one bad request must not stop the server
+            log.exception("client %s: internal error", _who(identity))
+            reply = error_message(ProtocolError(
+                ErrorCode.INTERNAL, f"internal server error ({type(exc).__name__}: {exc}); "
+                f"see the server log"), re=msg_id)
+        self._send(identity, reply if isinstance(reply, list) else encode(reply))
+
+    # --- requests -----------------------------------------------------------------------------
+
+    def _handle(self, identity: bytes, msg: Message) -> Message | list:
+        handler: Callable[[bytes, Message], Message | list] = getattr(self, f"_on_{msg.kind}")
+        return handler(identity, msg)
+
+    def _on_hello(self, identity: bytes, msg: Message) -> Message:
+        common = set(msg.fields["versions"]) & set(SUPPORTED_VERSIONS)
+        if not common:
+            raise ProtocolError(ErrorCode.BAD_VERSION,
+                                f"the client speaks protocol versions {msg.fields['versions']} "
+                                f"and this server {list(SUPPORTED_VERSIONS)}: update the older "
+                                f"of the add-on and the server")
+        from ..bodies import available_body_models
+        log.info("hello from %s (%s)", _who(identity), msg.fields["client"][:80])
+        return Message("hello", {"version": max(common), "server_version": __version__,
+                                 "job_kinds": sorted(self.job_specs),
+                                 "body_models": available_body_models(),
+                                 "device": self.device}, re=msg.id)
+
+    def _on_ping(self, identity: bytes, msg: Message) -> Message:
+        return Message("pong", {"time": time.time()}, re=msg.id)
+
+    def _on_submit(self, identity: bytes, msg: Message) -> Message:
+        kind, key = msg.fields["job_kind"], msg.fields.get("request_key")
+        if key is not None:
+            earlier = self.table.by_key(identity, key)
+            if earlier is not None:
+                return _accepted(earlier, msg.id)
+        if kind not in self.job_specs:
+            raise ProtocolError(ErrorCode.UNKNOWN_JOB_KIND,
+                                f"unknown job kind {kind!r:.60}; this server runs "
+                                f"{', '.join(sorted(self.job_specs))}")
+        if self.table.active_count() >= MAX_ACTIVE_JOBS:
+            raise ProtocolError(ErrorCode.BUSY, f"the server already has {MAX_ACTIVE_JOBS} jobs "
+                                f"queued or running; try again when some have finished")
+        rec = JobRecord(uuid.uuid4().hex, kind, identity, msg.id, request_key=key)
+        self.table.add(rec)
+        self._pool.submit(WorkItem(rec.job_id, kind, msg.id, self.job_specs[kind],
+                                   msg.fields["params"], msg.arrays, rec.cancel_event))
+        log.info("job %s (%s) queued for client %s", rec.job_id, kind, _who(identity))
+        return _accepted(rec, msg.id)
+
+    def _on_cancel(self, identity: bytes, msg: Message) -> Message:
+        job_id = check_job_id(msg.fields["job_id"])
+        rec = self.table.get(job_id)
+        if rec is None:
+            return self._status_reply([self._stored_record(job_id)], msg.id)
+        if not rec.terminal:
+            rec.cancel_event.set()
+            log.info("job %s cancel requested by %s", job_id, _who(identity))
+            if rec.state == "queued":   # never started: it ends now, the worker will skip it
+                self._finish(rec, "cancelled", ErrorCode.CANCELLED,
+                             f"job {job_id} ({rec.job_kind}) was cancelled before it started")
+        return self._status_reply([rec], msg.id)
+
+    def _on_status(self, identity: bytes, msg: Message) -> Message:
+        job_id = msg.fields.get("job_id")
+        if job_id is None:
+            return self._status_reply(self.table.owned_by(identity), msg.id)
+        rec = self.table.get(check_job_id(job_id))
+        return self._status_reply([rec if rec is not None else self._stored_record(job_id)],
+                                  msg.id)
+
+    def _on_fetch(self, identity: bytes, msg: Message) -> list:
+        job_id = check_job_id(msg.fields["job_id"])
+        rec = self.table.get(job_id)
+        if rec is not None and not rec.terminal:
+            raise ProtocolError(ErrorCode.NOT_READY,
+                                f"job {job_id} is still {rec.state} ({rec.stage}, "
+                                f"{rec.fraction:.0%}); wait for its result event", job_id)
+        if rec is not None and rec.state != "done":
+            raise ProtocolError(rec.code or ErrorCode.JOB_FAILED,
+                                rec.message or f"job {job_id} {rec.state}", job_id)
+        avatar = self.store.load(job_id)
+        return encode(avatar_message(avatar, job_id, re=msg.id))
+
+    def _stored_record(self, job_id: str) -> dict:
+        record = self.store.record(job_id)
+        if record is None:
+            raise ProtocolError(ErrorCode.NOT_FOUND, f"this server knows no job {job_id} (it "
+                                f"may have been restarted before the job finished)", job_id)
+        return record
+
+    def _status_reply(self, records: list, re: str) -> Message:
+        jobs = [r.as_dict() if isinstance(r, JobRecord) else r for r in records]
+        return Message("status", {"jobs": jobs}, re=re)
+
+    # --- worker events ------------------------------------------------------------------------
+
+    def _on_worker_event(self, event: tuple) -> None:
+        kind, job_id = event[0], event[1]
+        rec = self.table.get(job_id)
+        if rec is None or rec.terminal:
+            return   # e.g. a job cancelled while queued that had already been picked up
+        if kind == "progress":
+            rec.state, rec.stage, rec.fraction = "running", event[2], event[3]
+            out = Message("progress", {"job_id": job_id, "stage": rec.stage,
+                                       "fraction": rec.fraction}, re=rec.submit_id)
+            self._send(rec.owner, encode(out))
+        elif kind == "done":
+            rec.state, rec.stage, rec.fraction = "done", "done", 1.0
+            self._send(rec.owner, event[2])
+        elif kind == "failed":
+            state = "cancelled" if event[2] == ErrorCode.CANCELLED else "failed"
+            self._finish(rec, state, event[2], event[3])
+
+    def _finish(self, rec: JobRecord, state: str, code: str, text: str) -> None:
+        rec.state, rec.code, rec.message = state, code, text
+        err = error_message(ProtocolError(code, text, rec.job_id), re=rec.submit_id)
+        self._send(rec.owner, encode(err))
+
+
+def _accepted(rec: JobRecord, re: str) -> Message:
+    return Message("accepted", {"job_id": rec.job_id, "job_kind": rec.job_kind}, re=re)
+
+
+def _who(identity: bytes) -> str:
+    text = identity.decode("ascii", "replace")
+    return text if text.isprintable() and identity.isascii() else identity.hex()
+
+
+def _message_id_of(frames: list) -> str | None:
+    """Best-effort id of a message that failed validation, so the error reply can name it."""
+    try:
+        raw = frames[0].bytes
+        if len(raw) > MAX_HEADER_BYTES:
+            return None
+        mid = json.loads(raw).get("id")
+        return mid if isinstance(mid, str) and len(mid) <= 128 else None
+    except Exception:   # noqa: BLE001 - garbage stays garbage
+        return None

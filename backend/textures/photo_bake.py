@@ -1,0 +1,190 @@
+"""Bake a photo onto Anny's UV atlas and complete what the camera did not see.
+
+1. Every texel inside a UV triangle gets its surface point (barycentric on the posed mesh).
+2. Seen texels: the point projects inside the person mask, faces the camera and passes a
+   depth test against an exact raster of the posed mesh -> bilinear sample of the photo.
+3. Unseen texels, in order: the mirror point (x -> -x in rest space, left/right symmetry);
+   the same place on the other side of the body (front/back: nearest seen texel in rest
+   (x, z), not for the head, whose back is hair, not a face); OpenCV inpainting for the rest.
+4. Texels outside every UV island are filled outwards (pull-push) so mip-mapping and bilinear
+   lookups at island edges never pick up black.
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+from functools import lru_cache
+
+import cv2
+import numpy as np
+from PIL import Image
+from scipy.spatial import cKDTree
+
+from ..fit.raster import Raster, rasterize
+
+SIZE = 1024
+MIRROR_TOL = 0.015     # metres between a texel's mirror point and the seen texel we copy
+BACK_TOL = 0.02        # metres in rest (x, z) for the front/back copy
+
+
+@dataclass
+class BakedTexture:
+    png: bytes
+    rgb: np.ndarray            # (S, S, 3) uint8
+    island: np.ndarray         # (S, S) bool: texels inside a UV triangle
+    seen_fraction: float       # of island texels, taken from the photo
+    mirrored_fraction: float   # completed by symmetry
+    inpainted_fraction: float  # completed by inpainting
+
+
+@lru_cache(maxsize=4)
+def _atlas(size: int, uv_key: bytes, n_faces: int) -> Raster:
+    uvs = np.frombuffer(uv_key, dtype=np.float32).reshape(n_faces * 3, 2)
+    pts = np.stack([uvs[:, 0] * size, (1.0 - uvs[:, 1]) * size], axis=1)
+    return rasterize(pts, np.arange(n_faces * 3).reshape(-1, 3), size, size)
+
+
+def uv_atlas(uvs: np.ndarray, size: int = SIZE) -> Raster:
+    """Raster of the UV layout: per texel the face and barycentrics (image row 0 = v 1)."""
+    uvs = np.ascontiguousarray(uvs, dtype=np.float32)
+    return _atlas(size, uvs.tobytes(), uvs.shape[0])
+
+
+def bake_photo_texture(photo: np.ndarray, mask: np.ndarray, posed: np.ndarray,
+                       rest: np.ndarray, faces: np.ndarray, uvs: np.ndarray, f: float,
+                       cx: float, cy: float, head_z: float, size: int = SIZE) -> BakedTexture:
+    """photo (h, w, 3) uint8 and mask (h, w) bool at working resolution; posed (V, 3) camera
+    frame (OpenCV, metres) and rest (V, 3) model space (Z up) vertices; faces (F, 3); uvs
+    (F, 3, 2); intrinsics in working pixels; head_z: rest height (model space) above which
+    texels belong to the head."""
+    h, w = mask.shape
+    atlas = uv_atlas(uvs, size)
+    tex_idx = np.flatnonzero(atlas.face >= 0)
+    tf = atlas.face.reshape(-1)[tex_idx]
+    tb = atlas.bary.reshape(-1, 3)[tex_idx]
+    p = np.einsum("nk,nkd->nd", tb, posed[faces[tf]])              # (N, 3) camera space
+    q = np.einsum("nk,nkd->nd", tb, rest[faces[tf]])               # (N, 3) rest space
+    colours = np.zeros((len(tex_idx), 3), np.float32)
+    seen = _seen_texels(photo, mask, posed, faces, tf, p, f, cx, cy, colours)
+
+    done = seen.copy()
+    src = np.flatnonzero(seen)
+    if src.size:
+        tree = cKDTree(q[src])
+        todo = np.flatnonzero(~done)
+        mirrored = q[todo] * np.array([-1.0, 1.0, 1.0])
+        dist, near = tree.query(mirrored, distance_upper_bound=MIRROR_TOL)
+        ok = np.isfinite(dist)
+        colours[todo[ok]] = colours[src[near[ok]]]
+        done[todo[ok]] = True
+        todo = np.flatnonzero(~done & (q[:, 2] < head_z))
+        if todo.size:
+            tree_xz = cKDTree(q[src][:, [0, 2]])
+            dist, near = tree_xz.query(q[todo][:, [0, 2]], distance_upper_bound=BACK_TOL)
+            ok = np.isfinite(dist)
+            colours[todo[ok]] = colours[src[near[ok]]]
+            done[todo[ok]] = True
+    n_sym = int(done.sum() - seen.sum())
+
+    img = np.zeros((size * size, 3), np.float32)
+    img[tex_idx] = colours
+    known = np.zeros(size * size, bool)
+    known[tex_idx[done]] = True
+    img, known = img.reshape(size, size, 3), known.reshape(size, size)
+    island = (atlas.face >= 0)
+    holes = island & ~known
+    if not known.any():
+        img[:] = (150, 120, 100)
+        known[:] = True
+    img = _inpaint(img, known, holes)
+    img = _pull_push(img, known | holes)
+    rgb = np.clip(img + 0.5, 0, 255).astype(np.uint8)
+    buf = io.BytesIO()
+    Image.fromarray(rgb, "RGB").save(buf, format="PNG", compress_level=1)
+    n = max(len(tex_idx), 1)
+    return BakedTexture(buf.getvalue(), rgb, island, float(seen.sum() / n), n_sym / n,
+                        float(holes.sum() / n))
+
+
+def _seen_texels(photo, mask, posed, faces, tf, p, f, cx, cy, colours) -> np.ndarray:
+    """Mark texels the camera saw and write their photo colour into ``colours``."""
+    h, w = mask.shape
+    z = np.maximum(posed[:, 2], 1e-3)
+    pix = np.stack([f * posed[:, 0] / z + cx, f * posed[:, 1] / z + cy], axis=1)
+    ras = rasterize(pix, faces, w, h, depth=posed[:, 2])
+    a, b, c = posed[faces[:, 0]], posed[faces[:, 1]], posed[faces[:, 2]]
+    fn = np.cross(b - a, c - a)
+    fn /= np.maximum(np.linalg.norm(fn, axis=1, keepdims=True), 1e-12)
+    centre = (a + b + c) / 3.0
+    facing = -(fn * centre).sum(1) / np.maximum(np.linalg.norm(centre, axis=1), 1e-9)
+    pz = np.maximum(p[:, 2], 1e-3)
+    u = f * p[:, 0] / pz + cx
+    v = f * p[:, 1] / pz + cy
+    inside = (u >= 0) & (u < w - 1) & (v >= 0) & (v < h - 1)
+    ui = np.clip(u.astype(int), 0, w - 1)
+    vi = np.clip(v.astype(int), 0, h - 1)
+    eroded = cv2.erode(mask.astype(np.uint8), np.ones((5, 5), np.uint8)) > 0
+    front = ras.depth[vi, ui] + 0.02 >= p[:, 2]     # nothing nearer at that pixel
+    seen = inside & front & eroded[vi, ui] & (facing[tf] > 0.2)
+    idx = np.flatnonzero(seen)
+    if idx.size:
+        colours[idx] = _bilinear(photo, u[idx] - 0.5, v[idx] - 0.5)
+    return seen
+
+
+def _bilinear(img: np.ndarray, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Sample (h, w, 3) at float pixel-index coordinates -> (N, 3) float32."""
+    h, w = img.shape[:2]
+    x = np.clip(x, 0, w - 1.001)
+    y = np.clip(y, 0, h - 1.001)
+    x0, y0 = x.astype(int), y.astype(int)
+    fx, fy = (x - x0)[:, None], (y - y0)[:, None]
+    im = img.astype(np.float32)
+    top = im[y0, x0] * (1 - fx) + im[y0, x0 + 1] * fx
+    bot = im[y0 + 1, x0] * (1 - fx) + im[y0 + 1, x0 + 1] * fx
+    return top * (1 - fy) + bot * fy
+
+
+def _inpaint(img: np.ndarray, known: np.ndarray, holes: np.ndarray) -> np.ndarray:
+    """Fill ``holes`` from ``known`` texels with OpenCV's Telea inpainting, at half resolution
+    when the atlas is large (inpainting time grows with hole area)."""
+    if not holes.any():
+        return img
+    size = img.shape[0]
+    small = max(256, size // 2)
+    k = size // small
+    base = _pull_push(img, known)      # a rough fill so the downscale has no black
+    lo = cv2.resize(base, (small, small), interpolation=cv2.INTER_AREA)
+    lo_holes = cv2.resize(holes.astype(np.uint8), (small, small), interpolation=cv2.INTER_NEAREST)
+    lo_holes = cv2.dilate(lo_holes, np.ones((3, 3), np.uint8))
+    filled = cv2.inpaint(np.clip(lo, 0, 255).astype(np.uint8), lo_holes, 3, cv2.INPAINT_TELEA)
+    up = cv2.resize(filled, (size, size), interpolation=cv2.INTER_LINEAR if k > 1 else
+                    cv2.INTER_NEAREST).astype(np.float32)
+    out = img.copy()
+    out[holes] = up[holes]
+    return out
+
+
+def _pull_push(img: np.ndarray, known: np.ndarray) -> np.ndarray:
+    """Fill every unknown texel with a smooth extrapolation of the known ones (image pyramid:
+    average down known values, then fill unknowns from the coarser level on the way up)."""
+    if known.all():
+        return img
+    levels = [(img * known[..., None], known.astype(np.float32))]
+    while min(levels[-1][1].shape) > 1:
+        c, wgt = levels[-1]
+        hh, ww = (c.shape[0] + 1) // 2, (c.shape[1] + 1) // 2
+        c = cv2.resize(c, (ww, hh), interpolation=cv2.INTER_AREA)
+        wgt = cv2.resize(wgt, (ww, hh), interpolation=cv2.INTER_AREA)
+        levels.append((c, wgt))
+    c, wgt = levels[-1]
+    fill = c / np.maximum(wgt[..., None], 1e-8)
+    for c, wgt in reversed(levels[:-1]):
+        up = cv2.resize(fill, (c.shape[1], c.shape[0]), interpolation=cv2.INTER_LINEAR)
+        cur = c / np.maximum(wgt[..., None], 1e-8)
+        a = np.clip(wgt, 0, 1)[..., None]
+        fill = a * cur + (1 - a) * up
+    out = img.copy()
+    out[~known] = fill[~known]
+    return out

@@ -1,0 +1,65 @@
+"""Headless conversion: .doppel files -> a saved .blend (+ an optional small Workbench render).
+Used by `doppel blend`; runs wherever `bpy` imports (the bpy module or Blender -b)."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import bpy
+
+from ..deps import protocol
+from .builder import build_avatar
+from .framing import framing_camera
+
+RENDER_SIZE = 320     # pixels, square
+
+
+def build_blend(avatar_paths, out_blend, render_png=None, posed: bool = True) -> list[str]:
+    """Load every avatar file (all are read and checked before Blender is touched), build
+    them side by side in a fresh scene, optionally render, and save ``out_blend``.
+    Returns the avatar collection names. Raises protocol.ProtocolError for a bad file."""
+    avatars = [protocol.load_avatar(p) for p in avatar_paths]
+    bpy.ops.wm.read_factory_settings(use_empty=True)
+    context = bpy.context
+    names, built_all = [], []
+    offset = 0.0
+    for avatar in avatars:
+        built = build_avatar(avatar, context, posed=posed, with_camera=False)
+        lo, hi = _bounds_x(avatar)
+        built.armature.location.x = offset - lo    # lay avatars out in a row along +X
+        offset += (hi - lo) + 0.3
+        names.append(built.collection.name)
+        built_all.append(built)
+    context.view_layer.update()
+    if render_png is not None:
+        meshes = [m for b in built_all for m in b.meshes.values()]
+        render_workbench(context.scene, meshes, render_png)
+    out = Path(out_blend).resolve()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    bpy.ops.wm.save_as_mainfile(filepath=str(out), compress=True)
+    return names
+
+
+def _bounds_x(avatar) -> tuple[float, float]:
+    xs = [float(v) for lay in avatar.layers for v in (lay.vertices[:, 0].min(),
+                                                          lay.vertices[:, 0].max())]
+    return min(xs), max(xs)
+
+
+def render_workbench(scene, objects, png_path, size: int = RENDER_SIZE) -> None:
+    """A small textured Workbench still of ``objects`` seen from the front."""
+    cam, _, _ = framing_camera(scene, objects, elevation=math.radians(8.0))
+    scene.camera = cam
+    scene.render.engine = "BLENDER_WORKBENCH"
+    scene.display.shading.light = "STUDIO"
+    scene.display.shading.color_type = "TEXTURE"
+    scene.display.shading.show_shadows = True
+    scene.render.resolution_x = scene.render.resolution_y = size
+    scene.render.resolution_percentage = 100
+    scene.render.image_settings.file_format = "PNG"
+    scene.render.film_transparent = False
+    out = Path(png_path).resolve()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    scene.render.filepath = str(out)
+    bpy.ops.render.render(write_still=True)

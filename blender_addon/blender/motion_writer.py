@@ -1,0 +1,176 @@
+"""Key a RetargetedClip onto a Doppel avatar's armature as one action, in bulk.
+
+One action per clip, named after the file, assigned to the armature. Blender 4.4+ (5.x
+included) gets a layered action (slot -> layer -> keyframe strip -> channelbag F-curves);
+4.2-4.3 the legacy ``action.fcurves``. Keys are written with ``keyframe_points.add`` and
+``foreach_set`` (no per-key Python calls). Everything is checked before the scene is touched,
+and a failure while writing removes the new action and restores the previous one.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from types import SimpleNamespace
+
+import bpy
+import numpy as np
+
+from ..io.motion import MotionError, RetargetedClip, prepare_clip
+from .builder import AVATAR_PROP, build_avatar
+
+LINEAR = 1          # Keyframe.interpolation enum value of 'LINEAR'
+
+
+def scene_fps(scene) -> float:
+    """The scene's true frame rate (29.97 is fps=30, fps_base=1.001)."""
+    return scene.render.fps / scene.render.fps_base
+
+
+def check_avatar(obj) -> None:
+    """Raise MotionError unless ``obj`` is an armature that Doppel built."""
+    if obj is None:
+        raise MotionError("Select a Doppel avatar (its armature) first.")
+    if obj.type != "ARMATURE" or AVATAR_PROP not in obj.keys():
+        raise MotionError(f"'{obj.name}' is not a Doppel avatar; select the armature of an "
+                          "avatar imported or made by Doppel.")
+
+
+def armature_skeleton(obj) -> SimpleNamespace:
+    """The armature's rest skeleton in protocol Skeleton terms (names, parents, heads, tails,
+    (B,4,4) bone->armature matrices), read from Blender so any producer's avatar works."""
+    bones = obj.data.bones
+    n = len(bones)
+    heads = np.empty(n * 3, np.float32)
+    tails = np.empty(n * 3, np.float32)
+    mats = np.empty(n * 16, np.float32)
+    bones.foreach_get("head_local", heads)
+    bones.foreach_get("tail_local", tails)
+    bones.foreach_get("matrix_local", mats)
+    index = {b.name: i for i, b in enumerate(bones)}
+    parents = np.array([index[b.parent.name] if b.parent else -1 for b in bones], np.int64)
+    # foreach_get flattens matrices column by column.
+    matrices = mats.reshape(n, 4, 4).transpose(0, 2, 1)
+    order = np.arange(n)
+    if (parents >= order).any():           # retargeting walks parents before children
+        depth = np.zeros(n, np.int64)
+        for i in range(n):
+            j = i
+            while parents[j] >= 0:
+                depth[i] += 1
+                j = parents[j]
+        order = np.argsort(depth, kind="stable")
+        new_index = np.empty(n, np.int64)
+        new_index[order] = np.arange(n)
+        parents = np.where(parents[order] >= 0, new_index[np.maximum(parents[order], 0)], -1)
+    names = list(index)
+    return SimpleNamespace(names=[names[i] for i in order], parents=parents,
+                           heads=heads.reshape(n, 3)[order], tails=tails.reshape(n, 3)[order],
+                           matrices=matrices[order])
+
+
+def _new_fcurves(action, obj):
+    """F-curve collection to write into and the slot to assign (None on legacy Blender)."""
+    if hasattr(action, "layers"):                          # Blender 4.4+: layered actions
+        slot = action.slots.new(id_type="OBJECT", name=obj.name)
+        strip = action.layers.new("Layer").strips.new(type="KEYFRAME")
+        return strip.channelbag(slot, ensure=True).fcurves, slot, True
+    return action.fcurves, None, False
+
+
+def _write_curve(fcurves, layered: bool, path: str, index: int, group: str,
+                 frames: np.ndarray, values: np.ndarray, linear: np.ndarray) -> None:
+    fc = (fcurves.new(path, index=index, group_name=group) if layered
+          else fcurves.new(path, index=index, action_group=group))
+    points = fc.keyframe_points
+    points.add(len(frames))
+    co = np.empty(2 * len(frames), np.float32)
+    co[0::2] = frames
+    co[1::2] = values
+    points.foreach_set("co", co)
+    # Linear between samples (one key per frame): handles are never evaluated, so the
+    # costly handle pass is skipped.
+    points.foreach_set("interpolation", linear)
+
+
+def apply_clip(obj, clip: RetargetedClip, scene, start_frame: int = 1):
+    """Write ``clip`` onto armature ``obj`` as a new action starting at ``start_frame`` and
+    return it. A previous action is kept (fake user) so it survives saving. Keys land at
+    exact scene times: frame = start + k * scene_fps / clip.fps."""
+    check_avatar(obj)
+    pose_bones = obj.pose.bones
+    missing = [n for n in clip.bone_names if n not in pose_bones]
+    if missing:
+        raise MotionError(f"'{obj.name}' lacks bones the clip was made for ({', '.join(missing[:3])}"
+                          f"{'...' if len(missing) > 3 else ''}); retarget it to this avatar again.")
+    rot = np.asarray(clip.rotations, np.float32)
+    loc = np.asarray(clip.root_location, np.float32)
+    if rot.ndim != 3 or rot.shape[0] == 0 or not (np.isfinite(rot).all() and np.isfinite(loc).all()):
+        raise MotionError(f"Clip '{clip.name}' has no usable frames.")
+    frames = start_frame + np.arange(rot.shape[0]) * (scene_fps(scene) / clip.fps)
+
+    anim = obj.animation_data
+    previous = (anim.action, getattr(anim, "action_slot", None)) if anim else (None, None)
+    action = bpy.data.actions.new(clip.name)
+    try:
+        fcurves, slot, layered = _new_fcurves(action, obj)
+        rot_t = np.ascontiguousarray(rot.transpose(1, 2, 0))          # (B, 4, T)
+        linear = np.full(len(frames), LINEAR, np.int8)
+        for b, name in enumerate(clip.bone_names):
+            path = f'pose.bones["{bpy.utils.escape_identifier(name)}"].rotation_quaternion'
+            for i in range(4):
+                _write_curve(fcurves, layered, path, i, name, frames, rot_t[b, i], linear)
+        root = clip.bone_names[0]
+        path = f'pose.bones["{bpy.utils.escape_identifier(root)}"].location'
+        for i in range(3):
+            _write_curve(fcurves, layered, path, i, root, frames, loc[:, i], linear)
+        if previous[0] is not None:
+            previous[0].use_fake_user = True
+        anim = obj.animation_data or obj.animation_data_create()
+        anim.action = action
+        if layered:
+            anim.action_slot = slot
+    except Exception:
+        bpy.data.actions.remove(action)
+        if obj.animation_data is not None and previous[0] is not None:
+            obj.animation_data.action = previous[0]
+            if previous[1] is not None:
+                obj.animation_data.action_slot = previous[1]
+        raise
+    for name in clip.bone_names:
+        pose_bones[name].rotation_mode = "QUATERNION"
+    scene.frame_start = int(start_frame)
+    scene.frame_end = int(math.ceil(frames[-1] - 1e-6))
+    return action
+
+
+def apply_motion_file(obj, path: str, scene, fps: float | None = None, in_place: bool = False,
+                      start_frame: int = 1, source_fps: float | None = None):
+    """Read, retarget and key ``path`` onto avatar ``obj``; the add-on's and `doppel
+    animate`'s one entry point. ``fps`` None means the scene's rate. Raises MotionError with
+    the scene unchanged."""
+    check_avatar(obj)
+    clip = prepare_clip(path, armature_skeleton(obj), fps or scene_fps(scene),
+                        in_place=in_place, source_fps=source_fps)
+    return apply_clip(obj, clip, scene, start_frame=start_frame), clip
+
+
+def animate_blend(avatar, motion_path, out_blend, fps: float | None = None,
+                  in_place: bool = False, start_frame: int = 1,
+                  source_fps: float | None = None) -> tuple[str, int]:
+    """Headless `doppel animate`: a fresh scene, the avatar built at rest, the clip applied as
+    the add-on does, the .blend saved; returns (action name,
+    frame count). ``fps`` also becomes the scene's rate, so playback is real time."""
+    bpy.ops.wm.read_factory_settings(use_empty=True)
+    scene = bpy.context.scene
+    if fps:
+        scene.render.fps = max(1, round(fps))
+        scene.render.fps_base = scene.render.fps / fps
+    built = build_avatar(avatar, bpy.context, posed=False, with_camera=False)
+    action, clip = apply_motion_file(built.armature, str(motion_path), scene,
+                                     in_place=in_place, start_frame=start_frame,
+                                     source_fps=source_fps)
+    out = Path(out_blend).resolve()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    bpy.ops.wm.save_as_mainfile(filepath=str(out), compress=True)
+    return action.name, clip.frame_count

@@ -1,0 +1,71 @@
+"""Add-on state kept in Blender: body sliders per scene (saved with the .blend), connection
+state per window manager (not saved)."""
+
+from __future__ import annotations
+
+import bpy
+
+from ..deps import protocol
+from .prefs import preferences
+
+PHENOTYPES = ("gender", "age", "muscle", "weight", "height", "proportions")
+
+
+def _slider(name: str, description: str):
+    return bpy.props.FloatProperty(name=name, default=0.5, min=0.0, max=1.0,
+                                   subtype="FACTOR", description=description)
+
+
+class DoppelBodySettings(bpy.types.PropertyGroup):
+    gender: _slider("Gender", "0 female, 1 male")
+    age: _slider("Age", "0 newborn, 0.5 adult, 1 old")
+    muscle: _slider("Muscle", "Muscle mass")
+    weight: _slider("Weight", "Body fat")
+    height: _slider("Height", "Body height")
+    proportions: _slider("Proportions", "Body proportions, 0 ideal, 1 uncommon")
+    name: bpy.props.StringProperty(name="Name", default="Body",
+                                   description="Name of the new avatar and its collection")
+
+    def params(self) -> dict[str, float]:
+        return {p: float(getattr(self, p)) for p in PHENOTYPES}
+
+
+class DoppelConnection(bpy.types.PropertyGroup):
+    # Used when the add-on was registered without its preferences (scripts, tests).
+    address: bpy.props.StringProperty(name="Server", default=protocol.DEFAULT_ADDRESS,
+                                      description="ZeroMQ address of the Doppel server")
+    state: bpy.props.EnumProperty(
+        name="State", default="UNKNOWN",
+        items=[("UNKNOWN", "Not connected", ""), ("CONNECTING", "Connecting", ""),
+               ("CONNECTED", "Connected", ""), ("FAILED", "Unreachable", "")])
+    message: bpy.props.StringProperty(name="Status")
+    server_version: bpy.props.StringProperty()
+    device: bpy.props.StringProperty()
+    job_stage: bpy.props.StringProperty()
+    job_fraction: bpy.props.FloatProperty(min=0.0, max=1.0, subtype="FACTOR")
+
+
+def server_address(context=None) -> str:
+    context = context or bpy.context
+    prefs = preferences(context)
+    if prefs is not None:
+        return prefs.server_address
+    return context.window_manager.doppel_connection.address
+
+
+def reply_timeout(context=None) -> float:
+    prefs = preferences(context)
+    return float(prefs.reply_timeout) if prefs is not None else 3.0
+
+
+CLASSES = (DoppelBodySettings, DoppelConnection)
+
+
+def register_extra() -> None:
+    bpy.types.Scene.doppel_body = bpy.props.PointerProperty(type=DoppelBodySettings)
+    bpy.types.WindowManager.doppel_connection = bpy.props.PointerProperty(type=DoppelConnection)
+
+
+def unregister_extra() -> None:
+    del bpy.types.WindowManager.doppel_connection
+    del bpy.types.Scene.doppel_body

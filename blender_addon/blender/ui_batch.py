@@ -1,0 +1,220 @@
+"""Batch import section: a folder of photos -> one reconstruct job per photo on the server,
+avatars laid out in a grid inside their own collection, per-photo status in the panel, overall
+progress in the status bar, Esc cancels (nothing half-built is left), failures are reported and
+the batch goes on. The per-photo list, run key and client identity are saved in the .blend, so
+reopening the file and pressing the button again resumes where it stopped."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from pathlib import Path
+
+import bpy
+
+from ..deps import protocol
+from ..io.batch import BatchItem, BatchRunner, grid_position, plan_batch
+from ..io.job_watch import new_client
+from .builder import build_avatar
+from .panels import DoppelPanel
+from .properties import reply_timeout, server_address
+
+PHOTO_PROP = "doppel_photo_sha256"     # on each imported armature: the photo's content hash
+STATE_ICONS = {"pending": "TIME", "running": "SORTTIME", "done": "CHECKMARK",
+               "skipped": "FORWARD", "failed": "ERROR", "cancelled": "CANCEL"}
+
+
+class DoppelBatchItem(bpy.types.PropertyGroup):
+    path: bpy.props.StringProperty()
+    sha256: bpy.props.StringProperty()
+    state: bpy.props.StringProperty(default="pending")
+    message: bpy.props.StringProperty()
+    attempt: bpy.props.IntProperty()
+    job_id: bpy.props.StringProperty()
+
+
+class DoppelBatchSettings(bpy.types.PropertyGroup):
+    folder: bpy.props.StringProperty(name="Photos", subtype="DIR_PATH",
+                                     description="Folder of photos, one person each")
+    quality: bpy.props.EnumProperty(name="Quality", default="default",
+                                    items=[("fast", "Fast", ""), ("default", "Default", ""),
+                                           ("high", "High", "")])
+    items: bpy.props.CollectionProperty(type=DoppelBatchItem)
+    run_key: bpy.props.StringProperty(options={"HIDDEN"})
+    identity: bpy.props.StringProperty(options={"HIDDEN"})
+    fraction: bpy.props.FloatProperty(subtype="FACTOR", min=0.0, max=1.0)
+
+
+def imported_hashes() -> set[str]:
+    return {o[PHOTO_PROP] for o in bpy.data.objects if PHOTO_PROP in o}
+
+
+class BatchSession:
+    """One run of the batch in Blender: plans (resuming the saved list), steps the runner,
+    imports each finished avatar into the grid and mirrors states into the scene."""
+
+    job_kind = "reconstruct"
+
+    def __init__(self, context, folder: str | None = None):
+        settings = context.scene.doppel_batch
+        folder = Path(bpy.path.abspath(folder or settings.folder))
+        saved = {i.sha256: i for i in settings.items} if settings.items else {}
+        items = plan_batch(folder, imported_hashes())
+        for item in items:       # keep attempts (fresh request keys after failures/cancels)
+            if item.sha256 in saved:
+                item.attempt = saved[item.sha256].attempt
+        if not settings.run_key:
+            settings.run_key = uuid.uuid4().hex
+        if not settings.identity:
+            settings.identity = "doppel-batch-" + uuid.uuid4().hex
+        self.context, self.settings, self.folder = context, settings, folder
+        self.client = new_client(server_address(context), reply_timeout(context),
+                                 identity=settings.identity.encode("ascii"))
+        quality = settings.quality
+        self.runner = BatchRunner(self.client, items, self.job_kind,
+                                  lambda it: {"name": Path(it.path).stem, "quality": quality},
+                                  run_key=settings.run_key, reply_timeout=reply_timeout(context))
+        coll_name = f"Doppel Batch {folder.name}"
+        self.collection = bpy.data.collections.get(coll_name)
+        if self.collection is None:
+            self.collection = bpy.data.collections.new(coll_name)
+            context.scene.collection.children.link(self.collection)
+        self.imported: list = []
+        self._sync()
+
+    def tick(self) -> bool:
+        """One step; returns True while the batch still runs."""
+        for item, avatar in self.runner.step():
+            self._import(item, avatar)
+        self._sync()
+        return self.runner.active
+
+    def cancel(self) -> None:
+        self.runner.cancel()
+        self.settings.run_key = uuid.uuid4().hex    # cancelled jobs must not be handed back
+        self._sync()
+
+    def close(self) -> None:
+        self.client.close()
+
+    @property
+    def failures(self) -> list[BatchItem]:
+        return [i for i in self.runner.items if i.state == "failed"]
+
+    def _import(self, item: BatchItem, avatar) -> None:
+        index = len(self.collection.children)
+        count = len(self.runner.items)
+        built = build_avatar(avatar, self.context, parent_collection=self.collection,
+                             with_camera=False)
+        x, y = grid_position(index, count)
+        built.armature.location = (x, y, 0.0)
+        built.armature[PHOTO_PROP] = item.sha256
+        self.imported.append(built)
+
+    def _sync(self) -> None:
+        s = self.settings
+        s.items.clear()
+        for item in self.runner.items:
+            row = s.items.add()
+            row.name = Path(item.path).name
+            for key in ("path", "sha256", "state", "message", "attempt", "job_id"):
+                setattr(row, key, getattr(item, key))
+        s.fraction = self.runner.fraction
+
+
+class DOPPEL_OT_batch_import(bpy.types.Operator):
+    """Reconstruct every photo of the folder on the server and import the avatars in a grid"""
+    bl_idname = "doppel.batch_import"
+    bl_label = "Import Folder"
+    script_timeout = 3600.0
+
+    def _begin(self, context) -> bool:
+        try:
+            self._session = BatchSession(context)
+        except (OSError, protocol.ProtocolError) as exc:
+            self.report({"ERROR"}, getattr(exc, "message", None) or str(exc))
+            return False
+        return True
+
+    def _end(self) -> set:
+        session = self._session
+        session.close()
+        for item in session.failures:
+            self.report({"WARNING"}, f"{Path(item.path).name}: {item.message}")
+        if session.runner.cancelled:
+            self.report({"WARNING"}, f"batch cancelled after {len(session.imported)} avatars")
+            return {"CANCELLED"}
+        self.report({"INFO"}, f"imported {len(session.imported)} avatars, "
+                              f"{len(session.failures)} failed")
+        return {"FINISHED"}
+
+    def execute(self, context):
+        if not self._begin(context):
+            return {"CANCELLED"}
+        deadline = time.monotonic() + self.script_timeout
+        while self._session.tick():
+            if time.monotonic() > deadline:
+                self._session.cancel()
+                break
+            time.sleep(0.02)
+        return self._end()
+
+    def invoke(self, context, event):
+        if context.window is None:
+            return self.execute(context)
+        if not self._begin(context):
+            return {"CANCELLED"}
+        wm = context.window_manager
+        self._timer = wm.event_timer_add(0.1, window=context.window)
+        wm.progress_begin(0, 1000)
+        wm.modal_handler_add(self)
+        return {"RUNNING_MODAL"}
+
+    def modal(self, context, event):
+        wm = context.window_manager
+        if event.type == "ESC":
+            self._session.cancel()
+        elif event.type != "TIMER":
+            return {"PASS_THROUGH"}
+        running = not self._session.runner.cancelled and self._session.tick()
+        wm.progress_update(int(self._session.runner.fraction * 1000))
+        for area in context.screen.areas if context.screen else ():
+            if area.type == "VIEW_3D":
+                area.tag_redraw()
+        if running:
+            return {"RUNNING_MODAL"}
+        wm.event_timer_remove(self._timer)
+        wm.progress_end()
+        return self._end()
+
+
+class DOPPEL_PT_batch(DoppelPanel, bpy.types.Panel):
+    bl_label = "Batch Import"
+    bl_order = 30
+    bl_options = {"DEFAULT_CLOSED"}
+
+    def draw(self, context):
+        s = context.scene.doppel_batch
+        layout = self.layout
+        layout.prop(s, "folder")
+        layout.prop(s, "quality")
+        layout.operator(DOPPEL_OT_batch_import.bl_idname, icon="FILE_FOLDER")
+        if s.items:
+            layout.progress(factor=s.fraction, text=f"{s.fraction * 100:.0f}%")
+            col = layout.column(align=True)
+            for item in s.items:
+                row = col.row()
+                row.label(text=item.name, icon=STATE_ICONS.get(item.state, "DOT"))
+                if item.message:
+                    row.label(text=item.message)
+
+
+CLASSES = (DoppelBatchItem, DoppelBatchSettings, DOPPEL_OT_batch_import, DOPPEL_PT_batch)
+
+
+def register_extra() -> None:
+    bpy.types.Scene.doppel_batch = bpy.props.PointerProperty(type=DoppelBatchSettings)
+
+
+def unregister_extra() -> None:
+    del bpy.types.Scene.doppel_batch

@@ -1,0 +1,15 @@
+"""Motion clips onto Doppel avatars, bpy-free and numpy-only (Blender has no scipy).
+
+``prepare_clip(path, skeleton, fps)`` reads an AMASS/SMPL ``.npz`` or a BVH file, resamples it
+time-exactly to ``fps`` and retargets it onto the avatar's skeleton, giving per-frame
+``pose_bone.rotation_quaternion`` values and the root bone's location. Bad input raises
+``MotionError`` with a sentence for the user.
+"""
+
+from .clip import MOTION_SUFFIXES, RetargetedClip, load_motion, prepare_clip
+from .errors import MotionError
+from .resample import output_frame_count, resample
+from .source import SourceMotion, SourceSkeleton, world_transforms
+
+__all__ = ["MOTION_SUFFIXES", "MotionError", "RetargetedClip", "SourceMotion", "SourceSkeleton",
+           "load_motion", "output_frame_count", "prepare_clip", "resample", "world_transforms"]

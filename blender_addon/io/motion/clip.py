@@ -1,0 +1,71 @@
+"""One call from a motion file to Blender-ready arrays: load, resample, retarget."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .amass import load_smpl_npz
+from .bone_map import chains_for
+from .bvh import load_bvh
+from .errors import MotionError
+from .resample import resample
+from .retarget import retarget
+from .target_pose import TargetRest
+from .source import SourceMotion
+
+MOTION_SUFFIXES = (".npz", ".bvh")
+
+
+@dataclass
+class RetargetedClip:
+    """A clip ready to key onto an armature; frame k is at time k / fps seconds."""
+    name: str                   # file stem, used as the action name
+    fps: float                  # frames per second of the arrays below
+    bone_names: list[str]       # B target bones, skeleton order
+    rotations: np.ndarray       # (T, B, 4) float32 pose_bone.rotation_quaternion (w, x, y, z)
+    root_location: np.ndarray   # (T, 3) float32 pose_bone.location of bone_names[0]
+    source_duration: float      # seconds covered by the source clip
+    source: SourceMotion        # the resampled source (for checks and drawing)
+    mapped: list[str] = field(default_factory=list)      # bones driven by the clip
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def frame_count(self) -> int:
+        return int(self.rotations.shape[0])
+
+
+def load_motion(path: str | Path, source_fps: float | None = None) -> SourceMotion:
+    """Read an AMASS/SMPL ``.npz`` or a ``.bvh`` into a SourceMotion (Blender axes, metres)."""
+    path = Path(path)
+    if path.is_dir():
+        raise MotionError(f"'{path}' is a folder; choose a .npz or .bvh motion file.")
+    if not path.is_file():
+        raise MotionError(f"Motion file '{path}' does not exist.")
+    suffix = path.suffix.lower()
+    if suffix == ".npz":
+        return load_smpl_npz(path, source_fps=source_fps)
+    if suffix == ".bvh":
+        return load_bvh(path)
+    raise MotionError(f"'{path.name}' is not a motion file Doppel reads; choose an AMASS/SMPL "
+                      ".npz or a .bvh file.")
+
+
+def prepare_clip(path: str | Path, skeleton, fps: float, in_place: bool = False,
+                 source_fps: float | None = None) -> RetargetedClip:
+    """Load ``path``, resample it to ``fps`` and retarget it onto ``skeleton`` (a protocol
+    Skeleton, or anything with names/parents/heads/tails/matrices). Raises MotionError."""
+    if fps is None or not (np.isfinite(fps) and fps > 0):
+        raise MotionError(f"Target frame rate {fps} must be a positive number.")
+    chains = chains_for(list(skeleton.names))
+    source = load_motion(path, source_fps=source_fps)
+    duration = source.duration
+    moved = resample(source, float(fps))
+    out = retarget(moved, TargetRest.from_skeleton(skeleton), chains, in_place=in_place)
+    return RetargetedClip(name=source.name, fps=float(fps), bone_names=list(skeleton.names),
+                          rotations=out.rotations.astype(np.float32),
+                          root_location=out.root_location.astype(np.float32),
+                          source_duration=duration, source=moved, mapped=out.mapped,
+                          warnings=list(source.warnings))

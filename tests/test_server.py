@@ -1,0 +1,345 @@
+"""The server on a real loopback ZeroMQ socket, driven by the real client.
+
+Job kinds "slow", "boom" and "echo" are test fixtures injected through Server(jobs=...); the
+body job is the real one.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+import time
+
+import numpy as np
+import pytest
+import zmq
+
+import backend
+from avatar_samples import assert_avatars_equal, tiny_avatar
+from backend.jobs import JOB_KINDS
+from backend.server import Server, is_local_address
+from protocol import ErrorCode, Message, ProtocolError, encode
+from protocol.client import Client, new_identity
+from protocol.constants import MAX_HEADER_BYTES
+from server_fixtures import running_server
+
+# --- test job kinds ---------------------------------------------------------------------------
+
+STARTED: dict[str, threading.Event] = {}
+EXITED: dict[str, threading.Event] = {}
+
+
+def _event(table: dict, job_id: str) -> threading.Event:
+    return table.setdefault(job_id, threading.Event())
+
+
+def slow_job(params, inputs, ctx):
+    """Reports progress every 10 ms for params["seconds"] (default 30), then a tiny avatar."""
+    _event(STARTED, ctx.job_id).set()
+    try:
+        deadline = time.monotonic() + params.get("seconds", 30.0)
+        step = 0
+        while time.monotonic() < deadline:
+            ctx.progress("waiting", min(0.99, step / 3000))
+            step += 1
+            time.sleep(0.01)
+        return tiny_avatar("Slow")
+    finally:
+        _event(EXITED, ctx.job_id).set()
+
+
+def boom_job(params, inputs, ctx):
+    ctx.progress("about to fail", 0.5)
+    raise RuntimeError("the flux capacitor is unplugged")
+
+
+def echo_job(params, inputs, ctx):
+    """A tiny avatar whose metadata describes the inputs it received."""
+    seen = {name: {"dtype": a.dtype.name, "shape": list(a.shape), "sum": float(a.sum())}
+            for name, a in inputs.items()}
+    return tiny_avatar("Echo", metadata={"inputs": seen, "params": dict(params)})
+
+
+TEST_JOBS = {**JOB_KINDS, "slow": slow_job, "boom": boom_job, "echo": echo_job}
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    with running_server(tmp_path_factory.mktemp("results"), jobs=TEST_JOBS) as srv:
+        yield srv
+
+
+@pytest.fixture
+def client(server):
+    with Client(server.address, timeout=5.0) as c:
+        yield c
+
+
+def wait_for(client: Client, job_id: str, kinds: tuple[str, ...], timeout: float = 10.0):
+    """Poll until a message of one of ``kinds`` about ``job_id`` arrives; others are skipped."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for msg in client.poll(timeout=0.2):
+            if msg.kind in kinds and msg.fields.get("job_id") == job_id:
+                return msg
+    raise AssertionError(f"no {kinds} for job {job_id} within {timeout} s")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+# --- capabilities and the body job ------------------------------------------------------------
+
+def test_hello_reports_capabilities(client):
+    info = client.hello()
+    assert info["version"] == 1
+    assert info["server_version"] == backend.__version__
+    assert "body" in info["job_kinds"] and "slow" in info["job_kinds"]
+    assert "anny" in info["body_models"]
+    assert info["device"] == "cpu" or info["device"].startswith("cuda:0 (")
+
+
+def test_body_job_streams_progress_and_returns_the_real_avatar(client, anny_avatar):
+    progress: list[tuple[str, float]] = []
+    avatar = client.run_job("body", {"name": "TestBody"}, on_progress=lambda s, f:
+                            progress.append((s, f)), timeout=120)
+    assert avatar.skeleton.bone_count == 104
+    fractions = [f for _, f in progress]
+    assert len(progress) >= 3 and fractions == sorted(fractions) and fractions[-1] == 1.0
+    assert {"build rest body", "done"} <= {s for s, _ in progress}
+    # What crossed the wire is bit-identical to what the job makes in-process.
+    assert_avatars_equal(avatar, anny_avatar)
+    body = avatar.layer("body")
+    assert np.allclose(body.skin_weights.sum(1), 1.0, atol=1e-4)
+
+
+def test_binary_inputs_reach_the_job(client):
+    image = np.arange(4 * 5 * 3, dtype=np.uint8).reshape(4, 5, 3)
+    points = np.linspace(0, 1, 6, dtype=np.float64).reshape(2, 3)
+    avatar = client.run_job("echo", {"x": 1}, {"image": image, "points": points}, timeout=30)
+    seen = avatar.metadata["inputs"]
+    assert seen["image"] == {"dtype": "uint8", "shape": [4, 5, 3], "sum": float(image.sum())}
+    assert seen["points"] == {"dtype": "float64", "shape": [2, 3], "sum": float(points.sum())}
+    assert avatar.metadata["params"] == {"x": 1}
+
+
+# --- slow jobs: the socket stays responsive, cancel stops the work ----------------------------
+
+def test_server_answers_while_a_job_runs_and_cancel_stops_it(client):
+    job_id = client.submit("slow", {"seconds": 30})
+    try:
+        first = wait_for(client, job_id, ("progress",))
+        assert first.fields["stage"] in ("started", "waiting")
+        assert _event(STARTED, job_id).wait(5)
+        # The worker is busy; hello, ping and status still come back promptly.
+        assert client.ping() < 1.0
+        assert client.hello()["version"] == 1
+        assert client.status(job_id)[0]["state"] == "running"
+        with pytest.raises(ProtocolError) as exc:
+            client.fetch(job_id)
+        assert exc.value.code == ErrorCode.NOT_READY
+    finally:
+        client.cancel(job_id)
+    end = wait_for(client, job_id, ("error", "result"))
+    assert end.kind == "error" and end.fields["code"] == ErrorCode.CANCELLED
+    assert _event(EXITED, job_id).wait(5), "the job function kept running after cancel"
+    record = client.status(job_id)[0]
+    assert record["state"] == "cancelled" and record["code"] == ErrorCode.CANCELLED
+    with pytest.raises(ProtocolError) as exc:
+        client.fetch(job_id)
+    assert exc.value.code == ErrorCode.CANCELLED
+
+
+def test_cancel_of_a_queued_job_ends_it_before_it_starts(client):
+    running = client.submit("slow", {"seconds": 30})     # occupies the only worker
+    assert _event(STARTED, running).wait(10)
+    queued = client.submit("slow", {"seconds": 30})
+    try:
+        assert client.cancel(queued)["state"] == "cancelled"
+        end = wait_for(client, queued, ("error",))
+        assert end.fields["code"] == ErrorCode.CANCELLED
+    finally:
+        client.cancel(running)
+    wait_for(client, running, ("error",))
+    assert _event(EXITED, running).wait(5)
+    time.sleep(0.1)   # give the freed worker the chance to (wrongly) pick up the queued job
+    assert queued not in STARTED
+
+
+def test_run_job_timeout_cancels_the_job(client):
+    with pytest.raises(ProtocolError) as exc:
+        client.run_job("slow", {"seconds": 30}, timeout=0.5)
+    job_id = exc.value.job_id
+    assert exc.value.code == ErrorCode.JOB_FAILED and "0.5 s" in exc.value.message
+    assert wait_for(client, job_id, ("error",)).fields["code"] == ErrorCode.CANCELLED
+    if job_id in STARTED:          # on a loaded machine it may have been cancelled while queued
+        assert _event(EXITED, job_id).wait(5)
+
+
+# --- results on disk, reconnecting clients -----------------------------------------------------
+
+def test_fetch_after_reconnect_with_a_new_socket(server):
+    identity = new_identity()
+    with Client(server.address, identity=identity) as first:
+        job_id = first.submit("echo", {"n": 7})
+        wait_for(first, job_id, ("result",))
+    with Client(server.address, identity=identity) as again:
+        records = again.status()
+        assert [r["job_id"] for r in records] == [job_id] and records[0]["state"] == "done"
+        assert again.fetch(job_id).metadata["params"] == {"n": 7}
+    # Another client does not see the job in its list, but the id alone fetches it.
+    with Client(server.address) as other:
+        assert job_id not in [r["job_id"] for r in other.status()]
+        assert other.fetch(job_id).name == "Echo"
+
+
+def test_results_survive_a_server_restart(tmp_path):
+    with running_server(tmp_path, jobs=TEST_JOBS) as srv, Client(srv.address) as c:
+        job_id = c.submit("echo", {"keep": True})
+        expected = tiny_avatar("Echo", metadata={"inputs": {}, "params": {"keep": True}})
+        wait_for(c, job_id, ("result",))
+    with running_server(tmp_path, jobs=TEST_JOBS) as srv, Client(srv.address) as c:
+        assert c.status(job_id)[0]["state"] == "done"
+        assert c.status(job_id)[0]["job_kind"] == "echo"
+        assert_avatars_equal(c.fetch(job_id), expected)
+
+
+def test_status_lists_only_the_clients_own_jobs(server):
+    with Client(server.address) as a, Client(server.address) as b:
+        ja = a.submit("echo", {})
+        jb = b.submit("echo", {})
+        wait_for(a, ja, ("result",))
+        wait_for(b, jb, ("result",))
+        assert [r["job_id"] for r in a.status()] == [ja]
+        assert [r["job_id"] for r in b.status()] == [jb]
+
+
+def test_request_key_makes_submit_idempotent(client):
+    first = client.submit("echo", {}, request_key="button-press-1")
+    second = client.submit("echo", {}, request_key="button-press-1")
+    third = client.submit("echo", {}, request_key="button-press-2")
+    assert first == second != third
+    wait_for(client, first, ("result",))
+    wait_for(client, third, ("result",))
+    assert len([r for r in client.status() if r["job_id"] == first]) == 1
+
+
+@pytest.mark.parametrize("job_id", ["../../etc/passwd", "0" * 31 + "/", "A" * 32, "0" * 32])
+def test_unknown_or_path_like_job_ids_are_not_found(client, job_id):
+    for call in (client.fetch, client.status, client.cancel):
+        with pytest.raises(ProtocolError) as exc:
+            call(job_id)
+        assert exc.value.code == ErrorCode.NOT_FOUND
+
+
+# --- failures are reported, the server keeps serving -------------------------------------------
+
+def test_job_errors_carry_their_codes(client):
+    with pytest.raises(ProtocolError) as exc:
+        client.run_job("body", {"params": {"height": 99.0}}, timeout=60)
+    assert exc.value.code == ErrorCode.BAD_PARAMS and "height" in exc.value.message
+    with pytest.raises(ProtocolError) as exc:
+        client.run_job("boom", {}, timeout=10)
+    assert exc.value.code == ErrorCode.JOB_FAILED
+    assert "RuntimeError" in exc.value.message and "flux capacitor" in exc.value.message
+    with pytest.raises(ProtocolError) as exc:
+        client.submit("teleport", {})
+    assert exc.value.code == ErrorCode.UNKNOWN_JOB_KIND and "body" in exc.value.message
+    assert client.ping() < 1.0
+
+
+def _header(**over) -> bytes:
+    h = {"v": 1, "kind": "ping", "id": "m1", "re": None, "fields": {}, "arrays": []}
+    h.update(over)
+    return json.dumps(h).encode()
+
+
+GARBAGE = {
+    "not json": ([b"\x80\x04\x95garbage"], ErrorCode.BAD_FRAME),
+    "json list": ([b"[1, 2]"], ErrorCode.BAD_FRAME),
+    "wrong version": ([_header(v=99)], ErrorCode.BAD_VERSION),
+    "unknown kind": ([_header(kind="launch")], ErrorCode.UNKNOWN_KIND),
+    "reply kind sent as request": ([_header(kind="pong", fields={"time": 1})],
+                                   ErrorCode.UNKNOWN_KIND),
+    "missing field": ([_header(kind="fetch")], ErrorCode.MISSING_FIELD),
+    "extra field": ([_header(fields={"sneaky": 1})], ErrorCode.EXTRA_FIELD),
+    "wrong type": ([_header(kind="submit", fields={"job_kind": 5, "params": {}})],
+                   ErrorCode.BAD_TYPE),
+    "array size mismatch": ([_header(kind="submit", fields={"job_kind": "echo", "params": {}},
+                                     arrays=[{"name": "a", "dtype": "float32", "shape": [4],
+                                              "nbytes": 16}]), b"\0" * 12], ErrorCode.BAD_ARRAY),
+    "object dtype": ([_header(kind="submit", fields={"job_kind": "echo", "params": {}},
+                              arrays=[{"name": "a", "dtype": "object", "shape": [1],
+                                       "nbytes": 8}]), b"\0" * 8], ErrorCode.BAD_ARRAY),
+    "arrays on ping": ([_header(arrays=[{"name": "a", "dtype": "uint8", "shape": [1],
+                                         "nbytes": 1}]), b"x"], ErrorCode.BAD_ARRAY),
+    "over-size header": ([b" " * (MAX_HEADER_BYTES + 1)], ErrorCode.TOO_LARGE),
+    "empty frame": ([b""], ErrorCode.BAD_FRAME),
+}
+
+
+def test_garbage_is_answered_with_errors_and_the_server_keeps_serving(server, client):
+    ctx = zmq.Context.instance()
+    raw = ctx.socket(zmq.DEALER)
+    raw.setsockopt(zmq.LINGER, 0)
+    raw.connect(server.address)
+    try:
+        for name, (frames, code) in GARBAGE.items():
+            raw.send_multipart(frames)
+            assert raw.poll(5000), f"{name}: no reply"
+            header = json.loads(raw.recv_multipart()[0])
+            assert header["kind"] == "error", name
+            assert header["fields"]["code"] == code, (name, header["fields"])
+            assert header["fields"]["message"], name
+            if frames[0].startswith(b"{"):
+                assert header["re"] == "m1", name    # the error names the bad request
+        # A well-formed request on the same socket, and the regular client, still work.
+        raw.send_multipart(encode(Message("ping", id="after")))
+        assert raw.poll(5000)
+        assert json.loads(raw.recv_multipart()[0])["re"] == "after"
+    finally:
+        raw.close()
+    assert client.hello()["version"] == 1
+
+
+def test_hello_with_no_common_version_is_refused(client):
+    with pytest.raises(ProtocolError) as exc:
+        client.request("hello", {"client": "future", "versions": [7, 8]})
+    assert exc.value.code == ErrorCode.BAD_VERSION and "update" in exc.value.message
+
+
+# --- the client side of a dead server, and bind safety ------------------------------------------
+
+def test_dead_server_is_reported_within_the_timeout():
+    address = f"tcp://127.0.0.1:{free_port()}"
+    with Client(address, timeout=1.0) as c:
+        start = time.monotonic()
+        with pytest.raises(ProtocolError) as exc:
+            c.hello()
+        assert time.monotonic() - start < 3.0
+    assert exc.value.code == ErrorCode.UNREACHABLE
+    assert f"cannot reach server at {address}" in exc.value.message
+
+
+def test_non_loopback_bind_is_refused_without_opt_in(tmp_path):
+    assert is_local_address("tcp://127.0.0.1:5557") and is_local_address("tcp://[::1]:5557")
+    assert is_local_address("tcp://localhost:5557") and is_local_address("ipc:///tmp/d")
+    assert not is_local_address("tcp://0.0.0.0:5557") and not is_local_address("tcp://*:5557")
+    with pytest.raises(ValueError, match="insecure-allow-remote"):
+        Server("tcp://0.0.0.0:5557", results_dir=tmp_path, device="cpu")
+
+
+def test_poll_never_blocks_and_delivers_replies(client):
+    start = time.monotonic()
+    assert client.poll() == []
+    assert time.monotonic() - start < 0.1
+    msg_id = client.send("ping")
+    replies = []
+    deadline = time.monotonic() + 5
+    while not replies and time.monotonic() < deadline:
+        replies = client.poll(timeout=0.5)
+    assert [(m.kind, m.re) for m in replies] == [("pong", msg_id)]
