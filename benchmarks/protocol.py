@@ -10,6 +10,7 @@ All times are wall-clock medians; sizes in bytes; MB = 1e6 bytes.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import signal
@@ -212,6 +213,20 @@ def print_table(r: dict) -> None:
         print(f"{name:<{width}}  {value:>16}  {note}")
 
 
+@contextlib.contextmanager
+def stdout_to_stderr():
+    """Send file descriptor 1 to stderr (catches C-level and Python prints alike)."""
+    sys.stdout.flush()
+    saved = os.dup(1)
+    os.dup2(2, 1)
+    try:
+        yield
+    finally:
+        sys.stdout.flush()
+        os.dup2(saved, 1)
+        os.close(saved)
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--json", action="store_true", help="print one JSON object")
@@ -221,18 +236,19 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--no-blender", action="store_true", help="skip the Blender import part")
     args = p.parse_args(argv)
 
-    avatar = anny_avatar()
     r: dict = {}
-    r.update(bench_avatar_format(avatar, args.repeats))
-    if args.no_server:
-        r.update(roundtrip_ms=None, roundtrip_p95_ms=None, body_job_ms=None, fetch_ms=None)
-    else:
-        r.update(bench_server(args.pings))
-    r.update(bench_throughput(args.repeats))
-    if args.no_blender:
-        r.update(import_s=None, import_first_s=None)
-    else:
-        r.update(bench_import(avatar, max(3, args.repeats // 2)))
+    with stdout_to_stderr():     # libraries' banners (warp, Blender) must not mix with results
+        avatar = anny_avatar()
+        r.update(bench_avatar_format(avatar, args.repeats))
+        if args.no_server:
+            r.update(roundtrip_ms=None, roundtrip_p95_ms=None, body_job_ms=None, fetch_ms=None)
+        else:
+            r.update(bench_server(args.pings))
+        r.update(bench_throughput(args.repeats))
+        if args.no_blender:
+            r.update(import_s=None, import_first_s=None)
+        else:
+            r.update(bench_import(avatar, max(3, args.repeats // 2)))
     r["goals"] = GOALS
     r["cpu_count"] = os.cpu_count()
     if args.json:

@@ -118,7 +118,8 @@ def _build(desc: dict, arrays: dict[str, np.ndarray]) -> RiggedAvatar:
         color = tuple(float(c) for c in d["base_color"])
         bd = d.get("binding")
         binding = None if bd is None else SurfaceBinding(
-            triangles=get(bd["triangles"], np.int32), barycentric=get(bd["barycentric"], np.float32),
+            triangles=get(bd["triangles"], np.int32),
+            barycentric=get(bd["barycentric"], np.float32),
             offsets=get(bd["offsets"], np.float32), hides=get(bd["hides"], np.int32))
         layers.append(MeshLayer(
             role=str(d["role"]), name=str(d["name"]),

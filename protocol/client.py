@@ -32,6 +32,7 @@ from .messages import validate_reply
 log = logging.getLogger("doppel.client")
 
 ProgressFn = Callable[[str, float], None]
+MAX_INBOX = 10_000       # unclaimed messages kept (oldest dropped first)
 MAX_POLL_BATCH = 1000    # poll() returns at most this many messages (the rest stay queued)
 
 
@@ -44,6 +45,7 @@ def new_identity() -> bytes:
 class Client:
     """A connection to one Doppel server.
 
+    Not thread-safe: use one Client per thread (Blender: the main thread only).
     ``timeout``: seconds a blocking request waits for its reply before raising
     ``ProtocolError(UNREACHABLE)``. ``identity``: routing id (bytes, 1..255, not starting with a
     zero byte); the same identity on a new socket takes over the old one's place on the server.
@@ -61,7 +63,8 @@ class Client:
         self.identity = identity or new_identity()
         self.client_name = client_name
         self._ctx = context or zmq.Context.instance()
-        self._inbox: deque[Message] = deque()   # received, not yet claimed by a waiting call
+        # Received but not yet claimed; bounded so events nobody polls cannot pile up forever.
+        self._inbox: deque[Message] = deque(maxlen=MAX_INBOX)
         self._socket: zmq.Socket | None = None
         self._connect()
 
@@ -167,7 +170,7 @@ class Client:
                 if match(msg):
                     return msg
                 self._inbox.append(msg)
-            elif left <= 0:
+            if left <= 0:      # even while unrelated messages keep streaming in
                 return None
 
     def request(self, kind: str, fields: Mapping[str, Any] | None = None,

@@ -91,3 +91,27 @@ def test_cancel_mid_batch_leaves_no_partial_objects(addon, photo_folder):
     assert items["broken.jpg"].state == "failed"
     cancelled = next(i for i in items.values() if i.job_id == job_id)
     assert cancelled.state == "pending" and cancelled.attempt == 1
+
+
+def test_an_interrupted_batch_resumes_the_same_server_job(addon, shared_data, tmp_path):
+    from blender_addon.blender.ui_batch import BatchSession
+    folder = tmp_path / "one"
+    folder.mkdir()
+    (folder / "ryota.png").symlink_to(shared_data / "photos" / "single" / "ryota.png")
+    addon.scene.doppel_batch.folder = str(folder)
+    first = BatchSession(addon)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and not (first.runner.watch and first.runner.watch.job_id):
+        first.tick()
+        time.sleep(0.05)
+    job_id = first.runner.current.job_id
+    first.close()                       # Blender quits without cancelling; the job goes on
+    # Next session (same .blend state): the server hands back the job it is already running.
+    second = BatchSession(addon)
+    deadline = time.monotonic() + 300
+    while second.tick() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    second.close()
+    (item,) = addon.scene.doppel_batch.items
+    assert item.state == "done" and item.job_id == job_id
+    assert len(avatars()) == 1

@@ -235,3 +235,78 @@ def test_doppel_blend_rejects_bad_input_without_writing(tmp_path):
     wrong = run_doppel("blend", str(not_avatar), "--out", str(out))
     assert wrong.returncode == 1 and "not a Doppel avatar file" in wrong.stderr
     assert not out.exists()
+
+
+def test_start_and_stop_a_local_server_from_blender(addon):
+    from blender_addon.blender import local_server
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        address = f"tcp://127.0.0.1:{s.getsockname()[1]}"
+    conn = addon.window_manager.doppel_connection
+    conn.address = address
+    conn.server_command = f"{sys.executable} -m backend"      # = doppel serve
+    assert bpy.ops.doppel.start_server() == {"FINISHED"}
+    assert conn.state == "CONNECTED" and conn.device
+    proc = local_server._process
+    assert bpy.ops.doppel.stop_server() == {"FINISHED"}
+    assert proc.poll() is not None
+    # Unregistering the add-on stops a server it started.
+    assert bpy.ops.doppel.start_server() == {"FINISHED"}
+    proc = local_server._process
+    blender_addon.unregister()
+    assert proc.poll() is not None
+
+
+class RecordingLayout:
+    """Stands in for UILayout (which needs a window) and checks what a draw() asks for:
+    properties that exist and operators that are registered."""
+
+    def __init__(self):
+        self.props, self.operators = [], []
+
+    def row(self, **_):
+        return self
+
+    column = row
+
+    def label(self, **_):
+        return None
+
+    def progress(self, **_):
+        return None
+
+    def prop(self, data, name, **_):
+        assert name in data.bl_rna.properties, f"{type(data).__name__} has no property {name}"
+        self.props.append(name)
+
+    def operator(self, idname, **_):
+        category, name = idname.split(".")
+        assert hasattr(getattr(bpy.ops, category), name), f"no operator {idname}"
+        self.operators.append(idname)
+        return type("OpProps", (), {})()
+
+
+@pytest.mark.parametrize("panel", ["DOPPEL_PT_server", "DOPPEL_PT_body", "DOPPEL_PT_batch",
+                                   "DOPPEL_PT_turntable", "DOPPEL_PT_export"])
+def test_panels_draw_known_properties_and_operators(addon, panel):
+    cls = getattr(bpy.types, panel)
+    assert cls.bl_space_type == "VIEW_3D" and cls.bl_category == "Doppel"
+    addon.scene.doppel_batch.items.add().name = "photo.jpg"    # the batch list is drawn too
+    fake = type("PanelSelf", (), {"layout": RecordingLayout()})()
+    cls.draw(fake, addon)
+    assert fake.layout.operators
+
+
+def test_remove_avatar_leaves_nothing_behind(addon, anny_avatar):
+    import dataclasses
+
+    from blender_addon.blender.builder import build_avatar, remove_avatar
+    from protocol import Camera
+    cam = Camera(fx=500.0, fy=500.0, cx=160.0, cy=160.0, width=320, height=320,
+                 world_from_camera=np.eye(4, dtype=np.float32))
+    avatar = dataclasses.replace(anny_avatar, camera=cam,
+                                 source_image=anny_avatar.layers[0].texture)
+    remove_avatar(build_avatar(avatar, addon))
+    for store in ("objects", "meshes", "armatures", "cameras", "materials", "images",
+                  "collections"):
+        assert len(getattr(bpy.data, store)) == 0, store

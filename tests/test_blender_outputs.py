@@ -45,6 +45,16 @@ def test_turntable_of_8_frames_gives_8_distinct_pngs(avatar, tmp_path):
     assert len([o for o in bpy.data.objects if o.type == "CAMERA"]) == 1
 
 
+def test_turntable_movie_is_an_mp4(avatar, tmp_path):
+    settings = bpy.context.scene.doppel_turntable
+    settings.frames, settings.resolution, settings.movie = 4, 32, True
+    settings.output_dir = str(tmp_path)
+    assert bpy.ops.doppel.turntable() == {"FINISHED"}
+    movie = (tmp_path / "turntable.mp4").read_bytes()
+    assert movie[4:8] == b"ftyp" and len(movie) > 1000
+    assert len(list(tmp_path.glob("turntable_*.png"))) == 4
+
+
 def counts(objects) -> tuple[int, int]:
     arms = [o for o in objects if o.type == "ARMATURE"]
     # (the glTF importer adds an Icosphere as bone display shape: skinned meshes only)

@@ -132,3 +132,17 @@ def test_unknown_attribute_or_value_lists_the_valid_ones():
         run({"seed": 1, "attributes": {"height": 3}}, {}, JobContext("t"))
     with pytest.raises(JobInputError, match="seed"):
         run({"seed": "x"}, {}, JobContext("t"))
+
+
+def test_binding_is_optional_and_checked_in_the_file_format(anny_avatar):
+    from protocol import ProtocolError, avatar_to_parts, avatar_from_parts
+    plain = avatar_from_bytes(_file_bytes(anny_avatar))          # no garments, no bindings
+    assert all(lay.binding is None for lay in plain.layers)
+    av = generate_avatar(4, {"top": "tshirt"})
+    desc, arrays = avatar_to_parts(av)
+    top = next(i for i, d in enumerate(desc["layers"]) if d["role"] == "top")
+    key = desc["layers"][top]["binding"]["triangles"]
+    arrays[key] = arrays[key].copy()
+    arrays[key][0, 0] = len(av.layer("body").vertices) + 5
+    with pytest.raises(ProtocolError, match="binding.triangles index body vertices outside"):
+        avatar_from_parts(desc, arrays)

@@ -71,7 +71,9 @@ def test_applied_walk_moves_the_bones_as_retargeted(avatar, anny_avatar, motions
     frames = output_frame_count(344, 1 / 0.0083333, 30.0)
     scene = bpy.context.scene
     assert (scene.frame_start, scene.frame_end) == (1, frames)
-    assert len(action.layers[0].strips[0].channelbags[0].fcurves) == 104 * 4 + 3
+    curves = action.layers[0].strips[0].channelbags[0].fcurves
+    assert len(curves) == 104 * 4 + 3 and len(curves[0].keyframe_points) == frames
+    assert {k.interpolation for k in curves[-1].keyframe_points} == {"LINEAR"}
 
     clip = prepare_clip(motions / "bvh" / "walk.bvh", anny_avatar.skeleton, 30.0)
     want, _ = posed_bones(TargetRest.from_skeleton(anny_avatar.skeleton),
@@ -108,6 +110,8 @@ def test_second_clip_keeps_the_first_as_its_own_action(avatar, motions):
     assert apply(motions / "bvh" / "walk.bvh") == {"FINISHED"}
     first = avatar.animation_data.action
     first_keys = fcurve_values(first)
+    mesh = next(o for o in avatar.children if o.type == "MESH")
+    bpy.context.view_layer.objects.active = mesh       # the avatar's mesh selected: fine too
     assert apply(motions / "amass" / "hbp_amass_sample_female_120fps.npz", in_place=True) \
         == {"FINISHED"}
     second = avatar.animation_data.action
@@ -176,3 +180,33 @@ def test_doppel_animate_writes_a_blend(anny_avatar_file, motions, tmp_path):
     scene.frame_set(5 + count - 1)
     assert abs(arm.pose.bones["root"].head[1]) < 0.2          # in place: no travel along -Y
     bpy.ops.wm.read_factory_settings(use_empty=True)
+
+
+class _Layout:
+    """Stands in for UILayout (which needs a window): records props and operators drawn."""
+
+    def __init__(self):
+        self.props, self.operators, self.enabled = [], [], True
+
+    def row(self, **_):
+        return self
+
+    column = row
+
+    def prop(self, data, name, **_):
+        assert name in data.bl_rna.properties, name
+        self.props.append(name)
+
+    def operator(self, idname, **_):
+        category, name = idname.split(".")
+        assert hasattr(getattr(bpy.ops, category), name), idname
+        self.operators.append(idname)
+
+
+def test_motion_panel_draws_its_settings_and_the_apply_button(avatar):
+    panel = bpy.types.DOPPEL_PT_motion
+    assert panel.bl_category == "Doppel" and panel.bl_label == "Motion"
+    fake = type("PanelSelf", (), {"layout": _Layout()})()
+    panel.draw(fake, bpy.context)
+    assert {"filepath", "use_scene_fps", "fps", "in_place", "start_frame"} <= set(fake.layout.props)
+    assert fake.layout.operators == ["doppel.apply_motion"]

@@ -7,7 +7,6 @@ body job is the real one.
 from __future__ import annotations
 
 import json
-import socket
 import threading
 import time
 
@@ -37,6 +36,8 @@ def _event(table: dict, job_id: str) -> threading.Event:
 def slow_job(params, inputs, ctx):
     """Reports progress every 10 ms for params["seconds"] (default 30), then a tiny avatar."""
     _event(STARTED, ctx.job_id).set()
+    if "tag" in params:
+        _event(STARTED, params["tag"]).set()
     try:
         deadline = time.monotonic() + params.get("seconds", 30.0)
         step = 0
@@ -84,12 +85,6 @@ def wait_for(client: Client, job_id: str, kinds: tuple[str, ...], timeout: float
             if msg.kind in kinds and msg.fields.get("job_id") == job_id:
                 return msg
     raise AssertionError(f"no {kinds} for job {job_id} within {timeout} s")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 # --- capabilities and the body job ------------------------------------------------------------
@@ -312,17 +307,27 @@ def test_hello_with_no_common_version_is_refused(client):
     assert exc.value.code == ErrorCode.BAD_VERSION and "update" in exc.value.message
 
 
-# --- the client side of a dead server, and bind safety ------------------------------------------
+# --- a dying server, bind safety, polling ------------------------------------------------------
 
-def test_dead_server_is_reported_within_the_timeout():
-    address = f"tcp://127.0.0.1:{free_port()}"
-    with Client(address, timeout=1.0) as c:
-        start = time.monotonic()
-        with pytest.raises(ProtocolError) as exc:
-            c.hello()
-        assert time.monotonic() - start < 3.0
-    assert exc.value.code == ErrorCode.UNREACHABLE
-    assert f"cannot reach server at {address}" in exc.value.message
+def test_run_job_raises_when_the_server_dies_mid_job(tmp_path):
+    errors: list[ProtocolError] = []
+    with running_server(tmp_path, jobs={"slow": slow_job}) as srv:
+        client = Client(srv.address, timeout=1.0)
+
+        def run() -> None:
+            try:
+                client.run_job("slow", {"seconds": 30, "tag": "dies-mid-job"})
+            except ProtocolError as exc:
+                errors.append(exc)
+
+        waiter = threading.Thread(target=run, daemon=True)
+        waiter.start()
+        assert _event(STARTED, "dies-mid-job").wait(10)
+    # The server is gone now; the waiting client notices within about two timeouts.
+    waiter.join(10)
+    assert not waiter.is_alive(), "run_job kept waiting for a dead server"
+    client.close()
+    assert [e.code for e in errors] == [ErrorCode.UNREACHABLE]
 
 
 def test_non_loopback_bind_is_refused_without_opt_in(tmp_path):

@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 
 from backend.render import orbit_camera, rasterize_gaussians
-from backend.render.avatar_gaussians import RENDER_EPS2D, as_tensors, avatar_gaussians, pose_gaussians
+from backend.render.avatar_gaussians import (RENDER_EPS2D, as_tensors, avatar_gaussians,
+                                            pose_gaussians)
 from backend.render.preview import turntable_cameras
 from backend.render.skinning import blend_transforms, skin_points, skinning_matrices
 from protocol import Pose
@@ -70,7 +71,8 @@ def _iou(a: np.ndarray, b: np.ndarray) -> float:
 
 
 def _splat_silhouette(g, camera) -> np.ndarray:
-    r = rasterize_gaussians(**as_tensors(g), camera=camera, backend="torch", eps2d=RENDER_EPS2D)
+    r = rasterize_gaussians(**as_tensors(g), camera=camera, backend="torch",
+                            eps2d=RENDER_EPS2D)
     return r.alpha.numpy() > 0.5
 
 

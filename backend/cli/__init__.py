@@ -11,7 +11,7 @@ import sys
 # Order is the order `doppel --help` lists them.
 COMMANDS = (
     "serve", "body", "blend", "weights", "keys", "generate", "transfer", "animate",
-    "reconstruct",
+    "reconstruct", "splat", "preview",
 )
 
 

@@ -36,10 +36,10 @@ def run(args: argparse.Namespace) -> int:
     def on_term(signum, frame):   # SIGTERM stops as cleanly as Ctrl-C
         raise KeyboardInterrupt
 
-    signal.signal(signal.SIGTERM, on_term)
     try:
         server = Server(args.bind, results_dir=args.results, workers=args.workers,
                         allow_remote=args.insecure_allow_remote)
+        signal.signal(signal.SIGTERM, on_term)
         server.serve_forever()
     except (ValueError, OSError) as exc:     # unsafe/busy address, unwritable results folder
         return fail(str(exc))

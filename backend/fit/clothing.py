@@ -61,24 +61,25 @@ def fit_offsets(rig, rest, deltas: torch.Tensor, camera, target: np.ndarray,
     rim = boundary_pixels(target)
     if len(rim) > 3000:
         rim = rim[np.linspace(0, len(rim) - 1, 3000).astype(int)]
-    rim_t = torch.from_numpy(rim)
     ys, xs = np.nonzero(target)
     unit = max(4.0, 0.01 * float(max(np.ptp(ys), np.ptp(xs)) if ys.size else max(h, w)))
     faces = rig.body.faces
     d = torch.zeros(base.shape[0], requires_grad=True)
     opt = torch.optim.Adam([d], lr=0.003)
-    contour = pairs = None
+    contour = pairs = goals = None
     for it in range(iters):
         if it % refresh == 0:
-            contour, pairs = _contour(base + d.detach()[:, None] * m, faces, camera, w, h, rim)
+            contour, pairs, goals = _contour(base + d.detach()[:, None] * m, faces, camera,
+                                             target, rim)
         opt.zero_grad()
         verts = base + d[:, None] * m
         px = project(verts[contour], camera.f, camera.cx, camera.cy)
         grid = torch.stack([px[:, 0] / w * 2 - 1, px[:, 1] / h * 2 - 1], dim=1)[None, None]
         s = torch.nn.functional.grid_sample(sdf, grid, align_corners=False,
                                             padding_mode="border")[0, 0, 0]
-        onto = torch.sqrt((s / unit) ** 2 + 0.01).sum()
-        gap = (px[pairs[:, 0]] - rim_t[pairs[:, 1]]).norm(dim=1) / unit
+        # Spill outside the mask is pulled back; coverage is the job of the pairs below.
+        onto = torch.sqrt((torch.relu(s) / unit) ** 2 + 0.01).sum()
+        gap = (px[pairs[:, 0]] - goals[pairs[:, 1]]).norm(dim=1) / unit
         reach = torch.sqrt(gap ** 2 + 0.01).sum() * (len(contour) / max(len(pairs), 1))
         smooth = (d[edges[:, 0]] - d[edges[:, 1]]).pow(2).sum()
         loss = onto + 0.5 * reach + smooth_w * smooth + 100.0 * d.pow(2).sum()
@@ -91,8 +92,12 @@ def fit_offsets(rig, rest, deltas: torch.Tensor, camera, target: np.ndarray,
     return (d.detach()[:, None] * n_rest).detach()
 
 
-def _contour(verts: torch.Tensor, faces: np.ndarray, camera, w: int, h: int, rim: np.ndarray):
-    """Vertices on the rendered silhouette's outer boundary, and (contour, rim) nearest pairs."""
+def _contour(verts: torch.Tensor, faces: np.ndarray, camera, target: np.ndarray,
+             rim: np.ndarray, max_goals: int = 3000):
+    """Contour vertices of the rendered silhouette, goal pixels (the mask's rim plus mask
+    pixels the mesh does not cover yet, e.g. a coat between the legs) and (vertex, goal)
+    nearest pairs: every goal pulls the contour vertex nearest to it."""
+    h, w = target.shape
     pix = project(verts, camera.f, camera.cx, camera.cy).numpy()
     ras = rasterize(pix, faces, w, h, depth=verts[:, 2].numpy())
     sil = ras.mask.astype(np.uint8)
@@ -104,6 +109,11 @@ def _contour(verts: torch.Tensor, faces: np.ndarray, camera, w: int, h: int, rim
     idx = np.nonzero(inside & (band[yi, xi] > 0))[0]
     if idx.size == 0:
         idx = np.arange(len(pix))
-    _, near = cKDTree(pix[idx]).query(rim)
-    pairs = np.stack([near, np.arange(len(rim))], axis=1)
-    return torch.from_numpy(idx), torch.from_numpy(pairs)
+    ys, xs = np.nonzero(target & ~ras.mask)
+    missed = np.stack([xs, ys], axis=1).astype(np.float32) + 0.5
+    if len(missed) > max_goals:
+        missed = missed[np.linspace(0, len(missed) - 1, max_goals).astype(int)]
+    goals = np.concatenate([rim, missed]) if len(missed) else rim
+    _, near = cKDTree(pix[idx]).query(goals)
+    pairs = np.stack([near, np.arange(len(goals))], axis=1)
+    return torch.from_numpy(idx), torch.from_numpy(pairs), torch.from_numpy(goals)

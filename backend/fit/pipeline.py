@@ -29,9 +29,9 @@ from .raster import mask_iou, rasterize
 from .rig import FIT_BONES, FitRig, project
 
 QUALITY = {   # body iterations, clothing iterations, silhouette grid, texture size
-    "fast": (100, 40, 112, 512),
-    "default": (160, 60, 128, 1024),
-    "high": (300, 120, 192, 2048),
+    "fast": (70, 40, 112, 512),
+    "default": (100, 60, 128, 1024),
+    "high": (250, 120, 192, 2048),
 }
 DEFAULT_FOCAL = 1.2      # focal length / long side when EXIF is silent (~43 mm equivalent)
 
@@ -82,8 +82,8 @@ def reconstruct_photo(data: bytes, name: str = "photo", quality: str = "default"
     lap("read")
     progress("find the person", 0.05)
     obs = get_detector().observe(photo.rgb)
-    warnings = _check_person(obs, photo, name)
-    target = _target_mask(obs, photo)
+    warnings = check_person(obs, photo, name)
+    target = target_mask(obs, photo)
     lap("perceive")
 
     rig = _rig()
@@ -146,7 +146,7 @@ def _person_height_px(obs: PersonObservation, mask: np.ndarray) -> float:
     return float(ys.max() - ys.min() + 1) if ys.size else float(mask.shape[0])
 
 
-def _check_person(obs: PersonObservation | None, photo: Photo, name: str) -> list[str]:
+def check_person(obs: PersonObservation | None, photo: Photo, name: str) -> list[str]:
     """Refuse photos without a usable person; return warnings for the usable-but-odd ones."""
     if obs is None or (obs.mask > 0.5).sum() < 0.002 * obs.mask.size:
         raise JobInputError(f"no person found in {name}; use a photo in which one person is "
@@ -179,7 +179,7 @@ def _check_person(obs: PersonObservation | None, photo: Photo, name: str) -> lis
     return warnings
 
 
-def _target_mask(obs: PersonObservation, photo: Photo) -> np.ndarray:
+def target_mask(obs: PersonObservation, photo: Photo) -> np.ndarray:
     """The person mask to fit: the photo's own alpha cut-out when it agrees with perception."""
     seg = obs.mask > 0.5
     if photo.alpha is not None:
@@ -200,23 +200,34 @@ def _assemble(rig: FitRig, fit, offsets: np.ndarray, pheno: dict, photo: Photo, 
     rq = Rotation.from_rotvec(fit.bone_rotvecs.numpy().astype(np.float64)).as_quat()
     for k, bone in enumerate(FIT_BONES):
         quats[rest.bone_names.index(bone)] = rq[k, [3, 0, 1, 2]]
+    # World orientation: the camera is assumed level (photos mostly are), looking along +Y,
+    # so gravity is the photo's down. A small residual tilt of the body (< 20 deg) is taken
+    # as camera pitch/roll instead, so standing people stand straight.
+    r_g, t_g = fit.global_rot.numpy().astype(np.float64), fit.translation.numpy()
+    r_w = np.array([[1.0, 0, 0], [0, 0, 1.0], [0, -1.0, 0]])     # OpenCV camera -> world
+    up = r_w @ r_g @ np.array([0.0, 0.0, 1.0])
+    tilt = float(np.arccos(np.clip(up[2], -1.0, 1.0)))
+    if 1e-6 < tilt < np.radians(20.0):
+        axis = np.cross(up, [0.0, 0.0, 1.0])
+        r_w = Rotation.from_rotvec(axis / np.linalg.norm(axis) * tilt).as_matrix() @ r_w
+    r_a = r_w @ r_g                                               # model -> world rotation
+    p0 = fit.rest.bone_poses[0, 0].numpy().astype(np.float64)
+    r0, h0 = p0[:3, :3], p0[:3, 3]
+    # Blender turns the root about its head: basis = R0^T R_A R0 gives orientation R_A R0.
+    quats[0] = Rotation.from_matrix(r0.T @ r_a @ r0).as_quat()[[3, 0, 1, 2]]
     pose = Pose(rotations=quats, location=np.zeros(3, np.float32))
-    meta = {"body_model": body.name, "params": {k: round(v, 4) for k, v in pheno.items()}, "producer": "doppel.reconstruct",
-            "doppel_version": __version__, "warnings": list(warnings),
-            "pose_location_space": "armature"}
+    meta = {"body_model": body.name, "params": {k: round(v, 4) for k, v in pheno.items()},
+            "producer": "doppel.reconstruct", "doppel_version": __version__,
+            "warnings": list(warnings), "pose_location_space": "armature"}
     avatar = avatar_from_rest_body(rest, name, meta, texture=texture, pose=pose,
                                    source_image=photo.encoded)
     # Feet on the floor: drop the posed body so its lowest point touches z = 0.
-    ground = -float(posed_vertices(avatar)[:, 2].min())
-    pose.location = np.array([0.0, 0.0, ground], np.float32)
-    # The fit placed the body in the camera by G (model -> OpenCV camera); the avatar sits
-    # at rest orientation, lifted, so the camera is where G^-1 puts it, shifted the same way.
-    g = np.eye(4)
-    g[:3, :3] = fit.global_rot.numpy()
-    g[:3, 3] = fit.translation.numpy()
-    shift = np.eye(4)
-    shift[:3, 3] = lift + np.array([0.0, 0.0, ground])
-    world_from_cv = shift @ np.linalg.inv(g)
+    loc = np.array([0.0, 0.0, -float(posed_vertices(avatar)[:, 2].min())])
+    pose.location = loc.astype(np.float32)
+    # World point of a camera-space point: p_w = R_W (p_cam - t_G) - R_A h0 + h0 + lift + loc.
+    world_from_cv = np.eye(4)
+    world_from_cv[:3, :3] = r_w
+    world_from_cv[:3, 3] = -r_w @ t_g - r_a @ h0 + h0 + lift + loc
     world_from_cam = world_from_cv @ np.diag([1.0, -1.0, -1.0, 1.0])
     h, w = photo.rgb.shape[:2]
     sx, sy = w / photo.width, h / photo.height

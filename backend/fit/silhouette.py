@@ -1,6 +1,6 @@
 """Differentiable soft silhouette of a mesh, behind one call.
 
-Pure torch by default: every vertex splats a small Gaussian into a 4x4 pixel neighbourhood and
+Pure torch by default: every vertex splats a small Gaussian into the 3x3 pixels around it and
 occupancy is 1 - exp(-density). It costs O(V) (no per-pixel loop over faces), is smooth in the
 vertex positions and, with the splat size tied to the vertex spacing in pixels, leaves no gaps
 inside the body. When pytorch3d is importable its SoftSilhouetteShader path is used instead.
@@ -14,8 +14,8 @@ import torch
 
 log = logging.getLogger(__name__)
 
-_OFFSETS = torch.stack(torch.meshgrid(torch.arange(-1, 3), torch.arange(-1, 3), indexing="xy"),
-                       dim=-1).reshape(-1, 2).float()         # (16, 2) neighbourhood offsets
+_OFFSETS = torch.stack(torch.meshgrid(torch.arange(-1, 2), torch.arange(-1, 2), indexing="xy"),
+                       dim=-1).reshape(-1, 2).float()         # (9, 2) neighbourhood offsets
 
 
 def soft_silhouette(pixels: torch.Tensor, width: int, height: int, sigma: float = 0.8,
@@ -25,9 +25,9 @@ def soft_silhouette(pixels: torch.Tensor, width: int, height: int, sigma: float 
     weights: optional (V,) per-vertex mass (e.g. surface area share). Returns (height, width)
     occupancy in 0..1, differentiable w.r.t. ``pixels``."""
     base = torch.floor(pixels.detach())
-    cells = base[:, None, :] + _OFFSETS[None]                   # (V, 16, 2) pixel indices
+    cells = base[:, None, :] + _OFFSETS[None]                   # (V, 9, 2) pixel indices
     centres = cells + 0.5
-    d2 = ((centres - pixels[:, None, :]) ** 2).sum(-1)          # (V, 16)
+    d2 = ((centres - pixels[:, None, :]) ** 2).sum(-1)          # (V, 9)
     w = torch.exp(-d2 / (2.0 * sigma * sigma))
     if weights is not None:
         w = w * weights[:, None]

@@ -84,37 +84,40 @@ def skirt(r: BodyRegions, top_z: float, hem_z: float, offset: float, flare: floa
                         skin_weights=w, hides=np.flatnonzero(_interior(r.faces, covered, 2)))
 
 
-def hair_curtain(r: BodyRegions, bottom_z: float, offset: float, cols: int = 28
+def hair_curtain(r: BodyRegions, bottom_z: float, offset: float, cols: int = 24
                  ) -> GarmentPiece:
-    """Long hair: a sheet from the back of the head down to ``bottom_z``, hanging straight
-    (each row at least as far back as the one above) ``offset`` metres behind the body."""
+    """Long hair: a sheet from the back of the head down to ``bottom_z``, as wide as the head
+    at the top and spreading a little lower down, hanging straight (each row at least as far
+    back as the one above) ``offset`` metres behind the body, with a rounded lower edge."""
     v = r.vertices
-    c, rad = r.head_center, r.head_radius
-    top_z = float(c[2])
+    c = r.head_center
+    top_z = float(c[2]) + 0.02
     ok = (r.part["arm"] + r.part["hand"] < 0.5) & ~r.seg["inner"] & (v[:, 2] > bottom_z - 0.05)
     cand = np.flatnonzero(ok)
-    xs = np.linspace(-0.95 * rad, 0.95 * rad, cols)
-    zs = np.linspace(top_z, bottom_z, max(int(round((top_z - bottom_z) / 0.02)) + 1, 4))
-    ys = np.zeros((len(zs), cols))
-    prev = np.full(cols, float(c[1]) + 0.3 * rad)       # never in front of the skull centre
-    for k, z in enumerate(zs):
-        slab = cand[np.abs(v[cand, 2] - z) < 0.02]
-        for j, x in enumerate(xs):
-            col = slab[np.abs(v[slab, 0] - x) < 0.025]
+    head = cand[r.seg["head"][cand] & (np.abs(v[cand, 2] - top_z) < 0.02)]
+    half = 0.85 * float(np.abs(v[head, 0] - c[0]).max())
+    across = np.linspace(-1.0, 1.0, cols)
+    rows = max(int(round((top_z - bottom_z) / 0.02)) + 1, 4)
+    t = np.linspace(0.0, 1.0, rows)[:, None]                       # 0 top .. 1 bottom
+    xs = c[0] + across[None, :] * half * (1.0 + 0.35 * t)          # spreads over the back
+    zs = top_z + t * (bottom_z - top_z) + 0.06 * across[None, :] ** 2 * t   # rounded tips
+    ys = np.zeros((rows, cols))
+    prev = np.full(cols, float(c[1]))                              # never in front of the skull
+    for k in range(rows):
+        slab = cand[np.abs(v[cand, 2] - zs[k].mean()) < 0.03]
+        for j in range(cols):
+            col = slab[np.abs(v[slab, 0] - xs[k, j]) < 0.02]
             back = v[col, 1].max() + offset if len(col) else prev[j]
             ys[k, j] = max(back, prev[j])
         prev = ys[k]
-    # round the sheet at the sides (hair wraps the head), stronger at the top
-    curve = (xs / (0.95 * rad)) ** 2 * 0.6 * rad
-    ys = ys - curve[None, :] * np.linspace(1.0, 0.4, len(zs))[:, None]
-    pts = np.stack([np.broadcast_to(xs, ys.shape), ys, np.broadcast_to(zs[:, None], ys.shape)],
-                   axis=-1).reshape(-1, 3)
+    pts = np.stack([xs, ys, zs], axis=-1).reshape(-1, 3)
     tree = cKDTree(v[cand])
     pts = push_outside(pts, v, r.normals, offset, candidates=cand, tree=tree)
     _, near = tree.query(pts, k=6)
     idx, w = top_k_weights(r.dense_weights[cand[near]].mean(1))
     return GarmentPiece(vertices=pts.astype(np.float32),
-                        faces=_grid_faces(len(zs), cols, wrap=False), anchor=cand[near[:, 0]],
+                        faces=_grid_faces(rows, cols, wrap=False)[:, ::-1].copy(),  # face back
+                        anchor=cand[near[:, 0]],
                         skin_indices=idx, skin_weights=w, hides=np.zeros(0, np.int64))
 
 

@@ -26,8 +26,9 @@ TOLERANCE = 0.002
 @dataclass
 class Penetration:
     role: str
-    garment_inside: float        # share of garment vertices inside the body
+    garment_inside: float        # share of garment vertices inside the body (either test)
     skin_outside: float          # share of covered visible skin vertices outside the garment
+    behind_bound: float = 0.0    # share behind the body surface at their bound point
 
 
 def _bound_points(layer: MeshLayer, body_v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -76,5 +77,5 @@ def measure(avatar: RiggedAvatar, full_faces: np.ndarray, body_v: np.ndarray | N
             d = ((bv[skin] - gv[g_near]) * normals[skin]).sum(1)
             facing = np.abs((gn[g_near] * normals[skin]).sum(1)) > 0.2
             skin_out = float(np.mean((d > TOLERANCE) & facing))
-        out.append(Penetration(lay.role, garment_inside, skin_out))
+        out.append(Penetration(lay.role, garment_inside, skin_out, float(np.mean(behind))))
     return out

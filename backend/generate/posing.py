@@ -29,24 +29,38 @@ FIXED_POSES: dict[str, dict[str, tuple[float, float, float]]] = {
 }
 
 
-def bone_transforms(avatar: RiggedAvatar, pose: Mapping[str, tuple[float, float, float]]
-                    ) -> tuple[np.ndarray, np.ndarray]:
-    """-> ((B, 4, 4) armature-space skinning transforms, posed Anny body vertices (V, 3)),
-    both in the avatar's frame (feet on z = 0 at rest)."""
+def local_rotations(avatar: RiggedAvatar, pose: Mapping[str, tuple[float, float, float]]
+                    ) -> np.ndarray:
+    """World-axis rotations per bone name -> (B, 4) local quaternions (w, x, y, z), the form
+    Blender's pose bones (and protocol.Pose) use."""
+    names = avatar.skeleton.names
+    quats = np.zeros((len(names), 4))
+    quats[:, 0] = 1.0
+    for bone, rotvec in pose.items():
+        j = names.index(bone)
+        r_rest = avatar.skeleton.matrices[j, :3, :3].astype(np.float64)
+        local = Rotation.from_matrix(r_rest.T @ Rotation.from_rotvec(rotvec).as_matrix() @ r_rest)
+        x, y, z, w = local.as_quat()
+        quats[j] = (w, x, y, z)
+    return quats
+
+
+def bone_transforms(avatar: RiggedAvatar, pose: Mapping[str, tuple[float, float, float]] |
+                    np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Pose as world-axis rotations per bone, or (B, 4) local quaternions (w, x, y, z) ->
+    ((B, 4, 4) armature-space skinning transforms, posed Anny body vertices (V, 3)), both in
+    the avatar's frame (feet on z = 0 at rest; the root stays in place)."""
     from ..bodies import get_body_model
     model = get_body_model(avatar.metadata.get("body_model", "anny"))
-    names = list(model.bone_names)
+    quats = local_rotations(avatar, pose) if isinstance(pose, Mapping) else np.asarray(pose)
     params = avatar.metadata["params"]
+    mats = Rotation.from_quat(np.asarray(quats, np.float64)[:, [1, 2, 3, 0]]).as_matrix()
     with torch.no_grad():
         rest = model.model(phenotype_kwargs=params)
         rest_poses = rest["rest_bone_poses"][0].double()
-        local = torch.eye(4, dtype=torch.float64).repeat(len(names), 1, 1)
-        local[0] = rest_poses[0]
-        for bone, rotvec in pose.items():
-            j = names.index(bone)
-            r_rest = rest_poses[j, :3, :3].numpy()
-            q = Rotation.from_rotvec(rotvec).as_matrix()
-            local[j, :3, :3] = torch.from_numpy(r_rest.T @ q @ r_rest)
+        local = torch.eye(4, dtype=torch.float64).repeat(len(quats), 1, 1)
+        local[:, :3, :3] = torch.from_numpy(mats)
+        local[0] = rest_poses[0] @ local[0]          # the root's parameter is its world pose
         out = model.model(pose_parameters=local[None].to(torch.float32),
                           phenotype_kwargs=params)
         posed = out["bone_poses"][0].double()

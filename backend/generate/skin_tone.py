@@ -9,7 +9,7 @@ from ..textures.skin import skin_texture_png
 from .attributes import SKIN_TONES
 
 # sRGB, light to dark, in the order of attributes.SKIN_TONES
-TONES = ((246, 225, 210), (238, 208, 186), (226, 186, 158), (212, 166, 132), (190, 140, 104),
+TONES = ((236, 204, 182), (228, 192, 164), (218, 176, 146), (212, 166, 132), (190, 140, 104),
          (170, 124, 88), (140, 96, 66), (110, 74, 52), (84, 58, 42), (60, 42, 32))
 
 

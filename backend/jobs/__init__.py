@@ -12,6 +12,7 @@ JOB_KINDS: dict[str, str] = {
     "reconstruct": "backend.jobs.reconstruct:run",
     "generate": "backend.jobs.generate:run",
     "transfer": "backend.jobs.transfer:run",
+    "preview": "backend.jobs.preview:run",
 }
 
 

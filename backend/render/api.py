@@ -54,6 +54,11 @@ def _load(name: str):
     try:
         if name == "gsplat":
             from gsplat import rasterization
+            # gsplat compiles its CUDA kernels here on first use (about a minute with 16
+            # cores; cached in ~/.cache/torch_extensions) and leaves _C None if it cannot.
+            from gsplat.cuda._backend import _C
+            if _C is None:
+                raise ImportError("gsplat's CUDA extension could not be built or loaded")
             return rasterization
         import diff_gaussian_rasterization
         return diff_gaussian_rasterization

@@ -9,10 +9,14 @@ import numpy as np
 from protocol import Camera, Pose, RiggedAvatar
 
 from .api import rasterize_gaussians
-from .avatar_gaussians import RENDER_EPS2D, AvatarGaussians, as_tensors, avatar_gaussians, pose_gaussians
+from .avatar_gaussians import (RENDER_EPS2D, AvatarGaussians, as_tensors, avatar_gaussians,
+                               pose_gaussians)
 from .camera import orbit_camera
 
-PREVIEW_GAUSSIANS = 60_000
+
+def preview_gaussian_count(size: int) -> int:
+    """About one Gaussian per pixel of a view keeps the surface closed at that size."""
+    return int(min(100_000, max(5_000, size * size)))
 
 
 def turntable_cameras(g: AvatarGaussians, views: int, size: int) -> list[Camera]:
@@ -24,14 +28,16 @@ def turntable_cameras(g: AvatarGaussians, views: int, size: int) -> list[Camera]
 
 
 def render_turntable(avatar: RiggedAvatar, views: int = 8, size: int = 256,
-                     pose: Pose | None = None, count: int = PREVIEW_GAUSSIANS,
+                     pose: Pose | None = None, count: int | None = None,
                      background=(1.0, 1.0, 1.0), device: str = "cpu",
                      backend: str = "auto") -> list[np.ndarray]:
     """-> ``views`` (size, size, 4) uint8 RGBA images of ``avatar`` (in ``pose``, else its own
-    pose, else rest), turning counter-clockwise seen from above, starting from the front."""
+    pose, else rest), turning counter-clockwise seen from above, starting from the front.
+    ``count`` Gaussians (default: :func:`preview_gaussian_count` for ``size``)."""
     import torch
     if views < 1 or size < 8:
         raise ValueError("a preview needs at least 1 view and 8 pixels")
+    count = count or preview_gaussian_count(size)
     g = pose_gaussians(avatar_gaussians(avatar, count), avatar, pose or avatar.pose)
     t = as_tensors(g, device=device)
     out = []

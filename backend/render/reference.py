@@ -1,14 +1,16 @@
 """Pure-torch Gaussian splatting: the test oracle, and the renderer on machines without CUDA.
 
-It follows gsplat's "classic" rasteriser step for step so the two can be compared pixel by
-pixel: EWA projection with a clamped Jacobian, a 2D low-pass ``eps2d``, 16x16 tiles, Gaussians
-sorted front to back by view depth, alpha = min(0.999, opacity * G) with contributions below
-1/255 skipped, and a pixel stops at the Gaussian that would take its transmittance below 1e-4.
+It follows gsplat's "classic" rasteriser so the two can be compared pixel by pixel: EWA
+projection with a clamped Jacobian, a 2D low-pass ``eps2d``, the same opacity-aware bounding
+boxes, Gaussians sorted front to back by view depth, alpha = min(0.999, opacity * G) with
+contributions below 1/255 skipped, and a pixel stops at the Gaussian that would take its
+transmittance below 1e-4.
 Every step is a differentiable torch op (sorting and culling are piecewise constant), so
 autograd gives gradients for means, scales, rotations, opacities and colours.
 
-Work is vectorised over (tile, Gaussian-in-tile, pixel) in batches of tiles with similar
-Gaussian counts, so memory stays bounded whatever the scene.
+Instead of tiles it enumerates the (pixel, Gaussian) pairs inside each Gaussian's bounding
+box, sorts them by pixel and depth, and composites each pixel's list with a segmented
+cumulative sum; large scenes are done in row bands so memory stays bounded.
 """
 
 from __future__ import annotations
@@ -18,13 +20,11 @@ from dataclasses import dataclass
 
 import torch
 
-TILE = 16
 ALPHA_MIN = 1.0 / 255.0
 ALPHA_MAX = 0.999
 T_MIN = 1e-4
 RADIUS_SIGMAS = 3.33
-BATCH_ELEMENTS = 1 << 22       # (tiles x Gaussians x pixels) per step: 16 MB per float32 buffer
-K_CHUNK = 64                   # Gaussians per tile taken at a time, front to back
+MAX_PAIRS = 1 << 23            # (pixel, Gaussian) pairs per row band: bounds the memory
 
 
 @dataclass
@@ -91,101 +91,78 @@ def project(means, scales, quats, opacities, viewmat, K, width, height,
     return Projected(means2d=means2d, conics=conics, depths=z, radii=radii)
 
 
-def _intersections(proj: Projected, width: int, height: int):
-    """-> (tile ids, Gaussian ids) of every (tile, Gaussian) overlap, sorted by tile then by
-    depth front to back; plus the tile grid size."""
-    tiles_x, tiles_y = math.ceil(width / TILE), math.ceil(height / TILE)
-    visible = torch.nonzero(proj.radii[:, 0] > 0).squeeze(1)
-    mxy = proj.means2d.detach()[visible]
-    r = proj.radii[visible]
-    x0 = torch.clamp(torch.floor((mxy[:, 0] - r[:, 0]) / TILE), 0, tiles_x).long()
-    x1 = torch.clamp(torch.ceil((mxy[:, 0] + r[:, 0]) / TILE), 0, tiles_x).long()
-    y0 = torch.clamp(torch.floor((mxy[:, 1] - r[:, 1]) / TILE), 0, tiles_y).long()
-    y1 = torch.clamp(torch.ceil((mxy[:, 1] + r[:, 1]) / TILE), 0, tiles_y).long()
-    w, h = x1 - x0, y1 - y0
-    counts = w * h
-    gid = torch.repeat_interleave(visible, counts)
+def _pixel_pairs(proj: Projected, width: int, height: int, row0: int, row1: int):
+    """-> (pixel ids, Gaussian ids) of every pixel centre in rows row0..row1-1 inside a
+    Gaussian's bounding box, sorted by pixel, then front to back by depth."""
+    mxy, r = proj.means2d.detach(), proj.radii
+    # Pixel i's centre is i + 0.5: the box [m - r, m + r] holds centres floor(m-r+0.5)..
+    x0 = torch.clamp(torch.ceil(mxy[:, 0] - r[:, 0] - 0.5), 0, width).long()
+    x1 = torch.clamp(torch.floor(mxy[:, 0] + r[:, 0] - 0.5) + 1, 0, width).long()
+    y0 = torch.clamp(torch.ceil(mxy[:, 1] - r[:, 1] - 0.5), row0, row1).long()
+    y1 = torch.clamp(torch.floor(mxy[:, 1] + r[:, 1] - 0.5) + 1, row0, row1).long()
+    w, h = torch.clamp(x1 - x0, min=0), torch.clamp(y1 - y0, min=0)
+    counts = w * h * (r[:, 0] > 0)
+    vis = torch.nonzero(counts).squeeze(1)
+    counts, w = counts[vis], w[vis]
+    gid = torch.repeat_interleave(vis, counts)
     first = torch.cumsum(counts, 0) - counts
-    local = torch.arange(int(counts.sum()), device=gid.device) - torch.repeat_interleave(first,
-                                                                                        counts)
+    local = torch.arange(int(counts.sum()), device=gid.device) - \
+        torch.repeat_interleave(first, counts)
     rw = torch.repeat_interleave(w, counts)
-    tx = torch.repeat_interleave(x0, counts) + local % torch.clamp(rw, min=1)
-    ty = torch.repeat_interleave(y0, counts) + local // torch.clamp(rw, min=1)
-    tile = ty * tiles_x + tx
-    # Stable two-pass sort: by depth, then by tile, gives tile-major, depth-minor order.
-    order = torch.argsort(proj.depths.detach()[gid], stable=True)
-    order = order[torch.argsort(tile[order], stable=True)]
-    return tile[order], gid[order], tiles_x, tiles_y
+    px = torch.repeat_interleave(x0[vis], counts) + local % rw
+    py = torch.repeat_interleave(y0[vis], counts) + local // rw
+    pixel = py * width + px
+    rank = torch.empty_like(proj.depths, dtype=torch.long)
+    rank[torch.argsort(proj.depths.detach(), stable=True)] = torch.arange(
+        len(rank), device=rank.device)
+    order = torch.argsort(pixel * len(rank) + rank[gid])
+    return pixel[order], gid[order]
+
+
+def _band_rows(proj: Projected, width: int, height: int) -> list[tuple[int, int]]:
+    """Split the image into row bands whose (pixel, Gaussian) pairs fit in memory."""
+    r = proj.radii.double()
+    pairs = float(((2 * r[:, 0] + 1) * (2 * r[:, 1] + 1) * (r[:, 0] > 0)).sum())
+    bands = max(1, min(height, math.ceil(pairs / MAX_PAIRS)))
+    step = math.ceil(height / bands)
+    return [(y, min(height, y + step)) for y in range(0, height, step)]
 
 
 def composite(proj: Projected, opacities, colors, width: int, height: int,
               background=None):
-    """Alpha-composite projected Gaussians front to back.
+    """Alpha-composite projected Gaussians front to back, pixel by pixel.
 
     colors: (N, D) per-Gaussian features. Returns (H, W, D) colour, (H, W) alpha and (H, W)
     accumulated depth sum(w_i z_i) (divide by alpha for the expected depth)."""
     dev, dt = colors.device, colors.dtype
     D = colors.shape[1]
-    tile_ids, gids, tiles_x, tiles_y = _intersections(proj, width, height)
-    n_tiles = tiles_x * tiles_y
-    count = torch.bincount(tile_ids, minlength=n_tiles)
-    start = torch.cumsum(count, 0) - count
-    feats = torch.cat([colors, proj.depths[:, None].to(dt)], 1)          # (N, D + 1)
-    # Pixel centres of one tile, relative to the tile's corner.
-    pix = torch.arange(TILE * TILE, device=dev)
-    px_off, py_off = (pix % TILE).to(dt) + 0.5, (pix // TILE).to(dt) + 0.5
-    out_tiles, out_ids = [], []
-    busy = torch.nonzero(count > 0).squeeze(1)
-    busy = busy[torch.argsort(count[busy], descending=True)]
-    i = 0
-    while i < len(busy):
-        nb = max(1, min(len(busy) - i, BATCH_ELEMENTS // (K_CHUNK * TILE * TILE)))
-        tiles = busy[i:i + nb]
-        i += nb
-        trans = torch.ones(len(tiles), TILE * TILE, device=dev, dtype=dt)       # (Tb, P)
-        done = torch.zeros(len(tiles), TILE * TILE, device=dev, dtype=torch.bool)
-        acc = torch.zeros(len(tiles), TILE * TILE, D + 2, device=dev, dtype=dt)
-        # Walk the depth-sorted lists in chunks, dropping tiles whose pixels are all opaque:
-        # dense surfaces saturate after a few layers, so the Gaussians behind them cost nothing.
-        for k0 in range(0, int(count[tiles].max()), K_CHUNK):
-            act = torch.nonzero((count[tiles] > k0) & ~done.all(1)).squeeze(1)
-            if len(act) == 0:
-                break
-            tb = tiles[act]
-            ox = ((tb % tiles_x) * TILE).to(dt)[:, None, None] + px_off[None, None, :]
-            oy = ((tb // tiles_x) * TILE).to(dt)[:, None, None] + py_off[None, None, :]
-            k = torch.arange(k0, k0 + K_CHUNK, device=dev)
-            valid = k[None, :] < count[tb][:, None]                           # (Ta, K)
-            idx = gids[torch.clamp(start[tb][:, None] + k[None, :], max=len(gids) - 1)]
-            m2 = proj.means2d[idx]
-            dx, dy = ox - m2[..., 0:1], oy - m2[..., 1:2]                      # (Ta, K, P)
-            con = proj.conics[idx]
-            power = (-0.5 * (con[..., 0:1] * dx * dx + con[..., 2:3] * dy * dy)
-                     - con[..., 1:2] * dx * dy)
-            alpha = torch.clamp(opacities[idx][..., None] * torch.exp(power), max=ALPHA_MAX)
-            use = valid[..., None] & (power <= 0) & (alpha >= ALPHA_MIN) & ~done[act][:, None]
-            alpha = alpha * use
-            t0 = trans[act]
-            trans_after = t0[:, None, :] * torch.cumprod(1.0 - alpha, dim=1)
-            trans_before = torch.cat([t0[:, None, :], trans_after[:, :-1]], 1)
-            # A pixel stops at the first Gaussian that would leave less than T_MIN light.
-            keep = trans_after > T_MIN
-            weight = alpha * trans_before * keep
-            acc = acc.index_add(0, act, torch.cat([
-                torch.einsum("bkp,bkd->bpd", weight, feats[idx]), weight.sum(1)[..., None]], -1))
-            last = torch.where(keep, trans_after, torch.full_like(trans_after, 2.0)).amin(1)
-            trans = trans.index_copy(0, act, torch.minimum(t0, last))
-            done = done.index_copy(0, act, done[act] | (~keep).any(1))
-        out_tiles.append(acc.reshape(-1, D + 2))
-        out_ids.append(tiles)
-    # Scatter tile results into a padded tile image, then crop.
-    full = torch.zeros(n_tiles * TILE * TILE, D + 2, device=dev, dtype=dt)
-    if out_ids:
-        acc = torch.cat(out_tiles)
-        rows = (torch.cat(out_ids)[:, None] * TILE * TILE + pix[None, :]).reshape(-1)
-        full = full.index_copy(0, rows, acc)
-    img = full.view(tiles_y, tiles_x, TILE, TILE, D + 2).permute(0, 2, 1, 3, 4)
-    img = img.reshape(tiles_y * TILE, tiles_x * TILE, D + 2)[:height, :width]
+    feats = torch.cat([colors, proj.depths[:, None].to(dt), torch.ones_like(colors[:, :1])], 1)
+    out = torch.zeros(height * width, D + 2, device=dev, dtype=dt)
+    for row0, row1 in _band_rows(proj, width, height):
+        pixel, gid = _pixel_pairs(proj, width, height, row0, row1)
+        if len(pixel) == 0:
+            continue
+        dx = (pixel % width).to(dt) + 0.5 - proj.means2d[gid, 0]
+        dy = (pixel // width).to(dt) + 0.5 - proj.means2d[gid, 1]
+        con = proj.conics[gid]
+        power = -0.5 * (con[:, 0] * dx * dx + con[:, 2] * dy * dy) - con[:, 1] * dx * dy
+        alpha = torch.clamp(opacities[gid] * torch.exp(power), max=ALPHA_MAX)
+        alpha = alpha * ((power <= 0) & (alpha >= ALPHA_MIN))
+        # Transmittance per pixel = exp of a running sum of log(1 - alpha) restarted at each
+        # pixel (pairs are sorted by pixel, then depth); float64 keeps the sums exact enough.
+        log_t = torch.log1p(-alpha.double())
+        csum = torch.cumsum(log_t, 0)
+        new_pixel = torch.ones_like(pixel, dtype=torch.bool)
+        new_pixel[1:] = pixel[1:] != pixel[:-1]
+        seg_start = torch.cummax(torch.where(new_pixel, torch.arange(len(pixel), device=dev),
+                                             torch.zeros_like(pixel)), 0).values
+        before_first = (csum - log_t)[seg_start]
+        trans_after = torch.exp(csum - before_first).to(dt)
+        trans_before = torch.exp(csum - log_t - before_first).to(dt)
+        # A pixel stops at the first Gaussian that would leave less than T_MIN light.
+        weight = alpha * trans_before * (trans_after > T_MIN)
+        out = out.index_add(0, pixel, weight[:, None] * feats[gid])
+    img = out.view(height, width, D + 2)
     color, depth_sum, alpha = img[..., :D], img[..., D], img[..., D + 1]
     if background is not None:
         color = color + (1.0 - alpha)[..., None] * background

@@ -30,6 +30,7 @@ from .store import ResultStore, check_job_id
 log = logging.getLogger("doppel.server")
 
 MAX_ACTIVE_JOBS = 64     # queued + running; more submits get BUSY
+SIGNAL_CHECK_MS = 250    # main-thread poll timeout, so Ctrl-C / SIGTERM act promptly
 RECV_BATCH = 64          # client messages handled before looking at worker events again
 
 
@@ -164,8 +165,13 @@ class Server:
         poller = zmq.Poller()
         poller.register(router, zmq.POLLIN)
         poller.register(wake, zmq.POLLIN)
+        # Python runs signal handlers (Ctrl-C, SIGTERM) only on the main thread, and only
+        # between bytecodes: when the kernel delivers the signal to another thread, zmq_poll
+        # is not interrupted, so on the main thread wake up now and then to let them run.
+        on_main = threading.current_thread() is threading.main_thread()
+        timeout_ms = SIGNAL_CHECK_MS if on_main else None
         while True:
-            ready = dict(poller.poll())
+            ready = dict(poller.poll(timeout_ms))
             if ready.get(router):
                 for _ in range(RECV_BATCH):
                     try:

@@ -17,8 +17,6 @@ from __future__ import annotations
 
 import time
 
-import bpy
-
 from ..deps import protocol
 from ..io.job_watch import JobWatch, new_client
 from .properties import reply_timeout, server_address
@@ -64,6 +62,9 @@ class JobOperator:
                 return self.on_result(context, watch.avatar)
             except protocol.ProtocolError as exc:
                 self.report({"ERROR"}, exc.message)
+                return {"CANCELLED"}
+            except (RuntimeError, ValueError) as exc:     # Blender refused to build it
+                self.report({"ERROR"}, f"could not import the {self.job_kind} result: {exc}")
                 return {"CANCELLED"}
         if watch.state == "cancelled":
             self.report({"WARNING"}, f"{self.job_kind} job cancelled")

@@ -101,11 +101,13 @@ def apply_clip(obj, clip: RetargetedClip, scene, start_frame: int = 1):
     pose_bones = obj.pose.bones
     missing = [n for n in clip.bone_names if n not in pose_bones]
     if missing:
-        raise MotionError(f"'{obj.name}' lacks bones the clip was made for ({', '.join(missing[:3])}"
-                          f"{'...' if len(missing) > 3 else ''}); retarget it to this avatar again.")
+        shown = ", ".join(missing[:3]) + ("..." if len(missing) > 3 else "")
+        raise MotionError(f"'{obj.name}' lacks bones the clip was made for ({shown}); "
+                          "retarget it to this avatar again.")
     rot = np.asarray(clip.rotations, np.float32)
     loc = np.asarray(clip.root_location, np.float32)
-    if rot.ndim != 3 or rot.shape[0] == 0 or not (np.isfinite(rot).all() and np.isfinite(loc).all()):
+    usable = rot.ndim == 3 and rot.shape[0] > 0 and loc.shape == (rot.shape[0], 3)
+    if not (usable and np.isfinite(rot).all() and np.isfinite(loc).all()):
         raise MotionError(f"Clip '{clip.name}' has no usable frames.")
     frames = start_frame + np.arange(rot.shape[0]) * (scene_fps(scene) / clip.fps)
 

@@ -1,4 +1,5 @@
-"""Connect: ask the server hello (non-blocking in the UI) and show its version and device."""
+"""Server operators: connect (hello, non-blocking in the UI; shows version and device), start a
+local server as a child process and wait until it answers, stop it."""
 
 from __future__ import annotations
 
@@ -8,7 +9,10 @@ import bpy
 
 from ..deps import protocol
 from ..io.job_watch import HelloWatch, new_client
-from .properties import reply_timeout, server_address
+from . import local_server
+from .properties import reply_timeout, server_address, server_command
+
+START_TIMEOUT = 120.0      # seconds a fresh server may take to import its models and answer
 
 
 def _apply(conn, watch: HelloWatch) -> None:
@@ -21,12 +25,12 @@ def _apply(conn, watch: HelloWatch) -> None:
         conn.state, conn.message = "FAILED", watch.error.message
 
 
-class DOPPEL_OT_connect(bpy.types.Operator):
-    """Check that the Doppel server answers and show its version and device"""
-    bl_idname = "doppel.connect"
-    bl_label = "Connect"
+class _HelloOperator:
+    """Shared modal/blocking loop around HelloWatch. ``_retry_until`` > 0 keeps asking until
+    then (a server that is still starting)."""
+    _retry_until = 0.0
 
-    def _begin(self, context) -> bool:
+    def _hello(self, context) -> bool:
         conn = context.window_manager.doppel_connection
         try:
             self._client = new_client(server_address(context), reply_timeout(context))
@@ -38,6 +42,18 @@ class DOPPEL_OT_connect(bpy.types.Operator):
         self._watch = HelloWatch(self._client, reply_timeout(context), client_name="blender")
         return True
 
+    def _step(self) -> bool:
+        """True while still waiting."""
+        if self._watch.step():
+            return True
+        retry = (self._watch.error is not None and time.monotonic() < self._retry_until
+                 and (local_server.running() or not self._retry_until))
+        if retry:
+            self._client.close()
+            self._client = new_client(self._client.address, self._watch.reply_timeout)
+            self._watch = HelloWatch(self._client, self._watch.reply_timeout, "blender")
+        return retry
+
     def _end(self, context) -> set:
         self._client.close()
         conn = context.window_manager.doppel_connection
@@ -45,21 +61,17 @@ class DOPPEL_OT_connect(bpy.types.Operator):
         if conn.state == "CONNECTED":
             self.report({"INFO"}, conn.message)
             return {"FINISHED"}
+        if self._retry_until and not local_server.running():
+            conn.message = (f"the local server stopped; see its log {local_server.log_path()}")
         self.report({"ERROR"}, conn.message)
         return {"CANCELLED"}
 
-    def execute(self, context):
-        if not self._begin(context):
-            return {"CANCELLED"}
-        while self._watch.step():
-            time.sleep(0.02)
+    def _blocking(self, context) -> set:
+        while self._step():
+            time.sleep(0.05)
         return self._end(context)
 
-    def invoke(self, context, event):
-        if context.window is None:
-            return self.execute(context)
-        if not self._begin(context):
-            return {"CANCELLED"}
+    def _modal_start(self, context) -> set:
         wm = context.window_manager
         self._timer = wm.event_timer_add(0.1, window=context.window)
         wm.modal_handler_add(self)
@@ -68,7 +80,7 @@ class DOPPEL_OT_connect(bpy.types.Operator):
     def modal(self, context, event):
         if event.type != "TIMER":
             return {"PASS_THROUGH"}
-        if self._watch.step():
+        if self._step():
             return {"RUNNING_MODAL"}
         context.window_manager.event_timer_remove(self._timer)
         for area in context.screen.areas if context.screen else ():
@@ -76,4 +88,65 @@ class DOPPEL_OT_connect(bpy.types.Operator):
         return self._end(context)
 
 
-CLASSES = (DOPPEL_OT_connect,)
+class DOPPEL_OT_connect(_HelloOperator, bpy.types.Operator):
+    """Check that the Doppel server answers and show its version and device"""
+    bl_idname = "doppel.connect"
+    bl_label = "Connect"
+
+    def execute(self, context):
+        return self._blocking(context) if self._hello(context) else {"CANCELLED"}
+
+    def invoke(self, context, event):
+        if context.window is None:
+            return self.execute(context)
+        return self._modal_start(context) if self._hello(context) else {"CANCELLED"}
+
+
+class DOPPEL_OT_start_server(_HelloOperator, bpy.types.Operator):
+    """Start a Doppel server on this computer (the command in the preferences) and connect"""
+    bl_idname = "doppel.start_server"
+    bl_label = "Start Local Server"
+
+    @classmethod
+    def poll(cls, context):
+        return not local_server.running()
+
+    def _launch(self, context) -> bool:
+        try:
+            local_server.start(server_command(context), server_address(context))
+        except (OSError, ValueError) as exc:
+            self.report({"ERROR"}, f"cannot start the server: {exc}")
+            return False
+        self._retry_until = time.monotonic() + START_TIMEOUT
+        return self._hello(context)
+
+    def execute(self, context):
+        return self._blocking(context) if self._launch(context) else {"CANCELLED"}
+
+    def invoke(self, context, event):
+        if context.window is None:
+            return self.execute(context)
+        return self._modal_start(context) if self._launch(context) else {"CANCELLED"}
+
+
+class DOPPEL_OT_stop_server(bpy.types.Operator):
+    """Stop the Doppel server this Blender started"""
+    bl_idname = "doppel.stop_server"
+    bl_label = "Stop Local Server"
+
+    @classmethod
+    def poll(cls, context):
+        return local_server.running()
+
+    def execute(self, context):
+        local_server.stop()
+        conn = context.window_manager.doppel_connection
+        conn.state, conn.message = "UNKNOWN", "local server stopped"
+        return {"FINISHED"}
+
+
+CLASSES = (DOPPEL_OT_connect, DOPPEL_OT_start_server, DOPPEL_OT_stop_server)
+
+
+def unregister_extra() -> None:
+    local_server.stop()     # never leave a server running after the add-on is gone

@@ -7,6 +7,15 @@ import bpy
 from ..io.motion import MotionError
 
 
+def avatar_of(obj):
+    """The armature to animate: ``obj`` itself, or the armature a selected avatar mesh is
+    parented to."""
+    if obj is not None and obj.type != "ARMATURE" and obj.parent is not None \
+            and obj.parent.type == "ARMATURE":
+        return obj.parent
+    return obj
+
+
 class DoppelMotionSettings(bpy.types.PropertyGroup):
     filepath: bpy.props.StringProperty(
         name="Motion File", subtype="FILE_PATH",
@@ -39,9 +48,10 @@ class DOPPEL_OT_apply_motion(bpy.types.Operator):
         if not settings.filepath:
             self.report({"ERROR"}, "Choose a motion file (.npz or .bvh) first.")
             return {"CANCELLED"}
+        obj = avatar_of(context.active_object)
         try:
             action, clip = apply_motion_file(
-                context.active_object, path, context.scene,
+                obj, path, context.scene,
                 fps=None if settings.use_scene_fps else settings.fps,
                 in_place=settings.in_place, start_frame=settings.start_frame,
                 source_fps=settings.source_fps or None)
@@ -51,7 +61,7 @@ class DOPPEL_OT_apply_motion(bpy.types.Operator):
         for text in clip.warnings:
             self.report({"WARNING"}, text)
         self.report({"INFO"}, f"'{action.name}': {clip.frame_count} frames at "
-                              f"{clip.fps:g} fps on {context.active_object.name}")
+                              f"{clip.fps:g} fps on {obj.name}")
         return {"FINISHED"}
 
 

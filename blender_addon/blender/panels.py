@@ -39,6 +39,9 @@ class DOPPEL_PT_server(DoppelPanel, bpy.types.Panel):
         row = layout.row()
         row.label(text=conn.message or "not connected", icon=STATE_ICONS[conn.state])
         row.operator("doppel.connect", text="", icon="FILE_REFRESH")
+        row = layout.row(align=True)
+        row.operator("doppel.start_server", icon="PLAY")
+        row.operator("doppel.stop_server", text="Stop", icon="PAUSE")
         if conn.job_stage:
             layout.progress(factor=conn.job_fraction, text=conn.job_stage)
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import bpy
 
 from ..deps import protocol
-from .prefs import preferences
+from .prefs import default_server_command, preferences
 
 PHENOTYPES = ("gender", "age", "muscle", "weight", "height", "proportions")
 
@@ -38,6 +38,8 @@ class DoppelConnection(bpy.types.PropertyGroup):
         name="State", default="UNKNOWN",
         items=[("UNKNOWN", "Not connected", ""), ("CONNECTING", "Connecting", ""),
                ("CONNECTED", "Connected", ""), ("FAILED", "Unreachable", "")])
+    server_command: bpy.props.StringProperty(name="Server command",
+                                             default=default_server_command())
     message: bpy.props.StringProperty(name="Status")
     server_version: bpy.props.StringProperty()
     device: bpy.props.StringProperty()
@@ -51,6 +53,14 @@ def server_address(context=None) -> str:
     if prefs is not None:
         return prefs.server_address
     return context.window_manager.doppel_connection.address
+
+
+def server_command(context=None) -> str:
+    context = context or bpy.context
+    prefs = preferences(context)
+    if prefs is not None:
+        return prefs.server_command
+    return context.window_manager.doppel_connection.server_command
 
 
 def reply_timeout(context=None) -> float:

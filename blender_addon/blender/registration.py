@@ -11,6 +11,7 @@ import importlib
 MODULES: tuple[str, ...] = (
     "prefs", "properties", "operators_server", "operators_body", "panels",
     "ops_motion", "ui_motion", "ui_batch", "ui_turntable", "ui_export",
+    "ops_generate", "ui_generate",
 )
 
 

@@ -100,13 +100,22 @@ def render_movie(turntable: Turntable, path) -> Path:
     """Render the whole orbit again as an H.264 MP4 (Blender's FFmpeg output)."""
     scene = turntable.scene
     settings = scene.render.image_settings
+    if hasattr(settings, "media_type"):        # Blender 5.0 splits images from videos
+        settings.media_type = "VIDEO"
     settings.file_format = "FFMPEG"
     scene.render.ffmpeg.format = "MPEG4"
     scene.render.ffmpeg.codec = "H264"
-    scene.render.filepath = str(Path(path).resolve())
-    bpy.ops.render.render(animation=True)
-    settings.file_format = "PNG"
-    return Path(path)
+    out = Path(path).resolve()
+    scene.render.filepath = str(out)
+    scene.render.use_file_extension = False
+    try:
+        bpy.ops.render.render(animation=True)
+    finally:
+        if hasattr(settings, "media_type"):
+            settings.media_type = "IMAGE"
+        settings.file_format = "PNG"
+        scene.render.use_file_extension = True
+    return out
 
 
 def _three_point_lights(coll, centre, distance: float) -> None:

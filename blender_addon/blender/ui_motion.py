@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import bpy
 
+from .ops_motion import avatar_of
 from .panels import DoppelPanel
 
 
@@ -23,7 +24,7 @@ class DOPPEL_PT_motion(DoppelPanel, bpy.types.Panel):
         layout.prop(settings, "source_fps")
         layout.prop(settings, "in_place")
         layout.prop(settings, "start_frame")
-        obj = context.active_object
+        obj = avatar_of(context.active_object)
         row = layout.row()
         row.enabled = obj is not None and obj.type == "ARMATURE"
         row.operator("doppel.apply_motion", icon="ARMATURE_DATA")

@@ -50,6 +50,7 @@ class JobWatch:
         self.stage = "submitting"
         self.fraction = 0.0
         self.job_id: str | None = None
+        self.stages: list[str] = []     # distinct progress stages, in the order they came
         self.avatar = None
         self.error: ProtocolError | None = None
         self._waiting_for: str | None = None      # id of the request we await a reply to
@@ -115,6 +116,8 @@ class JobWatch:
             self.state = "queued"
         elif kind == "progress":
             self.state, self.stage, self.fraction = "running", fields["stage"], fields["fraction"]
+            if not self.stages or self.stages[-1] != self.stage:
+                self.stages.append(self.stage)
         elif kind == "result":
             self.avatar = protocol.avatar_from_message(msg)
             self.state, self.stage, self.fraction = "done", "done", 1.0

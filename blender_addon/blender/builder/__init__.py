@@ -31,7 +31,7 @@ class BuiltAvatar:
 
     @property
     def objects(self) -> list:
-        return [self.armature, *self.meshes.values(), *([self.camera] if self.camera else [])]
+        return [o for o in (self.armature, *self.meshes.values(), self.camera) if o is not None]
 
 
 def build_avatar(avatar, context=None, collection_name: str | None = None,
@@ -48,20 +48,13 @@ def build_avatar(avatar, context=None, collection_name: str | None = None,
     (parent_collection or scene.collection).children.link(collection)
     name = collection.name     # unique ("Body.001" for a second import)
 
-    sk = avatar.skeleton
-    arm = build_armature(sk, name, collection, context)
-    arm[AVATAR_PROP] = json.dumps({"name": avatar.name, **avatar.metadata}, default=str)
-    built = BuiltAvatar(collection=collection, armature=arm)
-    for layer in avatar.layers:
-        obj = build_mesh(layer, f"{name}_{layer.name}", arm, sk.names, collection)
-        mat = build_material(layer, f"{name}_{layer.name}")
-        obj.data.materials.append(mat)
-        built.meshes[layer.name] = obj
-        built.materials.append(mat)
-    if posed and avatar.pose is not None:
-        apply_pose(arm, sk, avatar.pose)
-    if with_camera and avatar.camera is not None:
-        built.camera = build_camera(avatar, f"{name}_camera", collection, scene)
+    built = BuiltAvatar(collection=collection, armature=None)
+    try:
+        _build_passes(avatar, built, name, context, posed, with_camera)
+    except Exception:
+        remove_avatar(built)     # never leave half an avatar behind
+        raise
+    arm = built.armature
     for obj in context.view_layer.objects:
         obj.select_set(False)
     arm.select_set(True)
@@ -69,18 +62,46 @@ def build_avatar(avatar, context=None, collection_name: str | None = None,
     return built
 
 
+def _build_passes(avatar, built: BuiltAvatar, name: str, context, posed: bool,
+                  with_camera: bool) -> None:
+    sk = avatar.skeleton
+    arm = built.armature = build_armature(sk, name, built.collection, context)
+    arm[AVATAR_PROP] = json.dumps({"name": avatar.name, **avatar.metadata}, default=str)
+    for layer in avatar.layers:
+        obj = build_mesh(layer, f"{name}_{layer.name}", arm, sk.names, built.collection)
+        built.meshes[layer.name] = obj
+        mat = build_material(layer, f"{name}_{layer.name}")
+        built.materials.append(mat)
+        obj.data.materials.append(mat)
+    if posed and avatar.pose is not None:
+        apply_pose(arm, sk, avatar.pose)
+    if with_camera and avatar.camera is not None:
+        built.camera = build_camera(avatar, f"{name}_camera", built.collection, context.scene)
+
+
 def remove_avatar(built: BuiltAvatar) -> None:
-    """Delete everything ``build_avatar`` made (used when an import is cancelled)."""
-    datas = [o.data for o in built.objects if o is not None]
-    for obj in built.objects:
+    """Delete everything ``build_avatar`` made (used when an import fails or is cancelled)."""
+    if bpy.context.mode != "OBJECT":
+        bpy.ops.object.mode_set(mode="OBJECT")
+    # Also whatever a pass created before it failed (it is in the collection already).
+    objects = list({*built.objects, *built.collection.all_objects})
+    datas = [o.data for o in objects if o.data is not None]
+    images = [bg.image for d in datas if d.id_type == "CAMERA"
+              for bg in d.background_images if bg.image]
+    for mat in built.materials:
+        images += [n.image for n in mat.node_tree.nodes if n.type == "TEX_IMAGE" and n.image]
+    for obj in objects:
         bpy.data.objects.remove(obj)
+    stores = {"MESH": bpy.data.meshes, "ARMATURE": bpy.data.armatures,
+              "CAMERA": bpy.data.cameras}
     for data in datas:
-        store = {"MESH": bpy.data.meshes, "ARMATURE": bpy.data.armatures,
-                 "CAMERA": bpy.data.cameras}.get(getattr(data, "id_type", ""))
-        if store is not None and data.users == 0:
-            store.remove(data)
+        if data.users == 0 and data.id_type in stores:
+            stores[data.id_type].remove(data)
     for mat in built.materials:
         bpy.data.materials.remove(mat)
+    for img in set(images):
+        if img.users == 0:
+            bpy.data.images.remove(img)
     bpy.data.collections.remove(built.collection)
 
 

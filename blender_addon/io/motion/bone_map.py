@@ -60,6 +60,7 @@ SEGMENT_CHILD = {
     "pelvis": None, "spine1": "spine2", "spine2": "spine3", "spine3": "neck", "neck": "head",
     "head": None, "left_hip": "left_knee", "left_knee": "left_ankle", "left_ankle": "left_foot",
     "left_collar": "left_shoulder", "left_shoulder": "left_elbow", "left_elbow": "left_wrist",
+    "left_wrist": None, "left_foot": None,
 }
 _SMPL_SHORT = {"left": "l", "right": "r"}
 
@@ -76,7 +77,13 @@ def _smpl_chains(names: list[str]) -> tuple[Chain, ...] | None:
             bone = next((lookup[k] for k in keys if k in lookup), None)
             if bone is not None:
                 chains.append(Chain(r, (bone,), aim=child is not None))
-    return tuple(chains) if len(chains) >= 10 else None
+    if len(chains) < 10:
+        return None
+    # Fingers, jaw, eyes: bones named like the clip's joints take their rotations as they are.
+    used = {c.bones[0] for c in chains}
+    chains += [Chain(n.lower().replace("_smplhf", ""), (n,), aim=False)
+               for n in names if n not in used]
+    return tuple(chains)
 
 
 def chains_for(bone_names: list[str]) -> tuple[Chain, ...]:

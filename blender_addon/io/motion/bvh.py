@@ -1,5 +1,6 @@
 """Read BVH motion capture: any joint tree, Euler channels in any order, centimetres, inches
-or metres, Y-up or Z-up files. The result is a SourceMotion in Blender axes and metres."""
+or metres, Y-up or Z-up files. The result is a SourceMotion in Blender axes and metres.
+Position channels count on the root only (retargeting transfers rotations)."""
 
 from __future__ import annotations
 
@@ -36,7 +37,8 @@ class _Tokens:
     """Whitespace tokens of the HIERARCHY part, with line numbers for error messages."""
 
     def __init__(self, lines: list[str], name: str, first_line: int):
-        self.items = [(tok, no) for no, line in enumerate(lines, first_line) for tok in line.split()]
+        self.items = [(tok, no) for no, line in enumerate(lines, first_line)
+                      for tok in line.split()]
         self.pos = 0
         self.name = name
 
@@ -105,7 +107,8 @@ def _parse_joint(tok: _Tokens, name: str, parent: int, joints: list[_Joint], col
 
 
 def _motion_header(lines: list[str], start: int, name: str) -> tuple[int, float, int]:
-    """Parse 'Frames:' and 'Frame Time:' after MOTION -> (frames, seconds per frame, first data line)."""
+    """Parse 'Frames:' and 'Frame Time:' after MOTION -> (frames, seconds per frame, index of
+    the first data line)."""
     header = [(i, ln.strip()) for i, ln in enumerate(lines[start:], start) if ln.strip()][:2]
     if len(header) < 2 or not header[0][1].lower().startswith("frames:") \
             or not header[1][1].lower().startswith("frame time:"):
@@ -177,7 +180,10 @@ def load_bvh(path: str | Path) -> SourceMotion:
     if not np.isfinite(values).all():
         bad = int(np.nonzero(~np.isfinite(values).all(axis=1))[0][0])
         raise MotionError(f"'{name}' contains NaN or infinite values (first at frame {bad}).")
-    return _build(path.stem, joints, values, 1.0 / dt, warnings)
+    fps = 1.0 / dt
+    if abs(fps - round(fps)) < 1e-4 * fps:      # "Frame Time: .0083333" means 120 fps
+        fps = float(round(fps))
+    return _build(path.stem, joints, values, fps, warnings)
 
 
 def _build(name: str, joints: list[_Joint], values: np.ndarray, fps: float,
@@ -192,7 +198,8 @@ def _build(name: str, joints: list[_Joint], values: np.ndarray, fps: float,
     root = joints[0]
     root_position = np.broadcast_to(root.offset, (n, 3)).copy()
     for i, j in enumerate(joints):
-        rot_cols = [(j.column + k, _AXES[c][1]) for k, c in enumerate(j.channels) if _AXES[c][0] == "rot"]
+        rot_cols = [(j.column + k, _AXES[c][1]) for k, c in enumerate(j.channels)
+                    if _AXES[c][0] == "rot"]
         if rot_cols:
             cols, order = zip(*rot_cols)
             rotations[:, i] = Q.from_euler(np.radians(values[:, list(cols)]), "".join(order))

@@ -90,8 +90,9 @@ def retarget(m: SourceMotion, target: TargetRest, chains: tuple[Chain, ...],
         j = roles[chain.role]
         k = _aim_child(m, chain.role) if chain.aim else None
         tdir = target.tails[bones[-1]] - target.heads[b]
-        if k is not None and np.linalg.norm(rest[k] - rest[j]) > 1e-6 and np.linalg.norm(tdir) > 1e-6:
-            a = Q.multiply(Q.between(Q.rotate(a, tdir), rest[k] - rest[j]), a)     # step 2
+        segment = rest[k] - rest[j] if k is not None else np.zeros(3)
+        if np.linalg.norm(segment) > 1e-6 and np.linalg.norm(tdir) > 1e-6:
+            a = Q.multiply(Q.between(Q.rotate(a, tdir), segment), a)              # step 2
             d = Q.multiply(g[:, j], a)
             now = Q.rotate(d, np.broadcast_to(tdir, (t_count, 3)))
             d = Q.multiply(Q.between(now, p[:, k] - p[:, j]), d)                   # step 3

@@ -92,7 +92,8 @@ def world_transforms(m: SourceMotion) -> tuple[np.ndarray, np.ndarray]:
             pos[:, i] = m.root_position
         else:
             rot[:, i] = Q.multiply(rot[:, p], m.rotations[:, i])
-            pos[:, i] = pos[:, p] + Q.rotate(rot[:, p], np.broadcast_to(sk.rest[i] - sk.rest[p], (t, 3)))
+            offset = np.broadcast_to(sk.rest[i] - sk.rest[p], (t, 3))
+            pos[:, i] = pos[:, p] + Q.rotate(rot[:, p], offset)
     return rot, pos
 
 
@@ -103,7 +104,6 @@ def reframe(m: SourceMotion, world: np.ndarray, rest: np.ndarray) -> SourceMotio
     sk = m.skeleton
     sk.rest = Q.rotate(rest, sk.rest)
     rest_inv = Q.conjugate(rest)
-    # Non-root locals are conjugated by the rest change; the root also absorbs the world change.
     # G' = world * G * rest^-1 for every joint's world rotation G, which makes each local
     # rest * L * rest^-1 and the root's world * L * rest^-1.
     m.rotations = Q.multiply(Q.multiply(rest, m.rotations), rest_inv)

@@ -1,6 +1,6 @@
-"""The target skeleton's rest, and forward kinematics of it posed, Blender's way: what the armature shows for
-given ``pose_bone.rotation_quaternion`` values and a root ``location``. Used to check a
-retargeted clip without Blender."""
+"""The target skeleton's rest, and its forward kinematics done Blender's way: what the
+armature shows for given ``pose_bone.rotation_quaternion`` values and a root ``location``.
+Used to check a retargeted clip without Blender."""
 
 from __future__ import annotations
 

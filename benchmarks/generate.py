@@ -1,0 +1,77 @@
+"""Benchmark: seconds per generated avatar (Anny warm) and a contact sheet of a crowd.
+
+    .venv/bin/python benchmarks/generate.py [--seeds 12] [--first 0] [--json] [--out out]
+
+Target: <= 3 s per avatar on the 2-core CI CPU. The sheet (out/generate_contact_sheet.png)
+shows every seed in rest pose, front three-quarter view, rendered by backend.generate.preview.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+# Running this file puts benchmarks/ first on sys.path, where sibling scripts (protocol.py)
+# would shadow the real packages; import from the repository instead.
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).parent.resolve()]
+
+TARGET_S = 3.0
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--seeds", type=int, default=12)
+    ap.add_argument("--first", type=int, default=0)
+    ap.add_argument("--out", default="out")
+    ap.add_argument("--json", action="store_true", help="print one JSON object instead")
+    args = ap.parse_args(argv)
+
+    from backend.generate import generate_avatar
+    from backend.generate.preview import contact_sheet, render_avatar
+    from protocol import save_avatar
+
+    t0 = time.perf_counter()
+    generate_avatar(10_000, {})                       # warm: load Anny, segmentation, caches
+    warmup = time.perf_counter() - t0
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    rows, images = [], []
+    for seed in range(args.first, args.first + args.seeds):
+        t = time.perf_counter()
+        av = generate_avatar(seed, {})
+        gen = time.perf_counter() - t
+        t = time.perf_counter()
+        path = save_avatar(av, out / f"bench_{seed}.doppel")
+        write = time.perf_counter() - t
+        a = av.metadata["attributes"]
+        rows.append({"seed": seed, "generate_s": round(gen, 3), "write_s": round(write, 3),
+                     "bytes": path.stat().st_size,
+                     "outfit": f"{a['gender']} {a['top']}/{a['bottom']}/{a['shoes']}/"
+                               f"{a['hair']}"})
+        images.append(render_avatar(av))
+        path.unlink()
+    sheet = out / "generate_contact_sheet.png"
+    contact_sheet(images, columns=6).save(sheet)
+    mean = sum(r["generate_s"] for r in rows) / len(rows)
+    worst = max(r["generate_s"] for r in rows)
+    summary = {"warmup_s": round(warmup, 2), "mean_s": round(mean, 3), "max_s": worst,
+               "target_s": TARGET_S, "ok": worst <= TARGET_S, "contact_sheet": str(sheet),
+               "rows": rows}
+    if args.json:
+        print(json.dumps(summary, indent=1))
+        return 0
+    print(f"{'seed':>5} {'generate s':>10} {'write s':>8} {'MB':>6}  outfit")
+    for r in rows:
+        print(f"{r['seed']:>5} {r['generate_s']:>10.3f} {r['write_s']:>8.3f} "
+              f"{r['bytes'] / 1e6:>6.2f}  {r['outfit']}")
+    print(f"warm-up {warmup:.2f} s; mean {mean:.3f} s, max {worst:.3f} s per avatar "
+          f"(target <= {TARGET_S} s: {'ok' if worst <= TARGET_S else 'TOO SLOW'})")
+    print(f"contact sheet: {sheet}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
