@@ -19,6 +19,8 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
+
 from protocol import ProtocolError, save_avatar
 
 REPO = Path(__file__).resolve().parents[1]
@@ -77,9 +79,8 @@ def main(argv: list[str] | None = None) -> int:
             body = client.run_job("body", {"name": "AnnyBody"}, {}, on_progress=progress("body"))
             files.append(save_avatar(body, out / "AnnyBody.doppel"))
             if "reconstruct" in caps.get("job_kinds", []) and args.photo.is_file():
-                from backend.photo_input import photo_inputs  # noqa: WPS433 (optional stage)
-                rec = client.run_job("reconstruct", {"name": args.photo.stem},
-                                     photo_inputs(args.photo),
+                photo = np.frombuffer(args.photo.read_bytes(), dtype=np.uint8)
+                rec = client.run_job("reconstruct", {"name": args.photo.stem}, {"photo": photo},
                                      on_progress=progress(args.photo.name))
                 files.append(save_avatar(rec, out / f"{args.photo.stem}.doppel"))
     finally:

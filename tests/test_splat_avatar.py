@@ -22,24 +22,30 @@ def gaussians(anny_avatar):
 
 
 def _blender_silhouette(vertices: np.ndarray, faces: np.ndarray, camera) -> np.ndarray:
-    """(H, W) bool: pixels Blender's Workbench render covers with the mesh (alpha > 0.5)."""
+    """(H, W) bool: pixels Blender's render covers with the mesh (alpha > 0.5). Uses a scene
+    of its own and removes it afterwards, so other tests' Blender state is left alone."""
     bpy = pytest.importorskip("bpy")
+    import tempfile
+    from pathlib import Path
+
     import mathutils
+    from PIL import Image
+
     from blender_addon.io.camera_params import camera_settings
 
-    bpy.ops.wm.read_factory_settings(use_empty=True)
-    scene = bpy.context.scene
+    scene = bpy.data.scenes.new("splat_silhouette")
     mesh = bpy.data.meshes.new("silhouette")
     mesh.from_pydata(vertices.tolist(), [], faces.tolist())
-    scene.collection.objects.link(bpy.data.objects.new("silhouette", mesh))
+    obj = bpy.data.objects.new("silhouette", mesh)
+    scene.collection.objects.link(obj)
     s = camera_settings(camera.fx, camera.fy, camera.cx, camera.cy, camera.width,
                         camera.height, camera.world_from_camera)
-    cam_data = bpy.data.cameras.new("cam")
-    cam_data.lens, cam_data.sensor_width, cam_data.sensor_fit = s.lens_mm, s.sensor_width_mm, \
-        "HORIZONTAL"
+    cam_data = bpy.data.cameras.new("silhouette_cam")
+    cam_data.lens, cam_data.sensor_width = s.lens_mm, s.sensor_width_mm
+    cam_data.sensor_fit = "HORIZONTAL"
     cam_data.shift_x, cam_data.shift_y = s.shift_x, s.shift_y
     cam_data.clip_start, cam_data.clip_end = 0.01, 100.0
-    cam = bpy.data.objects.new("cam", cam_data)
+    cam = bpy.data.objects.new("silhouette_cam", cam_data)
     cam.matrix_world = mathutils.Matrix([list(r) for r in s.matrix_world])
     scene.collection.objects.link(cam)
     scene.camera = cam
@@ -55,14 +61,17 @@ def _blender_silhouette(vertices: np.ndarray, faces: np.ndarray, camera) -> np.n
     scene.render.film_transparent = True
     scene.render.image_settings.file_format = "PNG"
     scene.render.image_settings.color_mode = "RGBA"
-    import tempfile
-    from pathlib import Path
-
-    from PIL import Image
-    with tempfile.TemporaryDirectory() as tmp:
-        scene.render.filepath = str(Path(tmp) / "sil.png")
-        bpy.ops.render.render(write_still=True)
-        rgba = np.asarray(Image.open(scene.render.filepath))
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            scene.render.filepath = str(Path(tmp) / "silhouette.png")
+            bpy.ops.render.render(write_still=True, scene=scene.name)
+            rgba = np.asarray(Image.open(scene.render.filepath))
+    finally:
+        bpy.data.objects.remove(obj)
+        bpy.data.objects.remove(cam)
+        bpy.data.meshes.remove(mesh)
+        bpy.data.cameras.remove(cam_data)
+        bpy.data.scenes.remove(scene)
     return rgba[..., 3] > 127
 
 

@@ -77,7 +77,7 @@ def skirt(r: BodyRegions, top_z: float, hem_z: float, offset: float, flare: floa
     idx, w = top_k_weights(rows.reshape(len(pts), -1))
     _, anchor = tree.query(pts, k=1)
     covered = np.zeros(len(v), bool)
-    legs = cand[(v[cand, 2] > hem_z + 0.03) & (v[cand, 2] < top_z - 0.03)]
+    legs = cand[(v[cand, 2] > hem_z - 0.03) & (v[cand, 2] < top_z - 0.03)]
     covered[legs] = True
     return GarmentPiece(vertices=pts.astype(np.float32), faces=_grid_faces(len(ring_z),
                         around, wrap=True), anchor=cand[anchor], skin_indices=idx,

@@ -38,10 +38,13 @@ def _bound_points(layer: MeshLayer, body_v: np.ndarray) -> tuple[np.ndarray, np.
 
 
 def measure(avatar: RiggedAvatar, full_faces: np.ndarray, body_v: np.ndarray | None = None,
-            layer_v: dict[str, np.ndarray] | None = None, inner: np.ndarray | None = None
-            ) -> list[Penetration]:
+            layer_v: dict[str, np.ndarray] | None = None, inner: np.ndarray | None = None,
+            visible_only: bool = True) -> list[Penetration]:
     """Measure every bound layer. ``body_v``/``layer_v`` give posed positions (default: rest);
-    ``inner`` (V,) bool marks body vertices inside the head (eyes, mouth) to ignore."""
+    ``inner`` (V,) bool marks body vertices inside the head (eyes, mouth) to ignore.
+
+    visible_only: count cloth inside the body only where that skin is shown (the body layer
+    keeps a face there); cloth passing through skin hidden under clothes cannot be seen."""
     body = avatar.layer("body")
     bv = body.vertices.astype(np.float64) if body_v is None else body_v
     normals = vertex_normals(bv, full_faces).astype(np.float64)
@@ -51,6 +54,10 @@ def measure(avatar: RiggedAvatar, full_faces: np.ndarray, body_v: np.ndarray | N
     for lay in avatar.layers:
         if lay.binding is not None:
             hidden[lay.binding.hides] = True
+    shown = np.ones(len(bv), bool)
+    if visible_only:
+        shown[:] = False
+        shown[body.faces.ravel()] = True
     out = []
     for lay in avatar.layers:
         if lay.binding is None:
@@ -58,9 +65,10 @@ def measure(avatar: RiggedAvatar, full_faces: np.ndarray, body_v: np.ndarray | N
         gv = lay.vertices.astype(np.float64) if layer_v is None else layer_v[lay.role]
         base, n = _bound_points(lay, bv)
         behind = ((gv - base) * n).sum(1) < -TOLERANCE
+        behind &= shown[lay.binding.triangles].any(1)
         _, near = tree.query(gv)
         vi = surface[near]
-        inside = ((gv - bv[vi]) * normals[vi]).sum(1) < -TOLERANCE
+        inside = (((gv - bv[vi]) * normals[vi]).sum(1) < -TOLERANCE) & shown[vi]
         garment_inside = float(np.mean(behind | inside))
         under = np.zeros(len(bv), bool)       # the body vertex each garment vertex came from
         anchor = np.argmax(lay.binding.barycentric, axis=1)

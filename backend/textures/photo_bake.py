@@ -51,18 +51,49 @@ def uv_atlas(uvs: np.ndarray, size: int = SIZE) -> Raster:
     return _atlas(size, uvs.tobytes(), uvs.shape[0])
 
 
+COMPLETE_SIZE = 512   # atlas size at which unseen texels are completed (then upsampled)
+
+
 def bake_photo_texture(photo: np.ndarray, mask: np.ndarray, posed: np.ndarray,
                        rest: np.ndarray, faces: np.ndarray, uvs: np.ndarray, f: float,
                        cx: float, cy: float, head_z: float, size: int = SIZE) -> BakedTexture:
     """photo (h, w, 3) uint8 and mask (h, w) bool at working resolution; posed (V, 3) camera
     frame (OpenCV, metres) and rest (V, 3) model space (Z up) vertices; faces (F, 3); uvs
     (F, 3, 2); intrinsics in working pixels; head_z: rest height (model space) above which
-    texels belong to the head."""
-    h, w = mask.shape
-    atlas = uv_atlas(uvs, size)
+    texels belong to the head.
+
+    Seen texels are sampled at ``size``; completion (symmetry, inpainting) runs on a
+    COMPLETE_SIZE atlas and is upsampled: unseen parts are low-detail guesses anyway, and it
+    keeps the nearest-neighbour searches and the inpainting 4x smaller."""
+    view = (photo, mask, posed, faces, f, cx, cy)
+    small = min(size, COMPLETE_SIZE)
+    img, stats = _complete(view, rest, uvs, head_z, small)
+    if size != small:
+        img = cv2.resize(img, (size, size), interpolation=cv2.INTER_LINEAR)
+        atlas = uv_atlas(uvs, size)
+        tex_idx, tf, tb = _texels(atlas)
+        p = np.einsum("nk,nkd->nd", tb, posed[faces[tf]])
+        colours = np.zeros((len(tex_idx), 3), np.float32)
+        seen = _seen_texels(photo, mask, posed, faces, tf, p, f, cx, cy, colours)
+        flat = img.reshape(-1, 3)
+        flat[tex_idx[seen]] = colours[seen]
+    rgb = np.clip(img + 0.5, 0, 255).astype(np.uint8)
+    buf = io.BytesIO()
+    Image.fromarray(rgb, "RGB").save(buf, format="PNG", compress_level=1)
+    island = uv_atlas(uvs, size).face >= 0
+    return BakedTexture(buf.getvalue(), rgb, island, *stats)
+
+
+def _texels(atlas: Raster):
     tex_idx = np.flatnonzero(atlas.face >= 0)
-    tf = atlas.face.reshape(-1)[tex_idx]
-    tb = atlas.bary.reshape(-1, 3)[tex_idx]
+    return tex_idx, atlas.face.reshape(-1)[tex_idx], atlas.bary.reshape(-1, 3)[tex_idx]
+
+
+def _complete(view, rest, uvs, head_z, size):
+    """A fully filled (size, size, 3) float atlas and (seen, mirrored, inpainted) fractions."""
+    photo, mask, posed, faces, f, cx, cy = view
+    atlas = uv_atlas(uvs, size)
+    tex_idx, tf, tb = _texels(atlas)
     p = np.einsum("nk,nkd->nd", tb, posed[faces[tf]])              # (N, 3) camera space
     q = np.einsum("nk,nkd->nd", tb, rest[faces[tf]])               # (N, 3) rest space
     colours = np.zeros((len(tex_idx), 3), np.float32)
@@ -92,19 +123,14 @@ def bake_photo_texture(photo: np.ndarray, mask: np.ndarray, posed: np.ndarray,
     known = np.zeros(size * size, bool)
     known[tex_idx[done]] = True
     img, known = img.reshape(size, size, 3), known.reshape(size, size)
-    island = (atlas.face >= 0)
-    holes = island & ~known
+    holes = (atlas.face >= 0) & ~known
     if not known.any():
         img[:] = (150, 120, 100)
         known[:] = True
     img = _inpaint(img, known, holes)
     img = _pull_push(img, known | holes)
-    rgb = np.clip(img + 0.5, 0, 255).astype(np.uint8)
-    buf = io.BytesIO()
-    Image.fromarray(rgb, "RGB").save(buf, format="PNG", compress_level=1)
     n = max(len(tex_idx), 1)
-    return BakedTexture(buf.getvalue(), rgb, island, float(seen.sum() / n), n_sym / n,
-                        float(holes.sum() / n))
+    return img, (float(seen.sum() / n), n_sym / n, float(holes.sum() / n))
 
 
 def _seen_texels(photo, mask, posed, faces, tf, p, f, cx, cy, colours) -> np.ndarray:
@@ -152,7 +178,7 @@ def _inpaint(img: np.ndarray, known: np.ndarray, holes: np.ndarray) -> np.ndarra
     if not holes.any():
         return img
     size = img.shape[0]
-    small = max(256, size // 2)
+    small = max(256, size // 2) if size > 256 else size
     k = size // small
     base = _pull_push(img, known)      # a rough fill so the downscale has no black
     lo = cv2.resize(base, (small, small), interpolation=cv2.INTER_AREA)
