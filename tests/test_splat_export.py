@@ -116,6 +116,9 @@ def test_preview_job_rejects_bad_options(anny_avatar):
     params, inputs = preview_request(anny_avatar, views=0)
     with pytest.raises(JobInputError, match="'views' must be a whole number in 1..36"):
         get_job("preview")(params, inputs, JobContext("p"))
+    params, inputs = preview_request(anny_avatar, views=36, size=1024)
+    with pytest.raises(JobInputError, match="too many pixels"):
+        get_job("preview")(params, inputs, JobContext("p"))
 
 
 def test_cli_preview_writes_a_contact_sheet(anny_avatar_file, tmp_path):

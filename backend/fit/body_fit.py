@@ -120,21 +120,23 @@ class BodyFitter:
         trans = t_init.clone().requires_grad_(True)
         bones = torch.zeros(len(FIT_BONES), 3, requires_grad=True)
 
-        def evaluate(stage: int, sil_w: float):
+        def evaluate(kp_w: float, dir_w: float, sil_w: float, free_shape: bool):
             pheno = torch.sigmoid(pheno_logit)
-            rest = rig.rest_state_subset(pheno) if stage > 0 else rest0
+            rest = rig.rest_state_subset(pheno) if free_shape else rest0
             g = roma.rotvec_to_rotmat(rot_delta) @ r_init
             deltas = rig.deltas(rest, g, trans, bones)
             verts = rig.pose_subset(rest, deltas)
             kp3 = rig.keypoints_subset(verts)[self.kp_index]
             pix = project(kp3, camera.f, camera.cx, camera.cy)
             err = ((pix - kp2d) / size_px).pow(2).sum(1)
-            loss = (conf * torch.sqrt(err + 1e-6)).sum() / conf.sum().clamp_min(1e-6) * 10.0
-            if stage > 0:
+            loss = kp_w * 10.0 * (conf * torch.sqrt(err + 1e-6)).sum() / conf.sum().clamp_min(1e-6)
+            if dir_w > 0:
                 d = kp3[self.seg[:, 1]] - kp3[self.seg[:, 0]]
                 d = d / d.norm(dim=1, keepdim=True).clamp_min(1e-6)
-                loss = loss + 0.5 * (seg_conf * (1 - (d * seg_dir).sum(1))).mean()
-                loss = loss + 0.02 * bones.pow(2).sum() + 0.5 * (bones * self.twist_mask).pow(2).sum()
+                cos_err = (seg_conf * (1 - (d * seg_dir).sum(1))).sum()
+                loss = loss + dir_w * cos_err / seg_conf.sum().clamp_min(1e-6)
+            loss = loss + 0.02 * bones.pow(2).sum() + 0.5 * (bones * self.twist_mask).pow(2).sum()
+            if free_shape:
                 loss = loss + 0.05 * (self.pheno_w * (pheno - 0.5) ** 2).sum()
             if sil_w > 0:
                 grid_px = crop.to_grid(project(verts, camera.f, camera.cx, camera.cy))
@@ -143,15 +145,21 @@ class BodyFitter:
                 loss = loss + sil_w * soft_iou_loss(sil, crop.target)
             return loss, pix
 
-        # Stage 0: placement only (rotation refine + translation) from keypoints.
-        opt = torch.optim.Adam([rot_delta, trans], lr=0.03)
-        for _ in range(30):
-            opt.zero_grad()
-            loss, _ = evaluate(0, 0.0)
-            loss.backward()
-            opt.step()
+        def run(params, steps: int, lr: float, **weights) -> None:
+            opt = torch.optim.Adam(params, lr=lr)
+            for _ in range(steps):
+                opt.zero_grad()
+                evaluate(**weights)[0].backward()
+                opt.step()
+
+        # Stage A: lift MediaPipe's 3D limb directions into the bones. 2D keypoints alone leave
+        # depth ambiguous (an arm raised sideways or pointing at the camera project alike),
+        # and Adam does not cross between those minima later, so start from the 3D guess.
+        run([bones], 40, 0.05, kp_w=0.0, dir_w=1.0, sil_w=0.0, free_shape=False)
+        # Stage B: placement (rotation refine + translation) from the 2D keypoints.
+        run([rot_delta, trans], 30, 0.03, kp_w=1.0, dir_w=0.0, sil_w=0.0, free_shape=False)
         progress(0.15)
-        # Stage 1: everything, silhouette joining once the limbs are roughly in place.
+        # Stage C: everything, silhouette joining once the limbs are roughly in place.
         opt = torch.optim.Adam([{"params": [rot_delta, bones], "lr": 0.03},
                                 {"params": [trans], "lr": 0.01},
                                 {"params": [pheno_logit], "lr": 0.05}])
@@ -159,7 +167,7 @@ class BodyFitter:
         for it in range(iters):
             opt.zero_grad()
             sil_w = 0.0 if it < iters // 3 else 2.0
-            loss, pix = evaluate(1, sil_w)
+            loss, pix = evaluate(1.0, 1.0, sil_w, True)
             loss.backward()
             opt.step()
             sched.step()

@@ -1,10 +1,12 @@
 """Poke-through measures for a dressed avatar, in rest pose or posed by bone transforms.
 
-* garment_inside_body: share of garment vertices that lie inside the body, by signed
-  distance along the body normal at the point each is bound to (binding), and at the nearest
-  body vertex (catches cloth pushed into a neighbouring body part).
-* skin_outside_garment: share of the visible body vertices under a garment (those its
-  binding uses, minus the hidden ones) that stick out past the nearest garment surface.
+* garment_inside: share of garment vertices inside the shown body, by signed distance along
+  the body normal at the point each is bound to, and at the nearest body vertex (catches
+  cloth pushed into a neighbouring body part). Where the bound skin point is itself inside
+  that body part, the body intersects itself (an arm pressed into the lap); the cloth is not
+  to blame and the vertex is not counted.
+* skin_outside: share of the shown body vertices under a garment (those it was built on)
+  that stick out past their own cloth vertex along the skin normal.
 
 Tolerance: 2 mm, below what shows at any normal viewing distance.
 """
@@ -69,21 +71,15 @@ def measure(avatar: RiggedAvatar, full_faces: np.ndarray, body_v: np.ndarray | N
         _, near = tree.query(gv)
         vi = surface[near]
         inside = (((gv - bv[vi]) * normals[vi]).sum(1) < -TOLERANCE) & shown[vi]
-        garment_inside = float(np.mean(behind | inside))
-        under = np.zeros(len(bv), bool)       # the body vertex each garment vertex came from
-        anchor = np.argmax(lay.binding.barycentric, axis=1)
-        under[np.take_along_axis(lay.binding.triangles, anchor[:, None], 1).ravel()] = True
-        under &= ~hidden
+        self_contact = ((base - bv[vi]) * normals[vi]).sum(1) < -TOLERANCE
+        garment_inside = float(np.mean(behind | (inside & ~self_contact)))
+        anchor = np.take_along_axis(lay.binding.triangles,
+                                    np.argmax(lay.binding.barycentric, axis=1)[:, None], 1)[:, 0]
+        gap = np.full(len(bv), np.inf)      # least cloth-over-skin distance at each anchor
+        np.minimum.at(gap, anchor, ((gv - bv[anchor]) * normals[anchor]).sum(1))
+        under = np.isfinite(gap) & ~hidden & shown
         if inner is not None:
             under &= ~inner
-        skin = np.flatnonzero(under)
-        skin_out = 0.0
-        if len(skin):
-            gn = vertex_normals(gv, lay.faces[:, :3]).astype(np.float64)
-            _, g_near = cKDTree(gv).query(bv[skin])
-            # sticks out: beyond the garment point along the skin's own outward normal
-            d = ((bv[skin] - gv[g_near]) * normals[skin]).sum(1)
-            facing = np.abs((gn[g_near] * normals[skin]).sum(1)) > 0.2
-            skin_out = float(np.mean((d > TOLERANCE) & facing))
+        skin_out = float(np.mean(gap[under] < -TOLERANCE)) if under.any() else 0.0
         out.append(Penetration(lay.role, garment_inside, skin_out, float(np.mean(behind))))
     return out

@@ -18,6 +18,7 @@ from protocol import ProtocolError, RiggedAvatar, avatar_from_parts, avatar_to_p
 from ..bodies import JobInputError
 from .base import JobContext
 
+MAX_PIXELS = 8 * 512 * 512     # ~0.6 MB of base64 PNG, well inside the 1 MiB JSON header
 LIMITS = {"views": (1, 36, 8), "size": (16, 1024, 256), "gaussians": (1000, 500_000, None)}
 
 
@@ -44,6 +45,10 @@ def run(params: Mapping[str, Any], inputs: Mapping, ctx: JobContext) -> RiggedAv
         raise JobInputError(f"the preview job takes 'avatar' and optionally "
                             f"{', '.join(LIMITS)} (unknown: {', '.join(extra) or '-'})")
     views, size, count = (_option(params, k) for k in ("views", "size", "gaussians"))
+    if views * size * size > MAX_PIXELS:
+        raise JobInputError(f"{views} views of {size} px are too many pixels for thumbnails "
+                            f"(they travel in the avatar's 1 MiB description); ask for at "
+                            f"most {MAX_PIXELS} pixels in all, e.g. 8 views of 512 px")
     ctx.progress("read avatar", 0.05)
     try:
         avatar = avatar_from_parts(params["avatar"], dict(inputs))

@@ -10,7 +10,7 @@ import importlib
 # panels last). Add a module here when it defines Blender classes.
 MODULES: tuple[str, ...] = (
     "prefs", "properties", "operators_server", "operators_body", "panels",
-    "ops_motion", "ui_motion", "ui_batch", "ui_turntable", "ui_export",
+    "ops_motion", "ui_motion", "ui_batch", "ui_reconstruct", "ui_turntable", "ui_export",
     "ops_generate", "ui_generate",
 )
 

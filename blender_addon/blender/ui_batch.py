@@ -13,7 +13,7 @@ from pathlib import Path
 import bpy
 
 from ..deps import protocol
-from ..io.batch import BatchItem, BatchRunner, grid_position, plan_batch
+from ..io.batch import BatchItem, BatchRunner, grid_position, plan_batch, plan_files
 from ..io.job_watch import new_client
 from .builder import build_avatar
 from .panels import DoppelPanel
@@ -55,11 +55,20 @@ class BatchSession:
 
     job_kind = "reconstruct"
 
-    def __init__(self, context, folder: str | None = None):
-        settings = context.scene.doppel_batch
-        folder = Path(bpy.path.abspath(folder or settings.folder))
+    def __init__(self, context, folder: str | None = None, *, settings=None,
+                 paths: list[str] | None = None, posed: bool = False, with_camera: bool = False,
+                 collection_name: str | None = None):
+        """A folder batch (default), or explicit ``paths`` mirrored into ``settings`` (any
+        property group with items/run_key/identity/fraction/quality, e.g. Reconstruct's)."""
+        settings = settings or context.scene.doppel_batch
         saved = {i.sha256: i for i in settings.items} if settings.items else {}
-        items = plan_batch(folder, imported_hashes())
+        if paths is None:
+            folder = Path(bpy.path.abspath(folder or settings.folder))
+            items = plan_batch(folder, imported_hashes())
+            coll_name = collection_name or f"Doppel Batch {folder.name}"
+        else:
+            items = plan_files([bpy.path.abspath(p) for p in paths])
+            coll_name = collection_name or "Doppel Photos"
         for item in items:       # keep attempts (fresh request keys after failures/cancels)
             if item.sha256 in saved:
                 item.attempt = saved[item.sha256].attempt
@@ -67,14 +76,14 @@ class BatchSession:
             settings.run_key = uuid.uuid4().hex
         if not settings.identity:
             settings.identity = "doppel-batch-" + uuid.uuid4().hex
-        self.context, self.settings, self.folder = context, settings, folder
+        self.context, self.settings = context, settings
+        self.posed, self.with_camera = posed, with_camera
         self.client = new_client(server_address(context), reply_timeout(context),
                                  identity=settings.identity.encode("ascii"))
         quality = settings.quality
         self.runner = BatchRunner(self.client, items, self.job_kind,
                                   lambda it: {"name": Path(it.path).stem, "quality": quality},
                                   run_key=settings.run_key, reply_timeout=reply_timeout(context))
-        coll_name = f"Doppel Batch {folder.name}"
         self.collection = bpy.data.collections.get(coll_name)
         if self.collection is None:
             self.collection = bpy.data.collections.new(coll_name)
@@ -105,9 +114,11 @@ class BatchSession:
         index = len(self.collection.children)
         count = len(self.runner.items)
         built = build_avatar(avatar, self.context, parent_collection=self.collection,
-                             with_camera=False)
+                             posed=self.posed, with_camera=self.with_camera)
         x, y = grid_position(index, count)
         built.armature.location = (x, y, 0.0)
+        if built.camera is not None:       # the photo camera moves with its avatar
+            built.camera.location += built.armature.location
         built.armature[PHOTO_PROP] = item.sha256
         self.imported.append(built)
 
@@ -128,9 +139,12 @@ class DOPPEL_OT_batch_import(bpy.types.Operator):
     bl_label = "Import Folder"
     script_timeout = 3600.0
 
+    def make_session(self, context) -> BatchSession:
+        return BatchSession(context)
+
     def _begin(self, context) -> bool:
         try:
-            self._session = BatchSession(context)
+            self._session = self.make_session(context)
         except (OSError, protocol.ProtocolError) as exc:
             self.report({"ERROR"}, getattr(exc, "message", None) or str(exc))
             return False

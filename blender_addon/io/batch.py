@@ -53,9 +53,17 @@ def plan_batch(folder, imported: Iterable[str] = ()) -> list[BatchItem]:
     folder = Path(folder)
     if not folder.is_dir():
         raise FileNotFoundError(f"photo folder {folder} does not exist")
+    files = sorted(p for p in folder.iterdir() if p.is_file() and not p.name.startswith("."))
+    return plan_files(files, imported)
+
+
+def plan_files(paths: Iterable, imported: Iterable[str] = ()) -> list[BatchItem]:
+    """Chosen photo files as BatchItems, in the given order (same rules as plan_batch)."""
     done = set(imported)
     items = []
-    for path in sorted(p for p in folder.iterdir() if p.is_file() and not p.name.startswith(".")):
+    for path in map(Path, paths):
+        if not path.is_file():
+            raise FileNotFoundError(f"photo {path} does not exist")
         item = BatchItem(str(path), file_sha256(path))
         if path.suffix.lower() not in IMAGE_SUFFIXES:
             item.state = "failed"
