@@ -12,6 +12,7 @@ scales to the full clip (it is linear in frames); the default runs all of them.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import statistics
 import sys
@@ -87,7 +88,8 @@ def main() -> int:
     from blender_addon.io.motion.retarget import retarget
     from blender_addon.io.motion.target_pose import TargetRest
 
-    avatar = get_job("body")({"name": "Bench"}, {}, JobContext("bench"))
+    with contextlib.redirect_stdout(sys.stderr):         # keep stdout for the JSON line
+        avatar = get_job("body")({"name": "Bench"}, {}, JobContext("bench"))
     sk = avatar.skeleton
     with tempfile.TemporaryDirectory() as tmp:
         path = tiled_clip(Path(tmp))

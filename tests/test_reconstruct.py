@@ -1,6 +1,7 @@
 """Photo -> avatar on a real photo (ryota.png, which has an exact person mask), through the
-real CLI (`doppel reconstruct --camera-space --json`), the job, mediapipe, anny and the codec.
-One reconstruction for the whole module; every test checks something a user would see."""
+real CLI (`doppel reconstruct --server --camera-space --json`), a real server on loopback, the
+job, mediapipe, anny and the codec. One reconstruction for the whole module; every test checks
+something a user would see."""
 
 from __future__ import annotations
 
@@ -15,14 +16,15 @@ from protocol import load_avatar
 
 
 @pytest.fixture(scope="module")
-def ryota(shared_data, tmp_path_factory):
+def ryota(shared_data, tmp_path_factory, live_server):
     from backend.cli import main
     out = tmp_path_factory.mktemp("reconstruct")
     photo = shared_data / "photos" / "single" / "ryota.png"
     import contextlib
     buf = io.StringIO()
     with contextlib.redirect_stdout(buf):
-        rc = main(["reconstruct", str(photo), "--out", str(out), "--camera-space", "--json"])
+        rc = main(["reconstruct", str(photo), "--out", str(out), "--server", live_server,
+                   "--camera-space", "--json"])
     assert rc == 0, buf.getvalue()
     record = json.loads(buf.getvalue().strip().splitlines()[-1])
     mask = np.asarray(Image.open(photo.with_name("ryota_mask.png")).convert("L")) > 127

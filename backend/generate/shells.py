@@ -131,4 +131,4 @@ def shell(r: BodyRegions, rest_skin: tuple[np.ndarray, np.ndarray], mask: np.nda
     hides = np.flatnonzero(_interior(r.faces, covered, hide_rings)) if hide_rings else \
         np.zeros(0, np.int64)
     return GarmentPiece(vertices=pts.astype(np.float32), faces=local.astype(np.int32),
-                        anchor=anchor, skin_indices=idx[used], skin_weights=w[used], hides=hides)
+                        anchor=anchor, skin_indices=idx[anchor], skin_weights=w[anchor], hides=hides)

@@ -95,16 +95,59 @@ class _AllowList:
         return False
 
 
-def secure_server_socket(ctx: zmq.Context, sock: zmq.Socket, folder: Path) -> ThreadAuthenticator:
-    """Make ``sock`` a CURVE server accepting only allow-listed clients. Call before bind."""
-    _, secret = _load_secret(folder / "server.key_secret", "the server's secret key")
+def start_authenticator(ctx: zmq.Context, folder: Path) -> ThreadAuthenticator:
+    """One ZAP handler per context, checking every CURVE socket of ``ctx`` against
+    ``folder/allowed_clients`` (re-read on each connection, so edits apply live)."""
     allowed = folder / "allowed_clients"
     if not allowed.is_dir():
-        raise KeysError(f"no allow-list folder at {allowed}; run `doppel keys init`")
+        raise KeysError(f"no allow-list folder at {allowed}; run `doppel keys init --dir "
+                        f"{folder}`")
     auth = ThreadAuthenticator(ctx, log=logging.getLogger("doppel.zap"))
     auth.start()
     auth.configure_curve_callback("*", credentials_provider=_AllowList(allowed))
+    return auth
+
+
+def make_curve_server(sock: zmq.Socket, folder: Path) -> None:
+    """Give ``sock`` the server's secret key and make it a CURVE server. Call before bind."""
+    _, secret = _load_secret(folder / "server.key_secret", "the server's secret key")
     sock.curve_secretkey = secret
     sock.curve_publickey = zmq.curve_public(secret)
     sock.curve_server = True
-    return auth
+
+
+def secure_server_socket(ctx: zmq.Context, sock: zmq.Socket, folder: Path,
+                         auth: ThreadAuthenticator | None = None) -> ThreadAuthenticator:
+    """Make ``sock`` a CURVE server accepting only allow-listed clients. Call before bind.
+    Pass the ``auth`` of an earlier call to secure a second socket of the same context (a
+    context has one ZAP handler)."""
+    make_curve_server(sock, folder)   # first: a missing key must not leave a thread running
+    return auth if auth is not None else start_authenticator(ctx, folder)
+
+
+HANDSHAKE_FAILURES = {
+    zmq.EVENT_HANDSHAKE_FAILED_NO_DETAIL: "handshake failed",
+    zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL: "handshake failed (no CURVE, or the wrong server key)",
+    zmq.EVENT_HANDSHAKE_FAILED_AUTH: "client key not on the allow-list",
+}
+
+
+def watch_handshakes(sock: zmq.Socket) -> zmq.Socket:
+    """A PAIR socket receiving ``sock``'s failed-handshake events; poll it and pass what
+    arrives to :func:`log_handshake_event` so refused connections show in the server log."""
+    mask = 0
+    for event in HANDSHAKE_FAILURES:
+        mask |= event
+    return sock.get_monitor_socket(mask)
+
+
+def log_handshake_event(monitor: zmq.Socket) -> None:
+    from zmq.utils.monitor import recv_monitor_message
+    try:
+        event = recv_monitor_message(monitor, zmq.NOBLOCK)
+    except zmq.Again:
+        return
+    what = HANDSHAKE_FAILURES.get(event["event"], "handshake event")
+    endpoint = event.get("endpoint", b"")
+    endpoint = endpoint.decode(errors="replace") if isinstance(endpoint, bytes) else endpoint
+    log.warning("refused a connection on %s: %s (errno %s)", endpoint, what, event["value"])

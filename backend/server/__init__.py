@@ -1,9 +1,27 @@
-"""The Doppel ZeroMQ server: a ROUTER socket loop (router.py), a job table and worker threads
-(jobs.py), finished results on disk (store.py)."""
+"""The Doppel ZeroMQ server: a ROUTER socket loop (router.py), job records (jobs.py, records.py),
+jobs run in worker processes (process_pool.py, job_process.py), finished results on disk
+(store.py), and the broker for remote workers (broker.py, remote_worker.py).
 
-from .address import check_bind_address, is_local_address
-from .router import Server
-from .store import ResultStore, default_results_dir
+Attributes are imported lazily: a worker process imports backend.server.job_process without
+pulling in torch or the socket loop.
+"""
 
-__all__ = ["Server", "ResultStore", "default_results_dir", "check_bind_address",
-           "is_local_address"]
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_EXPORTS = {
+    "Server": ".router",
+    "ResultStore": ".store",
+    "default_results_dir": ".store",
+    "check_bind_address": ".address",
+}
+
+__all__ = list(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _EXPORTS:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(_EXPORTS[name], __name__), name)

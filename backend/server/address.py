@@ -1,42 +1,17 @@
-"""Which bind addresses are safe without authentication.
-
-Until CURVE authentication exists (issue 8), anyone who can reach the port can run jobs and
-fetch results, so only this machine may connect unless the user explicitly opts in.
-"""
+"""Which bind addresses a server may use: loopback freely, anything else only with CURVE keys."""
 
 from __future__ import annotations
 
-import ipaddress
-
-LOCAL_HOSTS = ("localhost",)
+from ..security.curve import is_loopback
 
 
-def is_local_address(address: str) -> bool:
-    """True for ipc://, inproc:// and tcp:// on a loopback host (127.0.0.0/8, ::1, localhost)."""
-    scheme, sep, rest = address.partition("://")
-    if not sep:
-        return False
-    if scheme in ("ipc", "inproc"):
-        return True
-    if scheme != "tcp":
-        return False
-    host = rest.rpartition(":")[0].strip("[]")
-    # zmq accepts "interface;host" forms: judge the bind side.
-    host = host.split(";")[0]
-    if host in LOCAL_HOSTS:
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False     # "*", a NIC name, a hostname: reachable from elsewhere
-
-
-def check_bind_address(address: str, allow_remote: bool = False) -> None:
-    """Raise ValueError with advice when ``address`` would expose the server to the network."""
+def check_bind_address(address: str, secured: bool = False) -> None:
+    """Raise ValueError with advice when ``address`` would expose an unauthenticated server."""
     if "://" not in address:
         raise ValueError(f"bind address {address!r} needs a scheme, e.g. tcp://127.0.0.1:5557")
-    if not allow_remote and not is_local_address(address):
+    if not secured and not is_loopback(address):
         raise ValueError(
-            f"refusing to bind {address}: that is reachable from other machines and the server "
-            f"has no authentication yet. Bind a loopback address (tcp://127.0.0.1:PORT) and "
-            f"tunnel (ssh -L), or pass --insecure-allow-remote on a trusted network.")
+            f"refusing to bind {address} without authentication: other machines could run jobs "
+            f"and read results. Make keys with `doppel keys init` and start the server with "
+            f"`doppel serve --bind {address} --keys DIR` (clients then need server.key and a "
+            f"client key pair), or bind a loopback address (tcp://127.0.0.1:PORT).")

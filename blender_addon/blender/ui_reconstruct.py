@@ -55,14 +55,15 @@ class DOPPEL_OT_reconstruct(DOPPEL_OT_batch_import, ImportHelper):
                             with_camera=s.add_camera, collection_name="Doppel Photos")
 
     def invoke(self, context, event):
-        if context.window is None:
+        if bpy.app.background or context.window is None:
             return self.execute(context)
         context.window_manager.fileselect_add(self)   # pick photos, then execute() runs...
         return {"RUNNING_MODAL"}
 
     def execute(self, context):
         # ...modal when a window exists (the file browser returns here), blocking otherwise.
-        if context.window is not None and not getattr(self, "_session", None):
+        if not bpy.app.background and context.window is not None \
+                and not getattr(self, "_session", None):
             return DOPPEL_OT_batch_import.invoke(self, context, None)
         return DOPPEL_OT_batch_import.execute(self, context)
 
