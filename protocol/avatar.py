@@ -39,8 +39,9 @@ class SurfaceBinding:
 
     Vertex i lies at ``sum_j barycentric[i, j] * body[triangles[i, j]] + F @ offsets[i]`` where
     F = (t, b, n) is the triangle's orthonormal frame: t along its first edge, n its unit face
-    normal, b = n x t. ``hides`` lists the body vertices the layer covers completely (the body
-    layer leaves out faces whose three vertices are all hidden by some layer)."""
+    normal, b = n x t. ``hides`` lists the body vertices under the layer (a producer may leave
+    the skin under its garments out of the body layer; Doppel's generator drops the faces
+    that lie more than one edge ring inside the union of all layers' ``hides``)."""
 
     triangles: np.ndarray        # (V, 3) int32 body-layer vertex indices
     barycentric: np.ndarray      # (V, 3) float32

@@ -122,6 +122,31 @@ def test_no_poke_through_in_rest_and_fixed_poses(outfit):
     assert not bad, f"poke-through above 1 % (percent): {bad}"
 
 
+AMASS_CLIPS = ("amass_sample_male_120fps.npz", "hbp_amass_sample_female_120fps.npz")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("outfit", [OUTFITS[0], OUTFITS[2], OUTFITS[4]],
+                         ids=lambda o: "-".join(o.values()))
+def test_no_poke_through_across_real_amass_clips(outfit, shared_data):
+    from blender_addon.io.motion import prepare_clip
+    av = generate_avatar(21, outfit)
+    model = get_body_model("anny")
+    inner = body_regions(model.rest_body(av.metadata["params"])).seg["inner"]
+    worst = {}
+    for clip_name in AMASS_CLIPS:
+        clip = prepare_clip(shared_data / "motions" / "amass" / clip_name, av.skeleton, fps=10)
+        for k in np.linspace(0, clip.frame_count - 1, 10).astype(int):
+            transforms, body_v = bone_transforms(av, clip.rotations[k])
+            layer_v = {lay.role: skin_layer(lay.vertices, lay.skin_indices, lay.skin_weights,
+                                            transforms) for lay in av.layers}
+            for p in measure(av, model.faces, body_v, layer_v, inner=inner):
+                key = (p.role, clip_name[:5])
+                worst[key] = max(worst.get(key, 0.0), p.garment_inside, p.skin_outside)
+    bad = {k: round(v * 100, 2) for k, v in worst.items() if v > 0.01}
+    assert not bad, f"poke-through above 1 % (percent): {bad}"
+
+
 def test_unknown_attribute_or_value_lists_the_valid_ones():
     run = get_job("generate")
     with pytest.raises(JobInputError, match="valid values: tshirt, longsleeve, tank, jacket"):

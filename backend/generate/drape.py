@@ -13,7 +13,7 @@ from scipy.ndimage import gaussian_filter1d, maximum_filter1d
 from scipy.spatial import cKDTree
 
 from .body_regions import BodyRegions
-from .shells import GarmentPiece, _interior
+from .shells import GarmentPiece
 from .surface import push_outside
 
 TOP_K = 6
@@ -76,12 +76,10 @@ def skirt(r: BodyRegions, top_z: float, hem_z: float, offset: float, flare: floa
         rows[k] = gaussian_filter1d(rows[k], 1.0 + 5.0 * t, axis=0, mode="wrap")
     idx, w = top_k_weights(rows.reshape(len(pts), -1))
     _, anchor = tree.query(pts, k=1)
-    covered = np.zeros(len(v), bool)
-    legs = cand[(v[cand, 2] > hem_z - 0.03) & (v[cand, 2] < top_z - 0.03)]
-    covered[legs] = True
+    legs = cand[(v[cand, 2] > hem_z) & (v[cand, 2] < top_z)]      # skin under the skirt
     return GarmentPiece(vertices=pts.astype(np.float32), faces=_grid_faces(len(ring_z),
                         around, wrap=True), anchor=cand[anchor], skin_indices=idx,
-                        skin_weights=w, hides=np.flatnonzero(_interior(r.faces, covered, 2)))
+                        skin_weights=w, hides=legs)
 
 
 def hair_curtain(r: BodyRegions, bottom_z: float, offset: float, cols: int = 24

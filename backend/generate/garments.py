@@ -47,8 +47,8 @@ def bottom_pieces(r: BodyRegions, skin, style: str, rng: np.random.Generator
 
 def shoe_pieces(r: BodyRegions, skin, style: str) -> list[GarmentPiece]:
     if style == "boots":
-        return [shell(r, skin, shoe_mask(r, 0.72), BOOT_T, smooth=4, passes=4, hide_rings=1)]
-    return [shell(r, skin, shoe_mask(r, 0.93), SHOE_T, smooth=4, passes=4, hide_rings=1)]
+        return [shell(r, skin, shoe_mask(r, 0.72), BOOT_T, smooth=4, passes=4)]
+    return [shell(r, skin, shoe_mask(r, 0.93), SHOE_T, smooth=4, passes=4)]
 
 
 def hair_pieces(r: BodyRegions, skin, style: str, rng: np.random.Generator

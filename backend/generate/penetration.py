@@ -20,6 +20,7 @@ from scipy.spatial import cKDTree
 
 from protocol import MeshLayer, RiggedAvatar
 
+from .assemble import hidden_vertices
 from .surface import triangle_frames, vertex_normals
 
 TOLERANCE = 0.002
@@ -52,10 +53,7 @@ def measure(avatar: RiggedAvatar, full_faces: np.ndarray, body_v: np.ndarray | N
     normals = vertex_normals(bv, full_faces).astype(np.float64)
     surface = np.arange(len(bv)) if inner is None else np.flatnonzero(~inner)
     tree = cKDTree(bv[surface])
-    hidden = np.zeros(len(bv), bool)
-    for lay in avatar.layers:
-        if lay.binding is not None:
-            hidden[lay.binding.hides] = True
+    hidden = hidden_vertices(full_faces, len(bv), avatar.layers)
     shown = np.ones(len(bv), bool)
     if visible_only:
         shown[:] = False

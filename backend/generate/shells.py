@@ -26,7 +26,7 @@ class GarmentPiece:
     anchor: np.ndarray          # (N,) body vertex each point is bound to
     skin_indices: np.ndarray    # (N, k) int32
     skin_weights: np.ndarray    # (N, k) float32
-    hides: np.ndarray           # (H,) body vertices this piece covers completely
+    hides: np.ndarray           # (H,) body vertices under this piece (see assemble.py)
 
 
 # --- which body vertices a garment covers ----------------------------------------------------
@@ -80,7 +80,7 @@ def hair_mask(r: BodyRegions) -> np.ndarray:
 
 # --- shells ----------------------------------------------------------------------------------
 
-def _interior(faces: np.ndarray, mask: np.ndarray, rings: int) -> np.ndarray:
+def interior(faces: np.ndarray, mask: np.ndarray, rings: int) -> np.ndarray:
     """Masked vertices at least ``rings`` edges away from any unmasked vertex."""
     inside = mask.copy()
     for _ in range(rings):
@@ -102,8 +102,7 @@ def _adjacency(faces: np.ndarray, n: int) -> sp.csr_matrix:
 
 
 def shell(r: BodyRegions, rest_skin: tuple[np.ndarray, np.ndarray], mask: np.ndarray,
-          offset: np.ndarray | float, smooth: int = 4, hide_rings: int = 2,
-          passes: int = 1) -> GarmentPiece:
+          offset: np.ndarray | float, smooth: int = 4, passes: int = 1) -> GarmentPiece:
     """The body faces whose three vertices are in ``mask``, pushed out by ``offset`` metres
     (scalar or (V,) per body vertex) and lightly smoothed."""
     faces = r.faces[mask[r.faces].all(1)]
@@ -126,9 +125,6 @@ def shell(r: BodyRegions, rest_skin: tuple[np.ndarray, np.ndarray], mask: np.nda
     else:
         anchor = used
     idx, w = rest_skin
-    covered = np.zeros(len(r.vertices), dtype=bool)
-    covered[used] = True
-    hides = np.flatnonzero(_interior(r.faces, covered, hide_rings)) if hide_rings else \
-        np.zeros(0, np.int64)
     return GarmentPiece(vertices=pts.astype(np.float32), faces=local.astype(np.int32),
-                        anchor=anchor, skin_indices=idx[anchor], skin_weights=w[anchor], hides=hides)
+                        anchor=anchor, skin_indices=idx[anchor], skin_weights=w[anchor],
+                        hides=used)

@@ -1,33 +1,29 @@
-"""Job records (owned by the socket thread) and the worker threads that run jobs.
+"""Job records (owned by the socket thread) and the work items handed to executors.
 
-Only the socket thread reads or changes a JobRecord. Workers learn about cancellation through
-the record's ``cancel_event`` (thread-safe) and report back through the Outbox, so the order
-of events a client sees is the order the socket thread handled them.
+Only the socket thread reads or changes a JobRecord. Executors learn about cancellation
+through the record's ``cancel_event`` (thread-safe) and report back through events, so the
+order of events a client sees is the order the socket thread handled them. Records are
+written to disk when a job is queued and when it ends (records.py), so a restarted server
+still answers status and fetch, and still recognises request keys.
 """
 
 from __future__ import annotations
 
-import importlib
 import logging
-import queue
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping
+from typing import Any, Mapping
 
 import numpy as np
 
-from protocol import ErrorCode, ProtocolError, RiggedAvatar, avatar_message, encode
+from protocol import ErrorCode
 
-from ..bodies import JobInputError
-from ..jobs import JobCancelled, JobContext, JobFn
-from .events import Outbox
-from .store import ResultStore
+from .records import RecordStore
 
 log = logging.getLogger("doppel.server")
 
 TERMINAL = ("done", "failed", "cancelled")
-PROGRESS_INTERVAL = 0.05   # seconds between forwarded progress events of one job
 
 
 @dataclass
@@ -38,6 +34,7 @@ class JobRecord:
     submit_id: str                 # message id of the submit: `re` of the job's events
     request_key: str | None = None
     created: float = field(default_factory=time.time)   # unix seconds
+    finished: float | None = None
     state: str = "queued"          # one of protocol.JOB_STATES
     stage: str = "queued"
     fraction: float = 0.0
@@ -50,29 +47,101 @@ class JobRecord:
         return self.state in TERMINAL
 
     def as_dict(self) -> dict[str, Any]:
+        """The record a `status` reply carries."""
         d = {"job_id": self.job_id, "job_kind": self.job_kind, "state": self.state,
              "stage": self.stage, "fraction": self.fraction, "created": self.created}
         if self.code is not None:
             d.update(code=self.code, message=self.message)
         return d
 
+    def to_disk(self) -> dict[str, Any]:
+        d = self.as_dict()
+        d.update(owner=self.owner.hex(), submit_id=self.submit_id,
+                 request_key=self.request_key, finished=self.finished)
+        return d
+
+    @classmethod
+    def from_disk(cls, d: dict[str, Any]) -> "JobRecord":
+        rec = cls(str(d["job_id"]), str(d.get("job_kind") or "unknown"),
+                  bytes.fromhex(d.get("owner") or ""), str(d.get("submit_id") or ""),
+                  request_key=d.get("request_key"), created=float(d.get("created") or 0.0),
+                  finished=d.get("finished"), state=str(d.get("state") or "failed"),
+                  stage=str(d.get("stage") or ""), fraction=float(d.get("fraction") or 0.0),
+                  code=d.get("code"), message=d.get("message"))
+        return rec
+
 
 class JobTable:
-    """Records by job id, by owner and by (owner, request key). Socket thread only."""
+    """Records by job id, by owner and by (owner, request key). Socket thread only.
 
-    def __init__(self, max_finished: int = 1000):
+    Keeps at most ``max_finished`` finished records in memory; older ones stay on disk.
+    """
+
+    def __init__(self, max_finished: int = 1000, disk: RecordStore | None = None):
         self._records: dict[str, JobRecord] = {}    # insertion order = submit order
         self._keys: dict[tuple[bytes, str], str] = {}
         self.max_finished = max_finished
+        self.disk = disk
 
-    def add(self, rec: JobRecord) -> None:
+    def restore(self) -> int:
+        """Load the records of an earlier run; jobs it left unfinished are marked failed
+        (their worker processes died with it). Returns how many were interrupted."""
+        if self.disk is None:
+            return 0
+        interrupted = 0
+        for d in self.disk.all():
+            try:
+                rec = JobRecord.from_disk(d)
+            except (KeyError, TypeError, ValueError):
+                continue
+            if not rec.terminal:
+                rec.state, rec.code, rec.finished = "failed", ErrorCode.JOB_FAILED, time.time()
+                rec.message = (f"job {rec.job_id} ({rec.job_kind}) was interrupted by a server "
+                               f"restart before it finished; submit it again")
+                self.disk.save(rec.to_disk())
+                interrupted += 1
+            self._insert(rec)
+        self._prune()
+        return interrupted
+
+    def _insert(self, rec: JobRecord) -> None:
         self._records[rec.job_id] = rec
         if rec.request_key is not None:
             self._keys[(rec.owner, rec.request_key)] = rec.job_id
+
+    def add(self, rec: JobRecord) -> None:
+        self._insert(rec)
+        self.save(rec)
         self._prune()
+
+    def save(self, rec: JobRecord) -> None:
+        if self.disk is not None:
+            try:
+                self.disk.save(rec.to_disk())
+            except OSError as exc:
+                log.warning("could not save the record of job %s: %s", rec.job_id, exc)
+
+    def finish(self, rec: JobRecord, state: str, code: str | None = None,
+               message: str | None = None) -> None:
+        rec.state, rec.code, rec.message, rec.finished = state, code, message, time.time()
+        if state == "done":
+            rec.stage, rec.fraction = "done", 1.0
+        self.save(rec)
 
     def get(self, job_id: str) -> JobRecord | None:
         return self._records.get(job_id)
+
+    def stored(self, job_id: str) -> dict[str, Any] | None:
+        """The status record of a job no longer held in memory, from disk."""
+        if self.disk is None:
+            return None
+        d = self.disk.load(job_id)
+        if d is None:
+            return None
+        try:
+            return JobRecord.from_disk(d).as_dict()
+        except (KeyError, TypeError, ValueError):
+            return None
 
     def by_key(self, owner: bytes, key: str) -> JobRecord | None:
         job_id = self._keys.get((owner, key))
@@ -88,7 +157,7 @@ class JobTable:
         return [r for r in self._records.values() if not r.terminal]
 
     def _prune(self) -> None:
-        # Forget the oldest finished records; their results stay fetchable from disk.
+        # Forget the oldest finished records; they stay answerable from disk.
         finished = [r for r in self._records.values() if r.terminal]
         for rec in finished[:max(0, len(finished) - self.max_finished)]:
             del self._records[rec.job_id]
@@ -101,101 +170,7 @@ class WorkItem:
     job_id: str
     job_kind: str
     submit_id: str
-    fn_spec: JobFn | str            # a callable or "module:function"
+    fn_spec: str                    # "module:function"
     params: Mapping[str, Any]
     inputs: Mapping[str, np.ndarray]
     cancel_event: threading.Event
-
-
-def resolve_job(spec: JobFn | str) -> JobFn:
-    if callable(spec):
-        return spec
-    module, func = spec.split(":")
-    return getattr(importlib.import_module(module), func)
-
-
-class WorkerPool:
-    """``count`` threads taking WorkItems off a FIFO queue and running them to an event."""
-
-    def __init__(self, count: int, outbox: Outbox, store: ResultStore):
-        self._queue: queue.Queue[WorkItem | None] = queue.Queue()
-        self._outbox = outbox
-        self._store = store
-        self._threads = [threading.Thread(target=self._work, name=f"doppel-worker-{i}",
-                                          daemon=True) for i in range(max(1, count))]
-        for t in self._threads:
-            t.start()
-
-    def submit(self, item: WorkItem) -> None:
-        self._queue.put(item)
-
-    def stop(self, timeout: float = 5.0) -> None:
-        """Let each worker finish its current job (cancelled jobs stop at their next progress
-        report) and exit; gives up waiting after ``timeout`` seconds."""
-        for _ in self._threads:
-            self._queue.put(None)
-        deadline = time.monotonic() + timeout
-        for t in self._threads:
-            t.join(max(0.0, deadline - time.monotonic()))
-            if t.is_alive():
-                log.warning("%s is still running a job; leaving it behind", t.name)
-
-    def _work(self) -> None:
-        while True:
-            item = self._queue.get()
-            if item is None:
-                return
-            if item.cancel_event.is_set():
-                continue     # cancelled while queued: the socket thread already told the client
-            self._run(item)
-
-    def _run(self, item: WorkItem) -> None:
-        job_id, kind = item.job_id, item.job_kind
-        report = _throttled_reporter(self._outbox, job_id)
-        ctx = JobContext(job_id, report=report, is_cancelled=item.cancel_event.is_set)
-        start = time.monotonic()
-        log.info("job %s (%s) started", job_id, kind)
-        try:
-            report("started", 0.0)
-            avatar = resolve_job(item.fn_spec)(item.params, item.inputs, ctx)
-            if not isinstance(avatar, RiggedAvatar):
-                raise TypeError(f"the job returned {type(avatar).__name__}, not a RiggedAvatar")
-            frames = encode(avatar_message(avatar, job_id, re=item.submit_id))  # validates
-            self._store.save(job_id, kind, avatar)
-        except JobCancelled:
-            log.info("job %s (%s) cancelled after %.2f s", job_id, kind, time.monotonic() - start)
-            self._outbox.put(("failed", job_id, ErrorCode.CANCELLED,
-                              f"job {job_id} ({kind}) was cancelled"))
-            return
-        except JobInputError as exc:
-            log.info("job %s (%s) rejected its input: %s", job_id, kind, exc)
-            self._outbox.put(("failed", job_id, exc.code, str(exc)))
-            return
-        except ProtocolError as exc:
-            log.error("job %s (%s) produced an invalid avatar: %s", job_id, kind, exc)
-            self._outbox.put(("failed", job_id, ErrorCode.JOB_FAILED,
-                              f"job {kind} produced an invalid result ({exc.message}); "
-                              f"this is a bug, please report it with the server log"))
-            return
-        except Exception as exc:   # noqa: BLE001 - a job bug must not kill the worker
-            log.exception("job %s (%s) failed", job_id, kind)
-            self._outbox.put(("failed", job_id, ErrorCode.JOB_FAILED,
-                              f"job {kind} failed: {type(exc).__name__}: {exc}"))
-            return
-        log.info("job %s (%s) done in %.2f s", job_id, kind, time.monotonic() - start)
-        self._outbox.put(("done", job_id, frames))
-
-
-def _throttled_reporter(outbox: Outbox, job_id: str) -> Callable[[str, float], None]:
-    """Forward a progress report unless one for the same stage went out < 50 ms ago
-    (a job reporting per frame must not flood the client)."""
-    last = {"stage": None, "time": 0.0}
-
-    def report(stage: str, fraction: float) -> None:
-        now = time.monotonic()
-        if stage == last["stage"] and fraction < 1.0 and now - last["time"] < PROGRESS_INTERVAL:
-            return
-        last.update(stage=stage, time=now)
-        outbox.put(("progress", job_id, str(stage)[:200], float(fraction)))
-
-    return report

@@ -69,6 +69,22 @@ class ResultStore:
         return {"job_id": job_id, "job_kind": kind if isinstance(kind, str) else "unknown",
                 "state": "done", "stage": "done", "fraction": 1.0}
 
+    def delete(self, job_id: str) -> None:
+        for suffix in (".doppel", ".json"):
+            self._path(job_id, suffix).unlink(missing_ok=True)
+
+    def delete_older_than(self, cutoff: float) -> int:
+        """Delete results written before ``cutoff`` (unix seconds); returns how many."""
+        removed = 0
+        for path in self.root.glob("*.doppel"):
+            try:
+                if JOB_ID.fullmatch(path.stem) and path.stat().st_mtime < cutoff:
+                    self.delete(path.stem)
+                    removed += 1
+            except OSError:
+                pass   # deleted meanwhile
+        return removed
+
     def load(self, job_id: str) -> RiggedAvatar:
         path = self._path(job_id, ".doppel")
         if not path.is_file():

@@ -4,8 +4,9 @@
 2. Seen texels: the point projects inside the person mask, faces the camera and passes a
    depth test against an exact raster of the posed mesh -> bilinear sample of the photo.
 3. Unseen texels, in order: the mirror point (x -> -x in rest space, left/right symmetry);
-   the same place on the other side of the body (front/back: nearest seen texel in rest
-   (x, z), not for the head, whose back is hair, not a face); OpenCV inpainting for the rest.
+   the same place on the other side of the body (front/back: mean of the nearest seen texels
+   in rest (x, z), so colours carry over but prints do not; not for the head, whose back is
+   hair: the crown's colour); OpenCV inpainting for the rest.
 4. Texels outside every UV island are filled outwards (pull-push) so mip-mapping and bilinear
    lookups at island edges never pick up black.
 """
@@ -25,7 +26,8 @@ from ..fit.raster import Raster, rasterize
 
 SIZE = 1024
 MIRROR_TOL = 0.015     # metres between a texel's mirror point and the seen texel we copy
-BACK_TOL = 0.02        # metres in rest (x, z) for the front/back copy
+BACK_TOL = 0.04        # metres in rest (x, z) for the front/back copy
+BACK_K = 24            # front texels averaged per back texel
 
 
 @dataclass
@@ -111,11 +113,18 @@ def _complete(view, rest, uvs, head_z, size):
         done[todo[ok]] = True
         todo = np.flatnonzero(~done & (q[:, 2] < head_z))
         if todo.size:
+            # Averaging several front texels keeps the garment's colour but not its print
+            # (a logo copied sharp onto the back would read mirrored).
             tree_xz = cKDTree(q[src][:, [0, 2]])
-            dist, near = tree_xz.query(q[todo][:, [0, 2]], distance_upper_bound=BACK_TOL)
-            ok = np.isfinite(dist)
-            colours[todo[ok]] = colours[src[near[ok]]]
+            dist, near = tree_xz.query(q[todo][:, [0, 2]], k=BACK_K,
+                                       distance_upper_bound=BACK_TOL)
+            hit = np.isfinite(dist)
+            ok = hit[:, 0]
+            picked = np.where(hit, near, 0)
+            avg = (colours[src[picked]] * hit[..., None]).sum(1) / np.maximum(hit.sum(1), 1)[:, None]
+            colours[todo[ok]] = avg[ok]
             done[todo[ok]] = True
+        _hair_behind(q, seen, done, colours, head_z)
     n_sym = int(done.sum() - seen.sum())
 
     img = np.zeros((size * size, 3), np.float32)
@@ -131,6 +140,22 @@ def _complete(view, rest, uvs, head_z, size):
     img = _pull_push(img, known | holes)
     n = max(len(tex_idx), 1)
     return img, (float(seen.sum() / n), n_sym / n, float(holes.sum() / n))
+
+
+def _hair_behind(q, seen, done, colours, head_z) -> None:
+    """The back of the head is hair (or the scalp's colour), not a mirrored face: fill unseen
+    head texels behind the ears with the median colour seen on the crown."""
+    head = q[:, 2] >= head_z
+    if not (head & seen).any():
+        return
+    top = q[head, 2].max()
+    crown = seen & head & (q[:, 2] > top - 0.06)
+    if crown.sum() < 20:
+        return
+    ears_y = np.median(q[head, 1])               # model -Y is forward: larger y is behind
+    back = ~done & head & (q[:, 1] > ears_y)
+    colours[back] = np.median(colours[crown], axis=0)
+    done[back] = True
 
 
 def _seen_texels(photo, mask, posed, faces, tf, p, f, cx, cy, colours) -> np.ndarray:

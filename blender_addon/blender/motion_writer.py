@@ -80,8 +80,13 @@ def _new_fcurves(action, obj):
 
 def _write_curve(fcurves, layered: bool, path: str, index: int, group: str,
                  frames: np.ndarray, values: np.ndarray, linear: np.ndarray) -> None:
-    fc = (fcurves.new(path, index=index, group_name=group) if layered
-          else fcurves.new(path, index=index, action_group=group))
+    if not layered:
+        fc = fcurves.new(path, index=index, action_group=group)
+    else:
+        try:
+            fc = fcurves.new(path, index=index, group_name=group)
+        except TypeError:           # 4.4's channelbag F-curves take no group name
+            fc = fcurves.new(path, index=index)
     points = fc.keyframe_points
     points.add(len(frames))
     co = np.empty(2 * len(frames), np.float32)
