@@ -41,7 +41,7 @@ class SurfaceBinding:
     F = (t, b, n) is the triangle's orthonormal frame: t along its first edge, n its unit face
     normal, b = n x t. ``hides`` lists the body vertices under the layer (a producer may leave
     the skin under its garments out of the body layer; Doppel's generator drops the faces
-    that lie more than one edge ring inside the union of all layers' ``hides``)."""
+    that lie two edge rings or more inside the union of all layers' ``hides``)."""
 
     triangles: np.ndarray        # (V, 3) int32 body-layer vertex indices
     barycentric: np.ndarray      # (V, 3) float32

@@ -7,6 +7,12 @@ Pure pyzmq + protocol (no torch), so the Blender add-on uses it as is. Two ways 
 * non-blocking ``send`` + ``poll`` for UIs (a Blender timer calls ``poll()`` and handles
   ``accepted`` / ``progress`` / ``result`` / ``error`` messages as they come).
 
+Remote servers use CurveZMQ: pass ``server_key`` (the server's public key) and ``client_key``
+(this client's key pair), as z85 text or as the .key / .key_secret files `doppel keys init`
+makes. ``retries`` > 0 makes blocking requests survive a restarting server: after a timeout
+the socket is rebuilt and the request sent again after a back-off (submits carry a request
+key, so a retry never makes a second job); ``on_event(text)`` hears about each retry.
+
 All times are seconds (``time.monotonic``). Never pickles: frames go through protocol.decode.
 """
 
@@ -14,10 +20,13 @@ from __future__ import annotations
 
 import logging
 import math
+import os
 import time
 import uuid
 from collections import deque
-from typing import Any, Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 import zmq
@@ -34,6 +43,57 @@ log = logging.getLogger("doppel.client")
 ProgressFn = Callable[[str, float], None]
 MAX_INBOX = 10_000       # unclaimed messages kept (oldest dropped first)
 MAX_POLL_BATCH = 1000    # poll() returns at most this many messages (the rest stay queued)
+
+
+@dataclass(frozen=True)
+class CurveKeys:
+    """z85-encoded (40 ASCII bytes each) keys of a CURVE client."""
+
+    server_public: bytes
+    public: bytes
+    secret: bytes
+
+
+KeySource = str | bytes | os.PathLike | None
+
+
+def _z85(value: Any) -> bytes | None:
+    raw = value.encode("ascii", "replace") if isinstance(value, str) else value
+    return raw if isinstance(raw, bytes) and len(raw) == 40 else None
+
+
+def _read_key_file(path: KeySource, what: str, secret: bool) -> tuple[bytes, bytes | None]:
+    import zmq.auth
+    file = Path(os.fspath(path)).expanduser()
+    if not file.is_file():
+        raise ValueError(f"{what} file {file} not found; `doppel keys init` on the server makes "
+                         f"server.key and client.key_secret: copy them to this machine")
+    try:
+        public, sec = zmq.auth.load_certificate(file)
+    except (ValueError, OSError) as exc:
+        raise ValueError(f"{file} is not a CurveZMQ key file ({exc})") from None
+    if secret and not sec:
+        raise ValueError(f"{file} holds only a public key; the client needs its "
+                         f".key_secret file (e.g. client.key_secret)")
+    return public, sec
+
+
+def load_curve_keys(server_key: KeySource,
+                    client_key: KeySource | Sequence[KeySource]) -> CurveKeys:
+    """``server_key``: z85 text or a path to the server's public .key file. ``client_key``:
+    a path to this client's .key_secret file, or a (public, secret) pair of z85 texts.
+    Raises ValueError with a sentence saying what is missing."""
+    server = _z85(server_key) or _read_key_file(server_key, "server public key", False)[0]
+    if client_key is None or client_key == "":
+        raise ValueError("a CURVE server needs a client key pair too: pass the "
+                         "client.key_secret file made by `doppel keys init`")
+    if isinstance(client_key, (tuple, list)):
+        public, secret = (_z85(k) for k in client_key)
+        if public is None or secret is None:
+            raise ValueError("client keys must be two 40-character z85 texts")
+    else:
+        public, secret = _read_key_file(client_key, "client key", True)
+    return CurveKeys(server, public, secret)
 
 
 def new_identity() -> bytes:
@@ -53,9 +113,22 @@ class Client:
 
     def __init__(self, address: str = DEFAULT_ADDRESS, timeout: float = 5.0,
                  identity: bytes | None = None, client_name: str = "doppel-client",
-                 context: zmq.Context | None = None):
+                 context: zmq.Context | None = None, server_key: KeySource = None,
+                 client_key: KeySource | Sequence[KeySource] = None, retries: int = 0,
+                 backoff: tuple[float, float] = (0.5, 8.0),
+                 on_event: Callable[[str], None] | None = None):
         if timeout <= 0:
             raise ValueError("timeout must be positive (seconds)")
+        if retries < 0 or not 0 < backoff[0] <= backoff[1]:
+            raise ValueError("retries must be >= 0 and backoff (first, most) seconds, 0 < first "
+                             "<= most")
+        # $DOPPEL_SERVER_KEY / $DOPPEL_CLIENT_KEY: key files for the CLI's --server.
+        server_key = server_key or os.environ.get("DOPPEL_SERVER_KEY") or None
+        client_key = client_key or os.environ.get("DOPPEL_CLIENT_KEY") or None
+        self.curve = load_curve_keys(server_key, client_key) if server_key else None
+        self.retries = int(retries)
+        self.backoff = (float(backoff[0]), float(backoff[1]))
+        self.on_event = on_event
         if identity is not None and not (0 < len(identity) <= 255 and identity[0] != 0):
             raise ValueError("identity must be 1..255 bytes and must not start with a zero byte")
         self.address = address
@@ -77,6 +150,10 @@ class Client:
         sock.setsockopt(zmq.MAXMSGSIZE, MAX_MESSAGE_BYTES)
         sock.setsockopt(zmq.RECONNECT_IVL, 100)      # milliseconds (zmq's unit)
         sock.setsockopt(zmq.RECONNECT_IVL_MAX, 2000)
+        if self.curve is not None:
+            sock.curve_serverkey = self.curve.server_public
+            sock.curve_publickey = self.curve.public
+            sock.curve_secretkey = self.curve.secret
         try:
             sock.connect(self.address)
         except zmq.ZMQError as exc:
@@ -117,11 +194,19 @@ class Client:
         """Queue one request without waiting; returns its message id (replies carry it in
         ``re`` and come back through :meth:`poll`)."""
         msg = Message(kind, dict(fields or {}), dict(arrays or {}))
+        self._send_message(msg)
+        return msg.id
+
+    def _send_message(self, msg: Message) -> None:
         try:
             self.socket.send_multipart(encode(msg), flags=zmq.NOBLOCK, copy=False)
         except zmq.Again:
             raise self._unreachable("its send queue is full") from None
-        return msg.id
+
+    def _tell(self, text: str) -> None:
+        log.warning("%s", text)
+        if self.on_event is not None:
+            self.on_event(text)
 
     def _unreachable(self, why: str) -> ProtocolError:
         return ProtocolError(ErrorCode.UNREACHABLE,
@@ -177,14 +262,30 @@ class Client:
                 arrays: Mapping[str, np.ndarray] | None = None,
                 timeout: float | None = None) -> Message:
         """Send one request and return its reply. A server ``error`` reply is raised as
-        ProtocolError with the server's code; silence for ``timeout`` seconds raises
-        UNREACHABLE (and resets the socket so the stale request is never delivered later)."""
+        ProtocolError with the server's code. Silence for ``timeout`` seconds resets the socket
+        (so the stale request is never delivered later) and, while ``self.retries`` allow,
+        sends the request again after a back-off (0.5 s, 1 s, 2 s ... up to 8 s); then raises
+        UNREACHABLE."""
         wait = self.timeout if timeout is None else timeout
-        msg_id = self.send(kind, fields, arrays)
-        reply = self._wait_for(lambda m: m.re == msg_id, wait)
-        if reply is None:
+        msg = Message(kind, dict(fields or {}), dict(arrays or {}))
+        attempts = 1 + self.retries
+        for attempt in range(attempts):
+            self._send_message(msg)
+            reply = self._wait_for(lambda m: m.re == msg.id, wait)
+            if reply is not None:
+                break
             self.reconnect()
-            raise self._unreachable(f"no answer within {wait:g} s")
+            if attempt + 1 < attempts:
+                delay = min(self.backoff[1], self.backoff[0] * 2 ** attempt)
+                self._tell(f"no answer from the server at {self.address} within {wait:g} s; "
+                           f"retrying {kind} in {delay:g} s (attempt {attempt + 2} of "
+                           f"{attempts})")
+                time.sleep(delay)
+        else:
+            raise self._unreachable(f"no answer within {wait:g} s"
+                                    + (f", {attempts} attempts" if attempts > 1 else ""))
+        if attempt > 0:
+            self._tell(f"the server at {self.address} answered again")
         if reply.kind == "error":
             f = reply.fields
             raise ProtocolError(f["code"], f["message"], f.get("job_id"))
@@ -202,10 +303,10 @@ class Client:
                inputs: Mapping[str, np.ndarray] | None = None,
                request_key: str | None = None) -> str:
         """Queue a job; returns its job id. Submitting again with the same ``request_key``
-        returns the first job's id instead of starting a second job."""
-        fields: dict[str, Any] = {"job_kind": kind, "params": dict(params or {})}
-        if request_key is not None:
-            fields["request_key"] = request_key
+        returns the first job's id instead of starting a second job (without one, a fresh
+        key is made, so the client's own retries never start a job twice)."""
+        fields: dict[str, Any] = {"job_kind": kind, "params": dict(params or {}),
+                                  "request_key": request_key or uuid.uuid4().hex}
         return self.request("submit", fields, inputs).fields["job_id"]
 
     def cancel(self, job_id: str) -> dict[str, Any]:
@@ -233,14 +334,14 @@ class Client:
     def run_job(self, kind: str, params: Mapping[str, Any] | None = None,
                 inputs: Mapping[str, np.ndarray] | None = None,
                 on_progress: ProgressFn | None = None,
-                timeout: float | None = None) -> RiggedAvatar:
+                timeout: float | None = None, request_key: str | None = None) -> RiggedAvatar:
         """Submit a job and wait for its avatar, calling ``on_progress(stage, fraction)``.
 
         ``timeout``: overall limit in seconds (None: no limit while the server stays alive).
         During silence longer than ``self.timeout`` the job's status is asked, so a dead
         server or a forgotten job raises instead of waiting forever.
         """
-        job_id = self.submit(kind, params, inputs)
+        job_id = self.submit(kind, params, inputs, request_key=request_key)
         deadline = None if timeout is None else time.monotonic() + timeout
         is_ours = lambda m: (m.kind in ("progress", "result", "error")   # noqa: E731
                              and m.fields.get("job_id") == job_id)

@@ -103,3 +103,31 @@ def test_report_has_pose_stages_and_no_spurious_warnings(ryota):
     assert rec["warnings"] == []
     assert av.source_image[:4] == b"\x89PNG"
     assert rec["fit"]["kp_err_pct"] < 2.0
+
+
+@pytest.mark.blender
+def test_blender_import_overlays_the_photo_through_its_camera(ryota):
+    """The same avatar built by the add-on in real bpy: the evaluated (skinned) mesh, seen
+    through the imported Blender camera, covers the person in the photo."""
+    bpy = pytest.importorskip("bpy")
+    from bpy_extras.object_utils import world_to_camera_view
+    from mathutils import Vector
+
+    from backend.fit.raster import mask_iou, rasterize
+    from blender_addon.blender.builder import build_avatar
+    bpy.ops.wm.read_factory_settings(use_empty=True)
+    try:
+        built = build_avatar(ryota["avatar"], bpy.context, posed=True, with_camera=True)
+        scene = bpy.context.scene
+        mesh = next(iter(built.meshes.values()))
+        depsgraph = bpy.context.evaluated_depsgraph_get()
+        ev = mesh.evaluated_get(depsgraph)
+        world = [ev.matrix_world @ v.co for v in ev.data.vertices]
+        ndc = np.array([tuple(world_to_camera_view(scene, built.camera, Vector(p)))
+                        for p in world])
+        w, h = scene.render.resolution_x, scene.render.resolution_y
+        pix = np.stack([ndc[:, 0] * w, (1.0 - ndc[:, 1]) * h], axis=1)
+        sil = rasterize(pix, ryota["avatar"].layers[0].faces, w, h).mask
+        assert mask_iou(sil, ryota["mask"]) > 0.92
+    finally:
+        bpy.ops.wm.read_factory_settings(use_empty=True)

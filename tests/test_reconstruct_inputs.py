@@ -104,6 +104,12 @@ def test_no_person():
     assert err.value.code == "bad_input"
 
 
+def test_a_statue_is_not_a_person(shared_data):
+    data = (shared_data / "photos" / "group" / "170149601_13aa4e4483_c.jpg").read_bytes()
+    with pytest.raises(JobInputError, match="no person found"):
+        observe(data, "statue.jpg")
+
+
 def test_several_people_reconstructs_the_most_prominent_and_warns(shared_data):
     data = (shared_data / "photos" / "group" / "39742984604_46934fbd50_c.jpg").read_bytes()
     photo, obs, warnings = observe(data, "group.jpg")
@@ -151,3 +157,37 @@ def test_cli_reports_each_bad_photo_and_fails(tmp_path, capsys):
     assert "not an image" in lines[0]["error"]
     assert "cannot read" in lines[1]["error"]
     assert not (tmp_path / "o").exists() or not any((tmp_path / "o").iterdir())
+
+
+def test_exif_orientation_and_big_jpeg_are_read_upright_at_working_size(ryota_img):
+    """A camera JPEG stored sideways with EXIF orientation 6 (rotate 90 deg clockwise to view)
+    comes out upright; a big JPEG is decoded straight to the bounded working size while the
+    original's pixel size is kept for the camera intrinsics."""
+    from backend.imageio import read_photo
+    big = ryota_img.resize((2560, 2560))
+    stored = big.transpose(Image.Transpose.ROTATE_90)          # sideways on disk
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    photo = read_photo(encode(stored, "JPEG", quality=92, exif=exif.tobytes()), "cam.jpg")
+    assert (photo.width, photo.height) == (2560, 2560)
+    assert max(photo.rgb.shape[:2]) == 1024
+    upright = np.asarray(ryota_img.resize((1024, 1024)), np.float32)
+    assert np.abs(photo.rgb.astype(np.float32) - upright).mean() < 12.0
+
+    wide = ryota_img.crop((0, 100, 512, 400)).resize((3000, 1758))
+    photo = read_photo(encode(wide, "JPEG"), "wide.jpg")
+    assert (photo.width, photo.height) == (3000, 1758)
+    assert photo.rgb.shape[:2] == (600, 1024)
+
+
+def test_cancelling_stops_the_job_during_the_fit(shared_data):
+    """Esc in Blender / a cancelled server job: the next progress report raises JobCancelled,
+    so the fit stops within one reporting interval instead of running to the end."""
+    from backend.jobs import JobCancelled, JobContext, get_job
+    stages = []
+    ctx = JobContext("cancel-me", report=lambda stage, f: stages.append(stage),
+                     is_cancelled=lambda: "fit body" in stages)
+    data = (shared_data / "photos" / "single" / "ryota.png").read_bytes()
+    with pytest.raises(JobCancelled):
+        get_job("reconstruct")({"name": "C"}, {"photo": np.frombuffer(data, np.uint8)}, ctx)
+    assert "fit clothing" not in stages and "texture" not in stages

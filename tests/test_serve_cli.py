@@ -51,7 +51,13 @@ def test_serve_listens_answers_and_stops_on_sigterm(tmp_path):
     assert f"listening on {address}" in text and "server stopped" in text
 
 
-def test_serve_refuses_a_public_address_without_opt_in(capsys):
-    assert main(["serve", "--bind", "tcp://0.0.0.0:5557"]) == 1
+def test_serve_refuses_a_public_address_without_keys(capsys, tmp_path):
+    assert main(["serve", "--bind", "tcp://0.0.0.0:5557", "--results", str(tmp_path)]) == 1
     err = capsys.readouterr().err
-    assert "refusing to bind" in err and "--insecure-allow-remote" in err
+    assert "refusing to bind" in err and "doppel keys init" in err and "--keys" in err
+
+
+def test_serve_with_a_key_folder_lacking_keys_says_how_to_make_them(capsys, tmp_path):
+    assert main(["serve", "--bind", "tcp://0.0.0.0:5557", "--keys", str(tmp_path / "none"),
+                 "--results", str(tmp_path)]) == 1
+    assert "doppel keys init" in capsys.readouterr().err

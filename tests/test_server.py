@@ -1,7 +1,7 @@
 """The server on a real loopback ZeroMQ socket, driven by the real client.
 
-Job kinds "slow", "boom" and "echo" are test fixtures injected through Server(jobs=...); the
-body job is the real one.
+Test job kinds ("slow", "boom", "echo", ...) come from tests/server_jobs.py and run in worker
+processes like the real ones; the body job is the real one.
 """
 
 from __future__ import annotations
@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import threading
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -17,57 +18,20 @@ import zmq
 import backend
 from avatar_samples import assert_avatars_equal, tiny_avatar
 from backend.jobs import JOB_KINDS
-from backend.server import Server, is_local_address
+from backend.server import Server
 from protocol import ErrorCode, Message, ProtocolError, encode
 from protocol.client import Client, new_identity
 from protocol.constants import MAX_HEADER_BYTES
 from server_fixtures import running_server
+from server_jobs import TEST_JOBS as _TEST_ONLY
 
-# --- test job kinds ---------------------------------------------------------------------------
-
-STARTED: dict[str, threading.Event] = {}
-EXITED: dict[str, threading.Event] = {}
-
-
-def _event(table: dict, job_id: str) -> threading.Event:
-    return table.setdefault(job_id, threading.Event())
-
-
-def slow_job(params, inputs, ctx):
-    """Reports progress every 10 ms for params["seconds"] (default 30), then a tiny avatar."""
-    _event(STARTED, ctx.job_id).set()
-    if "tag" in params:
-        _event(STARTED, params["tag"]).set()
-    try:
-        deadline = time.monotonic() + params.get("seconds", 30.0)
-        step = 0
-        while time.monotonic() < deadline:
-            ctx.progress("waiting", min(0.99, step / 3000))
-            step += 1
-            time.sleep(0.01)
-        return tiny_avatar("Slow")
-    finally:
-        _event(EXITED, ctx.job_id).set()
-
-
-def boom_job(params, inputs, ctx):
-    ctx.progress("about to fail", 0.5)
-    raise RuntimeError("the flux capacitor is unplugged")
-
-
-def echo_job(params, inputs, ctx):
-    """A tiny avatar whose metadata describes the inputs it received."""
-    seen = {name: {"dtype": a.dtype.name, "shape": list(a.shape), "sum": float(a.sum())}
-            for name, a in inputs.items()}
-    return tiny_avatar("Echo", metadata={"inputs": seen, "params": dict(params)})
-
-
-TEST_JOBS = {**JOB_KINDS, "slow": slow_job, "boom": boom_job, "echo": echo_job}
+TEST_JOBS = {**JOB_KINDS, **_TEST_ONLY}
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    with running_server(tmp_path_factory.mktemp("results"), jobs=TEST_JOBS) as srv:
+    with running_server(tmp_path_factory.mktemp("results"), jobs=TEST_JOBS,
+                        preload=("anny",)) as srv:
         yield srv
 
 
@@ -77,14 +41,25 @@ def client(server):
         yield c
 
 
-def wait_for(client: Client, job_id: str, kinds: tuple[str, ...], timeout: float = 10.0):
-    """Poll until a message of one of ``kinds`` about ``job_id`` arrives; others are skipped."""
+def wait_for(client: Client, job_id: str, kinds: tuple[str, ...], timeout: float = 10.0,
+             stage: str | None = None):
+    """Poll until a message of one of ``kinds`` about ``job_id`` arrives (a progress message
+    only if its stage starts with ``stage``); others are skipped."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         for msg in client.poll(timeout=0.2):
-            if msg.kind in kinds and msg.fields.get("job_id") == job_id:
+            if msg.kind in kinds and msg.fields.get("job_id") == job_id and (
+                    stage is None or msg.kind != "progress"
+                    or msg.fields["stage"].startswith(stage)):
                 return msg
     raise AssertionError(f"no {kinds} for job {job_id} within {timeout} s")
+
+
+def wait_file(path: Path, timeout: float = 5.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while not path.exists() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    return path.exists()
 
 
 # --- capabilities and the body job ------------------------------------------------------------
@@ -124,12 +99,13 @@ def test_binary_inputs_reach_the_job(client):
 
 # --- slow jobs: the socket stays responsive, cancel stops the work ----------------------------
 
-def test_server_answers_while_a_job_runs_and_cancel_stops_it(client):
-    job_id = client.submit("slow", {"seconds": 30})
+def test_server_answers_while_a_job_runs_and_cancel_stops_it(client, tmp_path):
+    exited = tmp_path / "exited"
+    job_id = client.submit("slow", {"seconds": 30, "exited": str(exited)})
     try:
         first = wait_for(client, job_id, ("progress",))
         assert first.fields["stage"] in ("started", "waiting")
-        assert _event(STARTED, job_id).wait(5)
+        wait_for(client, job_id, ("progress",), stage="waiting")
         # The worker is busy; hello, ping and status still come back promptly.
         assert client.ping() < 1.0
         assert client.hello()["version"] == 1
@@ -141,7 +117,7 @@ def test_server_answers_while_a_job_runs_and_cancel_stops_it(client):
         client.cancel(job_id)
     end = wait_for(client, job_id, ("error", "result"))
     assert end.kind == "error" and end.fields["code"] == ErrorCode.CANCELLED
-    assert _event(EXITED, job_id).wait(5), "the job function kept running after cancel"
+    assert wait_file(exited), "the job function kept running after cancel"
     record = client.status(job_id)[0]
     assert record["state"] == "cancelled" and record["code"] == ErrorCode.CANCELLED
     with pytest.raises(ProtocolError) as exc:
@@ -149,10 +125,10 @@ def test_server_answers_while_a_job_runs_and_cancel_stops_it(client):
     assert exc.value.code == ErrorCode.CANCELLED
 
 
-def test_cancel_of_a_queued_job_ends_it_before_it_starts(client):
-    running = client.submit("slow", {"seconds": 30})     # occupies the only worker
-    assert _event(STARTED, running).wait(10)
-    queued = client.submit("slow", {"seconds": 30})
+def test_cancel_of_a_queued_job_ends_it_before_it_starts(client, tmp_path):
+    running = client.submit("slow", {"seconds": 30, "exited": str(tmp_path / "first")})
+    wait_for(client, running, ("progress",), stage="waiting")   # occupies the only worker
+    queued = client.submit("pid", {"seconds": 30})
     try:
         assert client.cancel(queued)["state"] == "cancelled"
         end = wait_for(client, queued, ("error",))
@@ -160,9 +136,9 @@ def test_cancel_of_a_queued_job_ends_it_before_it_starts(client):
     finally:
         client.cancel(running)
     wait_for(client, running, ("error",))
-    assert _event(EXITED, running).wait(5)
-    time.sleep(0.1)   # give the freed worker the chance to (wrongly) pick up the queued job
-    assert queued not in STARTED
+    assert wait_file(tmp_path / "first")
+    time.sleep(0.3)   # give the freed worker the chance to (wrongly) pick up the queued job
+    assert client.status(queued)[0]["stage"] == "queued"   # no progress: it never ran
 
 
 def test_run_job_timeout_cancels_the_job(client):
@@ -171,8 +147,6 @@ def test_run_job_timeout_cancels_the_job(client):
     job_id = exc.value.job_id
     assert exc.value.code == ErrorCode.JOB_FAILED and "0.5 s" in exc.value.message
     assert wait_for(client, job_id, ("error",)).fields["code"] == ErrorCode.CANCELLED
-    if job_id in STARTED:          # on a loaded machine it may have been cancelled while queued
-        assert _event(EXITED, job_id).wait(5)
 
 
 # --- results on disk, reconnecting clients -----------------------------------------------------
@@ -311,31 +285,25 @@ def test_hello_with_no_common_version_is_refused(client):
 
 def test_run_job_raises_when_the_server_dies_mid_job(tmp_path):
     errors: list[ProtocolError] = []
-    with running_server(tmp_path, jobs={"slow": slow_job}) as srv:
+    with running_server(tmp_path, jobs=_TEST_ONLY) as srv:
         client = Client(srv.address, timeout=1.0)
+        progress = threading.Event()
 
         def run() -> None:
             try:
-                client.run_job("slow", {"seconds": 30, "tag": "dies-mid-job"})
+                client.run_job("slow", {"seconds": 30}, on_progress=lambda s, f:
+                               progress.set() if s == "waiting" else None)
             except ProtocolError as exc:
                 errors.append(exc)
 
         waiter = threading.Thread(target=run, daemon=True)
         waiter.start()
-        assert _event(STARTED, "dies-mid-job").wait(10)
+        assert progress.wait(10)
     # The server is gone now; the waiting client notices within about two timeouts.
     waiter.join(10)
     assert not waiter.is_alive(), "run_job kept waiting for a dead server"
     client.close()
     assert [e.code for e in errors] == [ErrorCode.UNREACHABLE]
-
-
-def test_non_loopback_bind_is_refused_without_opt_in(tmp_path):
-    assert is_local_address("tcp://127.0.0.1:5557") and is_local_address("tcp://[::1]:5557")
-    assert is_local_address("tcp://localhost:5557") and is_local_address("ipc:///tmp/d")
-    assert not is_local_address("tcp://0.0.0.0:5557") and not is_local_address("tcp://*:5557")
-    with pytest.raises(ValueError, match="insecure-allow-remote"):
-        Server("tcp://0.0.0.0:5557", results_dir=tmp_path, device="cpu")
 
 
 def test_poll_never_blocks_and_delivers_replies(client):

@@ -27,6 +27,8 @@ from typing import Sequence
 
 import numpy as np
 
+from blender_addon.io.motion.direct import ALIASES, locals_to_pose
+
 from .smpl_skeleton import SMPL_TO_BLENDER
 
 def _smpl_to_anny() -> dict[str, str]:
@@ -51,8 +53,6 @@ def _smpl_to_anny() -> dict[str, str]:
 
 SMPL_TO_ANNY = _smpl_to_anny()
 ROOTS = {"pelvis", "root"}
-# helper-3's motion reader names SMPL-X's eyes without smplx's suffix.
-ALIASES = {"left_eye": "left_eye_smplhf", "right_eye": "right_eye_smplhf"}
 
 
 # ---- rotation helpers (batched over leading axes) -----------------------------------------
@@ -144,17 +144,10 @@ def blender_locals_to_pose(local_quats: np.ndarray, clip_joints: Sequence[str],
                            bone_names: Sequence[str], rest_matrices: np.ndarray) -> np.ndarray:
     """Direct application (no retargeting) of a SMPL-family clip already in Blender axes:
     (T, J, 4) joint rotations whose rest frames are the identity (the root's carrying the
-    world, as helper-3's ``SourceMotion`` holds them) -> (T, B, 4) pose quaternions ``C^T L C``
-    for the avatar's bones, matched by SMPL joint name; unmatched bones stay at rest."""
-    q = np.asarray(local_quats, dtype=np.float64)
-    index = {ALIASES.get(n, n): i for i, n in enumerate(clip_joints)}
-    c = np.asarray(rest_matrices, dtype=np.float64)[:, :3, :3]
-    out = np.tile(np.eye(3), (q.shape[0], len(bone_names), 1, 1))
-    for b, name in enumerate(bone_names):
-        j = index.get(name)
-        if j is not None:
-            out[:, b] = c[b].T @ quat_to_matrix(q[:, j]) @ c[b]
-    return matrix_to_quat(out)
+    world, as the motion reader's ``SourceMotion`` holds them) -> (T, B, 4) pose quaternions
+    ``C^T L C`` for the avatar's bones, matched by SMPL joint name; unmatched bones stay at
+    rest. One implementation, the add-on's (it runs inside Blender without the server)."""
+    return locals_to_pose(local_quats, clip_joints, bone_names, rest_matrices)
 
 
 def pose_to_smpl(quats: np.ndarray, bone_names: Sequence[str], rest_matrices: np.ndarray,

@@ -1,15 +1,21 @@
-"""`doppel animate AVATAR_FILE MOTION_FILE --out FILE.blend [--fps F] [--in-place] [--start N]`:
-build the avatar in headless Blender, key the motion clip onto it with the add-on's own code,
-and save the scene."""
+"""`doppel animate AVATAR_FILE MOTION_FILE --out FILE.blend [--fps F] [--in-place] [--start N]
+[--use-clip-body] [--retarget]`: build the avatar in headless Blender, key the motion clip onto
+it with the add-on's own code, and save the scene.
+
+An AMASS/SMPL clip on a SMPL-family avatar is applied directly (the clip's own joint
+rotations); every other pairing is retargeted. ``--use-clip-body`` first rebuilds a
+SMPL-family avatar with the clip's betas and gender, so the body is the one that was captured.
+"""
 
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 from protocol import FILE_SUFFIX, ProtocolError, load_avatar
 
-from .common import fail
+from .common import fail, run_job
 
 
 def add_parser(sub) -> None:
@@ -23,7 +29,42 @@ def add_parser(sub) -> None:
     p.add_argument("--source-fps", type=float, help="frame rate of a clip that stores none")
     p.add_argument("--in-place", action="store_true", help="no root travel")
     p.add_argument("--start", type=int, default=1, help="first frame (default 1)")
+    p.add_argument("--use-clip-body", action="store_true",
+                   help="rebuild a SMPL/SMPL-H/SMPL-X avatar with the AMASS clip's betas and "
+                        "gender first (needs the SMPL model files)")
+    p.add_argument("--retarget", action="store_true",
+                   help="retarget even where the clip could be applied directly")
     p.set_defaults(func=run)
+
+
+def clip_body_avatar(avatar, motion: str):
+    """The SMPL-family ``avatar`` rebuilt by the body job with the clip's betas and gender,
+    or None after printing why that cannot be done."""
+    smpl = avatar.metadata.get("smpl")
+    if not isinstance(smpl, dict) or "model" not in smpl:
+        kind = avatar.metadata.get("body_model", "non-SMPL")
+        fail(f"--use-clip-body needs a SMPL, SMPL-H or SMPL-X avatar, but '{avatar.name}' "
+             f"is a {kind} body; make one with `doppel body --model smplh`, or leave the "
+             "option out.")
+        return None
+    if Path(motion).suffix.lower() != ".npz":
+        fail(f"--use-clip-body needs an AMASS/SMPL .npz clip; '{Path(motion).name}' "
+             "carries no SMPL body (betas, gender).")
+        return None
+    from ..bodies import JobInputError, get_body_model
+    try:
+        params, warnings = get_body_model(smpl["model"]).clip_params(motion)
+    except JobInputError as exc:
+        fail(str(exc))
+        return None
+    for text in warnings:
+        print(f"warning: {text}", file=sys.stderr)
+    rebuilt = run_job("body", {"body_model": smpl["model"], "name": avatar.name,
+                               "params": params}, {}, quiet=True)
+    if rebuilt is not None:
+        print(f"body: {smpl['model']} {params['gender']}, {len(params['betas'])} betas from "
+              "the clip")
+    return rebuilt
 
 
 def run(args: argparse.Namespace) -> int:
@@ -36,16 +77,24 @@ def run(args: argparse.Namespace) -> int:
         avatar = load_avatar(args.avatar)
     except (OSError, ProtocolError) as exc:
         return fail(getattr(exc, "message", None) or f"cannot read {args.avatar}: {exc}")
+    if args.use_clip_body:
+        avatar = clip_body_avatar(avatar, args.motion)
+        if avatar is None:
+            return 1
+    method = "retarget" if args.retarget else "auto"
     # bpy is slow to import, so only now; the motion maths needs no bpy and is checked first.
     from blender_addon.io.motion import MotionError, prepare_clip
     try:
         prepare_clip(args.motion, avatar.skeleton, args.fps or 24.0, in_place=args.in_place,
-                     source_fps=args.source_fps)
+                     source_fps=args.source_fps, smpl_body=avatar.metadata.get("smpl"),
+                     method=method)
     except MotionError as exc:
         return fail(str(exc))
     from blender_addon.blender.motion_writer import animate_blend
-    action, frames = animate_blend(avatar, args.motion, out, fps=args.fps,
-                                   in_place=args.in_place, start_frame=args.start,
-                                   source_fps=args.source_fps)
-    print(f"{out} (action {action}, {frames} frames)")
+    action, clip = animate_blend(avatar, args.motion, out, fps=args.fps,
+                                 in_place=args.in_place, start_frame=args.start,
+                                 source_fps=args.source_fps, method=method)
+    for text in clip.warnings:
+        print(f"warning: {text}", file=sys.stderr)
+    print(f"{out} (action {action}, {clip.frame_count} frames; {clip.info})")
     return 0

@@ -27,7 +27,9 @@ def add_parser(sub) -> None:
     p.add_argument("photos", nargs="+", metavar="PHOTO", help="PNG, JPEG or WebP files")
     p.add_argument("--out", required=True, help="output folder")
     p.add_argument("--server", help="run the jobs on this server (default: in this process)")
-    p.add_argument("--quality", default="default", choices=("fast", "default", "high"))
+    p.add_argument("--quality", default="default", choices=("fast", "default", "high"),
+                   help="fast: body only; default: body + clothing, 1024 px texture; "
+                        "high: more iterations, 2048 px texture")
     p.add_argument("--camera-space", action="store_true",
                    help="also write NAME.posed.ply and NAME.camera.json in the photo's camera")
     p.add_argument("--json", action="store_true", help="one JSON line per photo on stdout")

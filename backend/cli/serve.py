@@ -1,10 +1,12 @@
-"""`doppel serve [--bind ADDR] [--results DIR] [--workers N]`: run the ZeroMQ server."""
+"""`doppel serve [--bind ADDR] [--keys DIR] [--results DIR] [--workers N] [--broker]`: run the
+ZeroMQ server (jobs in local worker processes) or a broker for `doppel worker`s."""
 
 from __future__ import annotations
 
 import argparse
 import logging
 import signal
+from pathlib import Path
 
 from protocol import DEFAULT_ADDRESS
 
@@ -16,15 +18,28 @@ log = logging.getLogger("doppel.cli")
 def add_parser(sub) -> None:
     p = sub.add_parser("serve", help="run the Doppel server (Blender and --server talk to it)")
     p.add_argument("--bind", default=DEFAULT_ADDRESS,
-                   help=f"address to listen on (default {DEFAULT_ADDRESS})")
+                   help=f"address to listen on (default {DEFAULT_ADDRESS}); any non-loopback "
+                        f"address needs --keys")
+    p.add_argument("--keys", type=Path, default=None, metavar="DIR",
+                   help="CurveZMQ key folder made by `doppel keys init`: only clients (and "
+                        "workers) on its allowed_clients/ list get in")
     p.add_argument("--results", default=None, metavar="DIR",
                    help="folder for finished results (default $DOPPEL_RESULTS_DIR or "
                         "~/.cache/doppel/results)")
     p.add_argument("--workers", type=int, default=1,
-                   help="jobs run at the same time (default 1)")
-    p.add_argument("--insecure-allow-remote", action="store_true",
-                   help="allow a non-loopback --bind although the server has no "
-                        "authentication yet (trusted networks only)")
+                   help="worker processes, i.e. jobs run at the same time (default 1)")
+    p.add_argument("--job-time-limit", type=float, default=6 * 3600.0, metavar="SECONDS",
+                   help="stop a job that runs longer (default 6 hours; 0: no limit)")
+    p.add_argument("--max-queued", type=int, default=64, metavar="N",
+                   help="queued + running jobs before new submits are answered 'busy' "
+                        "(default 64)")
+    p.add_argument("--keep-results", type=float, default=7 * 24.0, metavar="HOURS",
+                   help="how long finished results stay fetchable (default 168 = 7 days)")
+    p.add_argument("--broker", action="store_true",
+                   help="run no jobs here: hand them to `doppel worker --connect ADDR` "
+                        "processes that connect to this same address")
+    p.add_argument("--heartbeat", type=float, default=1.0, metavar="SECONDS",
+                   help="broker: heartbeat interval; a worker silent for 3 intervals is dropped")
     p.set_defaults(func=run)
 
 
@@ -32,16 +47,21 @@ def run(args: argparse.Namespace) -> int:
     from ..server import Server
     if args.workers < 1:
         return fail("--workers must be at least 1")
+    if args.max_queued < 1 or args.keep_results <= 0 or args.heartbeat <= 0:
+        return fail("--max-queued, --keep-results and --heartbeat must be positive")
 
     def on_term(signum, frame):   # SIGTERM stops as cleanly as Ctrl-C
         raise KeyboardInterrupt
 
+    from ..security.curve import KeysError
     try:
         server = Server(args.bind, results_dir=args.results, workers=args.workers,
-                        allow_remote=args.insecure_allow_remote)
+                        keys=args.keys, job_time_limit=args.job_time_limit or None,
+                        max_queued=args.max_queued, keep_results=args.keep_results * 3600.0,
+                        broker=args.broker, heartbeat=args.heartbeat)
         signal.signal(signal.SIGTERM, on_term)
         server.serve_forever()
-    except (ValueError, OSError) as exc:     # unsafe/busy address, unwritable results folder
+    except (ValueError, OSError, KeysError) as exc:   # unsafe/busy address, keys, results dir
         return fail(str(exc))
     except KeyboardInterrupt:
         log.info("interrupted")

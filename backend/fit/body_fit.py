@@ -43,8 +43,8 @@ class Crop:
 
 
 @dataclass
-class Camera:
-    """Pinhole intrinsics at working resolution (OpenCV convention)."""
+class Intrinsics:
+    """Pinhole intrinsics at working resolution (OpenCV convention), pixels."""
 
     f: float
     cx: float
@@ -60,7 +60,7 @@ class BodyFit:
     translation: torch.Tensor    # (3,) metres, camera space
     bone_rotvecs: torch.Tensor   # (len(FIT_BONES), 3) axis-angle in bone rest frames
     rest: RestState
-    camera: Camera
+    camera: Intrinsics
     crop: Crop
     kp_err_px: float             # mean visible keypoint error, working pixels
 
@@ -98,10 +98,13 @@ class BodyFitter:
                                         for n in FIT_BONES])
         self.pheno_w = torch.tensor([PHENO_PRIOR[n] for n in rig.model.phenotype_labels])
 
-    def fit(self, obs: PersonObservation, mask: np.ndarray, camera: Camera, iters: int = 160,
+    def fit(self, obs: PersonObservation, mask: np.ndarray, camera: Intrinsics, iters: int = 160,
             grid: int = 128, progress=lambda f: None) -> BodyFit:
         rig = self.rig
         crop = make_crop(obs, mask, grid)
+        # The splat's soft edge reaches ~1 px past the surface; fitting it to a target grown
+        # by that much puts the true edge on the mask's edge instead of inside it.
+        grown = torch.from_numpy(cv2.dilate(crop.target.numpy(), np.ones((3, 3), np.uint8)))
         vis = torch.from_numpy(obs.visibility[self.mp_index]).float()
         kp2d = torch.from_numpy(obs.keypoints[self.mp_index]).float()
         world = torch.from_numpy(obs.world[self.mp_index]).float()
@@ -142,7 +145,7 @@ class BodyFitter:
                 grid_px = crop.to_grid(project(verts, camera.f, camera.cx, camera.cy))
                 sigma = _splat_sigma(verts, camera.f * crop.scale, spacing=0.02)
                 sil = soft_silhouette(grid_px, crop.width, crop.height, sigma=sigma)
-                loss = loss + sil_w * soft_iou_loss(sil, crop.target)
+                loss = loss + sil_w * soft_iou_loss(sil, grown)
             return loss, pix
 
         def run(params, steps: int, lr: float, **weights) -> None:

@@ -6,6 +6,7 @@ raise JobInputError(code="bad_input") before any fitting starts.
 
 from __future__ import annotations
 
+import threading
 import time
 from dataclasses import dataclass, field
 from typing import Callable
@@ -22,14 +23,14 @@ from ..bodies import JobInputError, RestBody, get_body_model
 from ..imageio import Photo, read_photo
 from ..perception import PersonObservation, get_detector
 from ..textures.photo_bake import bake_photo_texture
-from .body_fit import BodyFitter, Camera as FitCamera
+from .body_fit import BodyFitter, Intrinsics
 from .clothing import fit_offsets, mesh_edges
 from .posing import posed_vertices
 from .raster import mask_iou, rasterize
 from .rig import FIT_BONES, FitRig, project
 
-QUALITY = {   # body iterations, clothing iterations, silhouette grid, texture size
-    "fast": (70, 40, 112, 512),
+QUALITY = {   # body iterations, clothing iterations (0: body only), silhouette grid, texture
+    "fast": (70, 0, 112, 512),
     "default": (100, 60, 128, 1024),
     "high": (250, 120, 192, 2048),
 }
@@ -49,14 +50,17 @@ class Reconstruction:
 
 _RIG: FitRig | None = None
 _EDGES = None
+_RIG_LOCK = threading.Lock()
 
 
 def _rig() -> FitRig:
+    """The process-wide fitting rig (read-only after construction, shared by workers)."""
     global _RIG, _EDGES
-    if _RIG is None:
-        _RIG = FitRig(get_body_model("anny"))
-        _EDGES = mesh_edges(_RIG.body.faces)
-    return _RIG
+    with _RIG_LOCK:
+        if _RIG is None:
+            _EDGES = mesh_edges(get_body_model("anny").faces)
+            _RIG = FitRig(get_body_model("anny"))
+        return _RIG
 
 
 def reconstruct_photo(data: bytes, name: str = "photo", quality: str = "default",
@@ -64,10 +68,18 @@ def reconstruct_photo(data: bytes, name: str = "photo", quality: str = "default"
     if quality not in QUALITY:
         raise JobInputError(f"unknown quality {quality!r}; choose one of {', '.join(QUALITY)}",
                             code="bad_params")
-    body_iters, cloth_iters, grid, tex_size = QUALITY[quality]
     # One thread: the fit is many small ops, and two threads fighting another process for
     # the same cores made iterations many times slower (measured 4x on this machine).
+    threads = torch.get_num_threads()
     torch.set_num_threads(1)
+    try:
+        return _reconstruct(data, name, quality, progress)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _reconstruct(data: bytes, name: str, quality: str, progress: Progress) -> Reconstruction:
+    body_iters, cloth_iters, grid, tex_size = QUALITY[quality]
     timings: dict[str, float] = {}
     clock = time.perf_counter()
 
@@ -89,7 +101,7 @@ def reconstruct_photo(data: bytes, name: str = "photo", quality: str = "default"
     rig = _rig()
     h, w = photo.rgb.shape[:2]
     f = _focal(photo)
-    cam = FitCamera(f=f, cx=w / 2.0, cy=h / 2.0, width=w, height=h)
+    cam = Intrinsics(f=f, cx=w / 2.0, cy=h / 2.0, width=w, height=h)
     progress("fit body", 0.1)
     fit = BodyFitter(rig).fit(obs, target.astype(np.float32), cam, iters=body_iters, grid=grid,
                               progress=lambda x: progress("fit body", 0.1 + 0.5 * x))
@@ -97,8 +109,11 @@ def reconstruct_photo(data: bytes, name: str = "photo", quality: str = "default"
     progress("fit clothing", 0.6)
     with torch.no_grad():
         deltas = rig.deltas(fit.rest, fit.global_rot, fit.translation, fit.bone_rotvecs)
-    offsets = fit_offsets(rig, fit.rest, deltas, cam, target, _EDGES, iters=cloth_iters,
-                          progress=lambda x: progress("fit clothing", 0.6 + 0.15 * x))
+    if cloth_iters:
+        offsets = fit_offsets(rig, fit.rest, deltas, cam, target, _EDGES, iters=cloth_iters,
+                              progress=lambda x: progress("fit clothing", 0.6 + 0.15 * x))
+    else:
+        offsets = torch.zeros(rig.vertex_count, 3)
     with torch.no_grad():
         posed, _ = rig.pose(fit.rest, deltas, offsets)
         rest_model = (fit.rest.vertices[0] + offsets).numpy()
@@ -125,7 +140,7 @@ def reconstruct_photo(data: bytes, name: str = "photo", quality: str = "default"
              "texture_seen": round(baked.seen_fraction, 4),
              "texture_mirrored": round(baked.mirrored_fraction, 4),
              "texture_inpainted": round(baked.inpainted_fraction, 4),
-             "max_clothing_offset_m": round(float(np.linalg.norm(offsets.numpy(), axis=1).max()), 4)}
+             "max_clothing_offset_m": round(float(offsets.norm(dim=1).max()), 4)}
     avatar.metadata["fit"] = dict(stats)
     avatar.metadata["timings"] = dict(timings)
     progress("done", 1.0)

@@ -30,7 +30,7 @@ from .surface import bind_to_vertices, make_binding
 from .textures import COLORS, HAIR_COLORS, box_uvs, cloth_texture, hair_texture, shoe_texture
 
 ROLE_ORDER = ("body", "bottom", "top", "shoes", "hair")
-HIDE_RINGS = 1       # edge rings of skin kept under each garment edge
+HIDE_RINGS = 2       # edge rings of skin kept under each garment edge (no see-through gaps)
 
 
 def merge_pieces(pieces: list[GarmentPiece]) -> GarmentPiece:

@@ -69,7 +69,8 @@ def measure(avatar: RiggedAvatar, full_faces: np.ndarray, body_v: np.ndarray | N
         _, near = tree.query(gv)
         vi = surface[near]
         inside = (((gv - bv[vi]) * normals[vi]).sum(1) < -TOLERANCE) & shown[vi]
-        self_contact = ((base - bv[vi]) * normals[vi]).sum(1) < -TOLERANCE
+        thickness = np.clip(lay.binding.offsets[:, 2], 0.0, None)
+        self_contact = ((base - bv[vi]) * normals[vi]).sum(1) < thickness
         garment_inside = float(np.mean(behind | (inside & ~self_contact)))
         anchor = np.take_along_axis(lay.binding.triangles,
                                     np.argmax(lay.binding.barycentric, axis=1)[:, None], 1)[:, 0]

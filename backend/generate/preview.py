@@ -32,9 +32,9 @@ def _face_colors(layer) -> np.ndarray:
 
 def render_avatar(avatar: RiggedAvatar, height_px: int = 420, yaw_deg: float = 25.0,
                   layers: list | None = None) -> Image.Image:
-    """RGB image of the avatar in rest pose on a light background; the figure fills the
-    image height (the tallest avatar sets the scale when given ``height_px`` per metre *
-    its height: here every figure is scaled to 1.9 m = height_px)."""
+    """RGB image of the avatar as its layers' vertices stand, on a light background, seen
+    from the front turned by ``yaw_deg``. One scale for everyone (1.95 m = height_px), so
+    a crowd shows its real heights side by side."""
     yaw = np.radians(yaw_deg)
     rot = np.array([[np.cos(yaw), -np.sin(yaw), 0], [np.sin(yaw), np.cos(yaw), 0], [0, 0, 1]])
     light = np.array([-0.4, -0.8, 0.5])

@@ -101,6 +101,18 @@ def _adjacency(faces: np.ndarray, n: int) -> sp.csr_matrix:
     return a
 
 
+def _boundary_vertices(faces: np.ndarray, n: int) -> np.ndarray:
+    """(n,) bool: vertices on an open edge (an edge used by one face only)."""
+    e = np.sort(np.concatenate([faces[:, [0, 1]], faces[:, [1, 2]], faces[:, [2, 0]]]), axis=1)
+    key = e[:, 0].astype(np.int64) * n + e[:, 1]
+    uniq, count = np.unique(key, return_counts=True)
+    out = np.zeros(n, dtype=bool)
+    once = uniq[count == 1]
+    out[once // n] = True
+    out[once % n] = True
+    return out
+
+
 def shell(r: BodyRegions, rest_skin: tuple[np.ndarray, np.ndarray], mask: np.ndarray,
           offset: np.ndarray | float, smooth: int = 4, passes: int = 1) -> GarmentPiece:
     """The body faces whose three vertices are in ``mask``, pushed out by ``offset`` metres
@@ -117,9 +129,12 @@ def shell(r: BodyRegions, rest_skin: tuple[np.ndarray, np.ndarray], mask: np.nda
         deg = np.maximum(np.asarray(adj.sum(1)).ravel(), 1)[:, None]
         surface = np.flatnonzero(~r.seg["inner"])
         tree = cKDTree(r.vertices[surface])
+        edge = _boundary_vertices(local, len(used))
+        start = pts.copy()
         for _ in range(passes):          # Laplacian smoothing, then restore the thickness
             for _ in range(smooth):      # against every body part (toes, the other thigh)
                 pts = 0.5 * pts + 0.5 * (adj @ pts) / deg
+                pts[edge] = start[edge]  # hems stay where they are: no gap opens at an edge
             pts = push_outside(pts, r.vertices, r.normals, off, candidates=surface, tree=tree)
         anchor = surface[tree.query(pts)[1]]    # smoothing may slide a point to a neighbour
     else:

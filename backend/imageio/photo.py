@@ -16,12 +16,12 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 from ..bodies import JobInputError
 
 MIN_SIDE = 64                 # px; below this no detector can find a body
-MAX_PIXELS = 80_000_000       # larger than any camera we expect (the 24 MP test photo is 4016x6016)
-WORK_LONG_SIDE = 1024         # px; perception and fitting run at this size, intrinsics keep the original
+MAX_PIXELS = 80_000_000       # above any camera we expect (the 24 MP test photo is 4016x6016)
+WORK_LONG_SIDE = 1024         # px; perception and fitting size (intrinsics keep the original's)
 FORMATS = ("PNG", "JPEG", "WEBP", "MPO")
 
-# Pillow's decompression-bomb guard: refuse images whose header claims absurd sizes before decoding.
-Image.MAX_IMAGE_PIXELS = MAX_PIXELS
+# Pillow's decompression-bomb guard stays on (its warning is turned into an error below), and
+# our own MAX_PIXELS check refuses absurd header sizes before any pixel is decoded.
 
 
 @dataclass
@@ -59,6 +59,10 @@ def read_photo(data: bytes, name: str = "photo", work_long_side: int = WORK_LONG
             if w0 * h0 > MAX_PIXELS:
                 raise _bad(f"{name} is {w0}x{h0} pixels, more than {MAX_PIXELS // 1_000_000} "
                            f"megapixels; scale it down and try again")
+            if fmt == "JPEG" and max(w0, h0) > 2 * work_long_side:
+                # Decode big JPEGs at a reduced DCT scale (4-8x faster than full size).
+                k = work_long_side / max(w0, h0)
+                img.draft("RGB", (int(w0 * k) + 1, int(h0 * k) + 1))
             img.load()        # decodes now, so a truncated file fails here, not later
     except JobInputError:
         raise
@@ -69,8 +73,9 @@ def read_photo(data: bytes, name: str = "photo", work_long_side: int = WORK_LONG
     except (OSError, SyntaxError, ValueError) as exc:
         raise _bad(f"{name} is damaged or truncated ({exc}); re-export or re-download it")
     focal_35mm = _exif_focal_35mm(img)
+    turned = img.getexif().get(0x0112, 1) in (5, 6, 7, 8)     # EXIF orientation swaps w/h
     img = ImageOps.exif_transpose(img)
-    width, height = img.size
+    width, height = (h0, w0) if turned else (w0, h0)         # the original's size, upright
     if min(width, height) < MIN_SIDE:
         raise _bad(f"{name} is only {width}x{height} pixels; use a photo at least {MIN_SIDE} px "
                    f"on each side in which the person is clearly visible")
@@ -84,7 +89,7 @@ def read_photo(data: bytes, name: str = "photo", work_long_side: int = WORK_LONG
             alpha = a
     rgb_img = img.convert("RGB")
     scale = min(1.0, work_long_side / max(width, height))
-    if scale < 1.0:
+    if scale < 1.0 or img.size != (width, height):
         size = (max(1, round(width * scale)), max(1, round(height * scale)))
         rgb_img = rgb_img.resize(size, Image.BILINEAR, reducing_gap=3.0)
         if alpha is not None:

@@ -1,12 +1,12 @@
 """The inside of one worker process: receive a job over a pipe, run it, send events back.
 
-Runs in a process started with multiprocessing's "spawn" method, so it shares no state with
-the server. It imports only what the job needs: test job kinds start in well under a second,
+Runs in a fresh interpreter (``python -c``, not multiprocessing: that would re-run the
+server's ``__main__`` in every worker), so it shares no state with the server. It imports only what the job needs: test job kinds start in well under a second,
 the real ones import torch once and keep their body model cached for every later job.
 
 Pipe messages (pickled by multiprocessing between our own two processes; nothing from a
 socket is ever unpickled):
-    server -> worker: Task | None (stop)
+    server -> worker: setup dict, then Task | None (stop); SIGUSR1 cancels the running job
     worker -> server: ("ready", pid) | ("progress", job_id, stage, fraction)
                       | ("done", job_id, [frame bytes]) | ("failed", job_id, code, message)
 """
@@ -123,13 +123,38 @@ def preload_models(names: tuple[str, ...]) -> None:
             log.warning("could not preload body model %s: %s", name, exc)
 
 
-def worker_main(conn: Any, cancel_flag: Any, preload: tuple[str, ...], log_level: int) -> None:
-    """Entry point of a worker process: serve tasks from ``conn`` until told to stop or the
-    server goes away (EOF on the pipe)."""
+_cancelled = False
+
+
+def _on_cancel(signum: int, frame: Any) -> None:
+    global _cancelled
+    _cancelled = True
+
+
+def _die_with_parent() -> None:
+    # Linux: if the server (or `doppel worker`) is killed, take the running job with it.
+    try:
+        import ctypes
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)   # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
+def main(fd: int) -> None:
+    """Entry point of a worker process (``python -c``; see process_pool.py): the first
+    message on the connection is the setup (sys.path, preload, log level); then tasks until
+    told to stop or the server goes away (EOF). SIGUSR1 cancels the running job."""
+    global _cancelled
+    from multiprocessing.connection import Connection
+    _die_with_parent()
     signal.signal(signal.SIGINT, signal.SIG_IGN)    # Ctrl-C is the server's to handle
-    logging.basicConfig(level=log_level, stream=sys.stderr,
+    signal.signal(signal.SIGUSR1, _on_cancel)
+    conn = Connection(fd)
+    setup = conn.recv()
+    sys.path[:] = setup["sys_path"]                 # test job kinds live on the parent's path
+    logging.basicConfig(level=setup["log_level"], stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s[%(process)d]: %(message)s")
-    preload_models(preload)
+    preload_models(tuple(setup["preload"]))
     conn.send(("ready", os.getpid()))
     while True:
         try:
@@ -138,7 +163,8 @@ def worker_main(conn: Any, cancel_flag: Any, preload: tuple[str, ...], log_level
             return
         if task is None:
             return
+        _cancelled = False
         try:
-            run_task(task, conn.send, cancel_flag.is_set)
+            run_task(task, conn.send, lambda: _cancelled)
         except (BrokenPipeError, EOFError, OSError):
             return     # the server is gone

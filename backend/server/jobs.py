@@ -128,6 +128,15 @@ class JobTable:
             rec.stage, rec.fraction = "done", 1.0
         self.save(rec)
 
+    def forget(self, job_ids: list[str]) -> None:
+        """Drop finished records (deleted from disk after the keep time)."""
+        for job_id in job_ids:
+            rec = self._records.get(job_id)
+            if rec is not None and rec.terminal:
+                del self._records[job_id]
+                if rec.request_key is not None:
+                    self._keys.pop((rec.owner, rec.request_key), None)
+
     def get(self, job_id: str) -> JobRecord | None:
         return self._records.get(job_id)
 

@@ -10,23 +10,25 @@ job arrives).
 from __future__ import annotations
 
 import logging
-import multiprocessing
 import queue
 import signal
+import socket
+import subprocess
+import sys
 import threading
 import time
-from typing import Any, Callable
+from multiprocessing.connection import Connection
+from typing import Callable
 
 from protocol import ErrorCode
 
-from .job_process import Task, worker_main
+from .job_process import Task
 from .jobs import WorkItem
 
 log = logging.getLogger("doppel.server")
 
 POLL_INTERVAL = 0.05    # seconds between checks of cancel / time limit / liveness
 CANCEL_GRACE = 5.0      # seconds a job gets to honour a cancel before its process is killed
-START_METHOD = "spawn"  # never fork a process that holds ZeroMQ sockets and threads
 
 Emit = Callable[[tuple], None]
 
@@ -45,27 +47,44 @@ def describe_exit(exitcode: int | None) -> str:
 
 
 class _Worker:
-    """One worker process and the parent's end of its pipe."""
+    """One worker process and the parent's end of its connection (a socketpair)."""
 
-    def __init__(self, mp: Any, index: int, preload: tuple[str, ...], log_level: int):
-        self.conn, child = mp.Pipe()
-        self.cancel = mp.Event()
-        self.proc = mp.Process(target=worker_main, args=(child, self.cancel, preload, log_level),
-                               name=f"doppel-worker-{index}", daemon=True)
-        self.proc.start()
-        child.close()
+    def __init__(self, index: int, preload: tuple[str, ...], log_level: int):
+        ours, theirs = socket.socketpair()
+        self.proc = subprocess.Popen(
+            [sys.executable, "-c", f"from backend.server.job_process import main; "
+             f"main({theirs.fileno()})"], pass_fds=[theirs.fileno()], stdin=subprocess.DEVNULL)
+        theirs.close()
+        self.conn = Connection(ours.detach())
+        self.conn.send({"sys_path": list(sys.path), "preload": list(preload),
+                        "log_level": log_level})
+        self.index = index
 
     @property
-    def pid(self) -> int | None:
+    def pid(self) -> int:
         return self.proc.pid
 
     def alive(self) -> bool:
-        return self.proc.is_alive()
+        return self.proc.poll() is None
+
+    @property
+    def exitcode(self) -> int | None:
+        return self.proc.poll()
+
+    def join(self, timeout: float) -> None:
+        try:
+            self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            pass
+
+    def cancel(self) -> None:
+        if self.alive():
+            self.proc.send_signal(signal.SIGUSR1)
 
     def kill(self) -> None:
-        if self.proc.is_alive():
+        if self.alive():
             self.proc.kill()
-        self.proc.join(5)
+        self.join(5)
         self.conn.close()
 
     def close(self, timeout: float = 2.0) -> None:
@@ -73,7 +92,7 @@ class _Worker:
             self.conn.send(None)
         except (BrokenPipeError, OSError):
             pass
-        self.proc.join(timeout)
+        self.join(timeout)
         self.kill()
 
 
@@ -86,7 +105,6 @@ class ProcessPool:
 
     def __init__(self, count: int, emit: Emit, results_root: str | None = None,
                  preload: tuple[str, ...] = (), time_limit: float | None = None):
-        self._mp = multiprocessing.get_context(START_METHOD)
         self._emit = emit
         self._results_root = results_root
         self._preload = tuple(preload)
@@ -131,7 +149,7 @@ class ProcessPool:
         with self._lock:
             if self._stopping:
                 return None
-            worker = _Worker(self._mp, index, self._preload, self._log_level)
+            worker = _Worker(index, self._preload, self._log_level)
             self._workers[index] = worker
         log.info("worker process %d started (pid %d)", index, worker.pid)
         return worker
@@ -158,7 +176,6 @@ class ProcessPool:
 
     def _follow(self, worker: _Worker, item: WorkItem) -> bool:
         """Run ``item`` on ``worker`` until it ends; False when the process must be replaced."""
-        worker.cancel.clear()
         task = Task(item.job_id, item.job_kind, item.fn_spec, item.submit_id, dict(item.params),
                     dict(item.inputs), self._results_root)
         start = time.monotonic()
@@ -178,7 +195,7 @@ class ProcessPool:
                     raise EOFError
                 now = time.monotonic()
                 if item.cancel_event.is_set() and cancelled_at is None:
-                    worker.cancel.set()          # the job stops at its next progress report
+                    worker.cancel()              # the job stops at its next progress report
                     cancelled_at = now
                 if cancelled_at is not None and now - cancelled_at > CANCEL_GRACE:
                     log.warning("job %s ignored its cancel for %.0f s; killing worker pid %d",
@@ -186,7 +203,8 @@ class ProcessPool:
                     self._fail(item, ErrorCode.CANCELLED, f"job {item.job_id} "
                                f"({item.job_kind}) was cancelled (its process was stopped)")
                     return False
-                if self.time_limit is not None and now - start > self.time_limit:
+                if cancelled_at is None and self.time_limit is not None \
+                        and now - start > self.time_limit:
                     log.warning("job %s (%s) exceeded its time limit of %g s; killing worker "
                                 "pid %d", item.job_id, item.job_kind, self.time_limit, worker.pid)
                     self._fail(item, ErrorCode.JOB_FAILED, f"job {item.job_kind} exceeded the "
@@ -194,15 +212,15 @@ class ProcessPool:
                                f"try smaller inputs, or raise --job-time-limit")
                     return False
         except (EOFError, BrokenPipeError, ConnectionResetError, OSError):
-            worker.proc.join(2)
-            how = describe_exit(worker.proc.exitcode)
+            worker.join(2)
+            how = describe_exit(worker.exitcode)
             if self._stopping:
                 self._fail(item, ErrorCode.CANCELLED, f"job {item.job_id} was stopped because "
                            f"the server is shutting down")
                 return False
             log.error("worker process pid %d %s while running job %s (%s); starting a "
                       "replacement", worker.pid, how, item.job_id, item.job_kind)
-            hint = (" (often: out of memory)" if worker.proc.exitcode == -signal.SIGKILL
+            hint = (" (often: out of memory)" if worker.exitcode == -signal.SIGKILL
                     else "")
             self._fail(item, ErrorCode.JOB_FAILED, f"the worker process running job "
                        f"{item.job_kind} crashed: {how}{hint}. The server started a "

@@ -53,10 +53,11 @@ class RecordStore:
         self._path(job_id).unlink(missing_ok=True)
 
 
-def cleanup(records: RecordStore, results: Any, keep_seconds: float) -> int:
-    """Delete finished jobs (record and result) older than ``keep_seconds``; returns how many."""
+def cleanup(records: RecordStore, results: Any, keep_seconds: float) -> list[str]:
+    """Delete finished jobs (record and result) older than ``keep_seconds``; returns the ids
+    of the deleted records."""
     cutoff = time.time() - keep_seconds
-    removed = 0
+    removed: list[str] = []
     for path in list(records.root.glob("*.json")):
         try:
             if not JOB_ID.fullmatch(path.stem) or path.stat().st_mtime >= cutoff:
@@ -66,10 +67,11 @@ def cleanup(records: RecordStore, results: Any, keep_seconds: float) -> int:
                 continue
             results.delete(path.stem)
             path.unlink(missing_ok=True)
-            removed += 1
+            removed.append(path.stem)
         except OSError as exc:
             log.warning("could not delete old job %s: %s", path.stem, exc)
-    removed += results.delete_older_than(cutoff)
-    if removed:
-        log.info("deleted %d finished jobs older than %.0f hours", removed, keep_seconds / 3600)
+    orphans = results.delete_older_than(cutoff)
+    if removed or orphans:
+        log.info("deleted %d finished jobs older than %.1f hours", len(removed) + orphans,
+                 keep_seconds / 3600)
     return removed

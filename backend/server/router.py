@@ -1,8 +1,9 @@
-"""The server: one ROUTER socket, answered from one thread; jobs run on worker threads.
+"""The server: one ROUTER socket, answered from one thread; jobs run in worker processes
+(process_pool.py) or, as a broker, on remote `doppel worker`s (broker.py).
 
 The socket thread never runs a job, so hello / ping / status / cancel stay fast while a slow
-job runs. Every inbound message is decoded and validated before use; any problem becomes an
-``error`` reply with a stable code and the loop goes on.
+job runs. Every inbound message is size-checked, decoded and validated before use; any
+problem becomes an ``error`` reply with a stable code and the loop goes on.
 """
 
 from __future__ import annotations
@@ -12,26 +13,33 @@ import logging
 import threading
 import time
 import uuid
-from typing import Any, Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any, Mapping, Sequence
 
 import zmq
 
 from protocol import (DEFAULT_ADDRESS, SUPPORTED_VERSIONS, ErrorCode, Message, ProtocolError,
                       avatar_message, decode, encode, error_message, validate_request)
-from protocol.constants import MAX_HEADER_BYTES, MAX_MESSAGE_BYTES
+from protocol.constants import MAX_HEADER_BYTES
 
 from .. import __version__
 from ..jobs import JOB_KINDS, JobFn
 from .address import check_bind_address
 from .events import Outbox
-from .jobs import JobRecord, JobTable, WorkerPool, WorkItem
+from .job_process import job_spec
+from .jobs import JobRecord, JobTable, WorkItem
+from .limits import Limits, check_fields, check_frames
+from .records import RecordStore, cleanup
 from .store import ResultStore, check_job_id
 
 log = logging.getLogger("doppel.server")
 
-MAX_ACTIVE_JOBS = 64     # queued + running; more submits get BUSY
-SIGNAL_CHECK_MS = 250    # main-thread poll timeout, so Ctrl-C / SIGTERM act promptly
-RECV_BATCH = 64          # client messages handled before looking at worker events again
+MAX_QUEUED_JOBS = 64            # queued + running; more submits get BUSY
+JOB_TIME_LIMIT = 6 * 3600.0     # seconds; generous: a big reconstruction on a slow GPU
+KEEP_RESULTS = 7 * 86400.0      # seconds finished jobs stay fetchable
+CLEANUP_INTERVAL = 3600.0       # seconds between sweeps for old results
+SIGNAL_CHECK_MS = 250           # main-thread poll timeout, so Ctrl-C / SIGTERM act promptly
+RECV_BATCH = 64                 # client messages handled before looking at worker events again
 
 
 class Server:
@@ -39,32 +47,54 @@ class Server:
     returns the bound address (bind ``tcp://127.0.0.1:*`` for a free port).
 
     ``jobs``: job kind -> job function or "module:function" (default: backend.jobs.JOB_KINDS);
-    tests pass extra kinds here. ``preload``: body models built in the background at start.
+    functions must be importable by a worker process (module level). ``keys``: a folder made
+    by `doppel keys init`; required for a non-loopback ``bind``. ``workers``: worker
+    processes. ``preload``: body models each worker process loads at start.
+    ``job_time_limit``: seconds (None: none). ``max_queued``: queued + running jobs before
+    `busy`. ``keep_results``: seconds finished jobs stay on disk. ``broker``: dispatch jobs
+    to `doppel worker` processes that connect to the same address instead of running them.
     """
 
     def __init__(self, bind: str = DEFAULT_ADDRESS, results_dir: Any = None, workers: int = 1,
-                 jobs: Mapping[str, JobFn | str] | None = None, allow_remote: bool = False,
-                 preload: Sequence[str] = ("anny",), device: str | None = None):
-        check_bind_address(bind, allow_remote)
+                 jobs: Mapping[str, JobFn | str] | None = None, keys: Any = None,
+                 preload: Sequence[str] = ("anny",), device: str | None = None,
+                 job_time_limit: float | None = JOB_TIME_LIMIT,
+                 max_queued: int = MAX_QUEUED_JOBS, keep_results: float = KEEP_RESULTS,
+                 limits: Limits | None = None, broker: bool = False,
+                 heartbeat: float = 1.0, liveness: int = 3):
+        self.keys = Path(keys) if keys is not None else None
+        check_bind_address(bind, secured=self.keys is not None)
         self.bind_address = bind
         self.address: str | None = None          # the bound endpoint, once listening
         self.store = ResultStore(results_dir)
-        self.job_specs: dict[str, JobFn | str] = dict(JOB_KINDS if jobs is None else jobs)
+        self.table = JobTable(disk=RecordStore(self.store.root))
+        default = {} if broker else JOB_KINDS
+        self.job_specs: dict[str, str] = {k: job_spec(v) for k, v in
+                                          (default if jobs is None else jobs).items()}
         self.workers = max(1, int(workers))
         self.preload = tuple(preload)
+        self.job_time_limit = job_time_limit
+        self.max_queued = int(max_queued)
+        self.keep_results = float(keep_results)
+        self.limits = limits or Limits()
+        self.is_broker = bool(broker)
+        self.heartbeat, self.liveness = float(heartbeat), int(liveness)
         if device is None:
-            from .device import describe_device
-            device = describe_device()
+            if broker:
+                device = "broker"
+            else:
+                from .device import describe_device
+                device = describe_device()
         self.device = device
-        self.table = JobTable()
         self._ctx = zmq.Context()
         self._wake_address = f"inproc://doppel-wake-{uuid.uuid4().hex}"
         self._outbox: Outbox | None = None
-        self._pool: WorkerPool | None = None
+        self.pool: Any = None                    # ProcessPool, or WorkerBroker as a broker
         self._thread: threading.Thread | None = None
         self._ready = threading.Event()
         self._start_error: BaseException | None = None
         self._router: zmq.Socket | None = None
+        self._next_cleanup = 0.0
 
     # --- life cycle ---------------------------------------------------------------------------
 
@@ -103,12 +133,25 @@ class Server:
     def __exit__(self, *exc: Any) -> None:
         self.stop()
 
-    def serve_forever(self) -> None:
+    def _make_router(self) -> tuple[zmq.Socket, zmq.Socket | None, Any]:
         router = self._ctx.socket(zmq.ROUTER)
         router.setsockopt(zmq.LINGER, 0)
         router.setsockopt(zmq.ROUTER_HANDOVER, 1)    # a reconnecting identity takes over
         router.setsockopt(zmq.ROUTER_MANDATORY, 1)   # learn when a client is gone
-        router.setsockopt(zmq.MAXMSGSIZE, MAX_MESSAGE_BYTES)
+        router.setsockopt(zmq.MAXMSGSIZE, self.limits.message_bytes)   # per frame, hard
+        auth, monitor = None, None
+        if self.keys is not None:
+            from ..security.curve import secure_server_socket, watch_handshakes
+            try:
+                auth = secure_server_socket(self._ctx, router, self.keys)
+            except Exception:
+                router.close(linger=0)
+                raise
+            monitor = watch_handshakes(router)
+        return router, monitor, auth
+
+    def serve_forever(self) -> None:
+        router, monitor, auth = self._make_router()
         self._router = router     # touched only by this (the socket) thread
         wake = self._ctx.socket(zmq.PULL)
         wake.setsockopt(zmq.LINGER, 0)
@@ -122,54 +165,68 @@ class Server:
                 raise OSError(f"cannot listen on {self.bind_address}: {exc}{hint}") from None
             self.address = router.getsockopt(zmq.LAST_ENDPOINT).decode()
             self._outbox = Outbox(self._ctx, self._wake_address)
-            self._pool = WorkerPool(self.workers, self._outbox, self.store)
-            self._start_preload()
-            log.info("listening on %s (device %s, jobs %s, results in %s)", self.address,
-                     self.device, ", ".join(sorted(self.job_specs)), self.store.root)
+            self._cleanup()
+            interrupted = self.table.restore()
+            if interrupted:
+                log.warning("%d jobs were interrupted by the last shutdown; their clients get "
+                            "an error when they ask", interrupted)
+            self.pool = self._make_executor()
+            log.info("listening on %s (%s, device %s, jobs %s, results in %s%s)", self.address,
+                     "broker" if self.is_broker else f"{self.workers} worker processes",
+                     self.device, ", ".join(sorted(self.job_specs)) or "from workers",
+                     self.store.root, ", CURVE" if self.keys else "")
             self._ready.set()
-            self._loop(router, wake)
+            self._loop(router, wake, monitor)
         finally:
-            self._shutdown(router, wake)
+            self._shutdown(router, wake, monitor, auth)
 
-    def _shutdown(self, router: zmq.Socket, wake: zmq.Socket) -> None:
+    def _make_executor(self) -> Any:
+        if self.is_broker:
+            from .broker import WorkerBroker
+            return WorkerBroker(self._send, self._on_worker_event, self.store,
+                                heartbeat=self.heartbeat, liveness=self.liveness)
+        from .process_pool import ProcessPool
+        return ProcessPool(self.workers, self._outbox.put, str(self.store.root),
+                           preload=self.preload, time_limit=self.job_time_limit)
+
+    def _shutdown(self, router: zmq.Socket, wake: zmq.Socket, monitor: Any, auth: Any) -> None:
         for rec in self.table.active():
             rec.cancel_event.set()
-        if self._pool is not None:
-            self._pool.stop()
+        if self.pool is not None:
+            self.pool.stop()
         if self._outbox is not None:
             self._outbox.close()
+        if monitor is not None:
+            router.disable_monitor()
+            monitor.close(linger=0)
         router.close(linger=0)
         wake.close(linger=0)
+        if auth is not None:
+            auth.stop()
         self._ctx.term()
         if self._ready.is_set():
             log.info("server stopped")
 
-    def _start_preload(self) -> None:
-        if not self.preload:
-            return
-
-        def load() -> None:
-            from ..bodies import get_body_model
-            for name in self.preload:
-                try:
-                    get_body_model(name)
-                    log.info("body model %s loaded", name)
-                except Exception as exc:   # noqa: BLE001 - a job will report it properly
-                    log.warning("could not preload body model %s: %s", name, exc)
-
-        threading.Thread(target=load, name="doppel-preload", daemon=True).start()
+    def _cleanup(self) -> None:
+        self._next_cleanup = time.monotonic() + CLEANUP_INTERVAL
+        self.table.forget(cleanup(self.table.disk, self.store, self.keep_results))
 
     # --- the loop -----------------------------------------------------------------------------
 
-    def _loop(self, router: zmq.Socket, wake: zmq.Socket) -> None:
+    def _loop(self, router: zmq.Socket, wake: zmq.Socket, monitor: Any) -> None:
         poller = zmq.Poller()
         poller.register(router, zmq.POLLIN)
         poller.register(wake, zmq.POLLIN)
+        if monitor is not None:
+            from ..security.curve import log_handshake_event
+            poller.register(monitor, zmq.POLLIN)
         # Python runs signal handlers (Ctrl-C, SIGTERM) only on the main thread, and only
         # between bytecodes: when the kernel delivers the signal to another thread, zmq_poll
         # is not interrupted, so on the main thread wake up now and then to let them run.
         on_main = threading.current_thread() is threading.main_thread()
-        timeout_ms = SIGNAL_CHECK_MS if on_main else None
+        timeout_ms = SIGNAL_CHECK_MS if on_main else 1000
+        if self.is_broker:
+            timeout_ms = min(timeout_ms, int(self.heartbeat * 500))
         while True:
             ready = dict(poller.poll(timeout_ms))
             if ready.get(router):
@@ -178,7 +235,9 @@ class Server:
                         frames = router.recv_multipart(zmq.NOBLOCK, copy=False)
                     except zmq.Again:
                         break
-                    self._on_client_message(frames)
+                    self._on_message(frames)
+            if monitor is not None and ready.get(monitor):
+                log_handshake_event(monitor)
             if ready.get(wake):
                 while True:
                     try:
@@ -189,25 +248,40 @@ class Server:
                     if event[0] == "stop":
                         return
                     self._on_worker_event(event)
+            if self.is_broker:
+                self.pool.tick()
+            if time.monotonic() > self._next_cleanup:
+                self._cleanup()
 
-    def _send(self, identity: bytes, frames: list) -> None:
+    def _send(self, identity: bytes, frames: list) -> bool:
         try:
             self._router.send_multipart([identity, *frames], flags=zmq.NOBLOCK, copy=False)
+            return True
         except zmq.Again:
-            log.warning("client %s is not reading; dropped a message", _who(identity))
+            log.warning("peer %s is not reading; dropped a message", _who(identity))
         except zmq.ZMQError as exc:
             if exc.errno != zmq.EHOSTUNREACH:
                 raise
-            log.debug("client %s is gone; dropped a message", _who(identity))
+            log.debug("peer %s is gone; dropped a message", _who(identity))
+        return False
 
-    def _on_client_message(self, frames: list) -> None:
+    def _on_message(self, frames: list) -> None:
         identity, body = frames[0].bytes, frames[1:]
+        if self.is_broker and self.pool.is_worker_message(body):
+            self.pool.on_message(identity, body)
+            return
         msg_id = None
         try:
-            msg = decode(body)
+            check_frames(body, self.limits)
+            try:
+                msg = decode(body)
+            except RecursionError:
+                raise ProtocolError(ErrorCode.BAD_FRAME, "the message header is nested too "
+                                    "deeply to be a Doppel request") from None
             msg_id = msg.id
             validate_request(msg)
-            reply = self._handle(identity, msg)
+            check_fields(msg, self.limits)
+            reply = getattr(self, f"_on_{msg.kind}")(identity, msg)
         except ProtocolError as err:
             msg_id = msg_id or _message_id_of(body)
             log.info("client %s: %s", _who(identity), err)
@@ -221,9 +295,11 @@ class Server:
 
     # --- requests -----------------------------------------------------------------------------
 
-    def _handle(self, identity: bytes, msg: Message) -> Message | list:
-        handler: Callable[[bytes, Message], Message | list] = getattr(self, f"_on_{msg.kind}")
-        return handler(identity, msg)
+    def job_kinds(self) -> list[str]:
+        kinds = set(self.job_specs)
+        if self.is_broker and self.pool is not None:
+            kinds |= self.pool.known_kinds()
+        return sorted(kinds)
 
     def _on_hello(self, identity: bytes, msg: Message) -> Message:
         common = set(msg.fields["versions"]) & set(SUPPORTED_VERSIONS)
@@ -235,7 +311,7 @@ class Server:
         from ..bodies import available_body_models
         log.info("hello from %s (%s)", _who(identity), msg.fields["client"][:80])
         return Message("hello", {"version": max(common), "server_version": __version__,
-                                 "job_kinds": sorted(self.job_specs),
+                                 "job_kinds": self.job_kinds(),
                                  "body_models": available_body_models(),
                                  "device": self.device}, re=msg.id)
 
@@ -248,17 +324,20 @@ class Server:
             earlier = self.table.by_key(identity, key)
             if earlier is not None:
                 return _accepted(earlier, msg.id)
-        if kind not in self.job_specs:
+        kinds = self.job_kinds()
+        if kind not in kinds:
+            where = (f"workers of this broker run {', '.join(kinds) or 'nothing yet'} (start "
+                     f"one with `doppel worker --connect {self.address}`)"
+                     if self.is_broker else f"this server runs {', '.join(kinds)}")
             raise ProtocolError(ErrorCode.UNKNOWN_JOB_KIND,
-                                f"unknown job kind {kind!r:.60}; this server runs "
-                                f"{', '.join(sorted(self.job_specs))}")
-        if self.table.active_count() >= MAX_ACTIVE_JOBS:
-            raise ProtocolError(ErrorCode.BUSY, f"the server already has {MAX_ACTIVE_JOBS} jobs "
-                                f"queued or running; try again when some have finished")
+                                f"unknown job kind {kind!r:.60}; {where}")
+        if self.table.active_count() >= self.max_queued:
+            raise ProtocolError(ErrorCode.BUSY, f"the server is busy: {self.max_queued} jobs "
+                                f"are queued or running; try again when some have finished")
         rec = JobRecord(uuid.uuid4().hex, kind, identity, msg.id, request_key=key)
         self.table.add(rec)
-        self._pool.submit(WorkItem(rec.job_id, kind, msg.id, self.job_specs[kind],
-                                   msg.fields["params"], msg.arrays, rec.cancel_event))
+        self.pool.submit(WorkItem(rec.job_id, kind, msg.id, self.job_specs.get(kind, ""),
+                                  msg.fields["params"], msg.arrays, rec.cancel_event))
         log.info("job %s (%s) queued for client %s", rec.job_id, kind, _who(identity))
         return _accepted(rec, msg.id)
 
@@ -269,6 +348,8 @@ class Server:
             return self._status_reply([self._stored_record(job_id)], msg.id)
         if not rec.terminal:
             rec.cancel_event.set()
+            if self.is_broker:
+                self.pool.cancel(job_id)
             log.info("job %s cancel requested by %s", job_id, _who(identity))
             if rec.state == "queued":   # never started: it ends now, the worker will skip it
                 self._finish(rec, "cancelled", ErrorCode.CANCELLED,
@@ -286,21 +367,23 @@ class Server:
     def _on_fetch(self, identity: bytes, msg: Message) -> list:
         job_id = check_job_id(msg.fields["job_id"])
         rec = self.table.get(job_id)
-        if rec is not None and not rec.terminal:
+        record = rec.as_dict() if rec is not None else self.table.stored(job_id)
+        if record is not None and record["state"] in ("queued", "running"):
             raise ProtocolError(ErrorCode.NOT_READY,
-                                f"job {job_id} is still {rec.state} ({rec.stage}, "
-                                f"{rec.fraction:.0%}); wait for its result event", job_id)
-        if rec is not None and rec.state != "done":
-            raise ProtocolError(rec.code or ErrorCode.JOB_FAILED,
-                                rec.message or f"job {job_id} {rec.state}", job_id)
+                                f"job {job_id} is still {record['state']} ({record['stage']}, "
+                                f"{record['fraction']:.0%}); wait for its result event", job_id)
+        if record is not None and record["state"] != "done":
+            raise ProtocolError(record.get("code") or ErrorCode.JOB_FAILED,
+                                record.get("message") or f"job {job_id} {record['state']}",
+                                job_id)
         avatar = self.store.load(job_id)
         return encode(avatar_message(avatar, job_id, re=msg.id))
 
     def _stored_record(self, job_id: str) -> dict:
-        record = self.store.record(job_id)
+        record = self.table.stored(job_id) or self.store.record(job_id)
         if record is None:
             raise ProtocolError(ErrorCode.NOT_FOUND, f"this server knows no job {job_id} (it "
-                                f"may have been restarted before the job finished)", job_id)
+                                f"may have been deleted after the server's keep time)", job_id)
         return record
 
     def _status_reply(self, records: list, re: str) -> Message:
@@ -319,15 +402,17 @@ class Server:
             out = Message("progress", {"job_id": job_id, "stage": rec.stage,
                                        "fraction": rec.fraction}, re=rec.submit_id)
             self._send(rec.owner, encode(out))
+        elif kind == "started":
+            rec.state = "running"
         elif kind == "done":
-            rec.state, rec.stage, rec.fraction = "done", "done", 1.0
+            self.table.finish(rec, "done")
             self._send(rec.owner, event[2])
         elif kind == "failed":
             state = "cancelled" if event[2] == ErrorCode.CANCELLED else "failed"
             self._finish(rec, state, event[2], event[3])
 
     def _finish(self, rec: JobRecord, state: str, code: str, text: str) -> None:
-        rec.state, rec.code, rec.message = state, code, text
+        self.table.finish(rec, state, code, text)
         err = error_message(ProtocolError(code, text, rec.job_id), re=rec.submit_id)
         self._send(rec.owner, encode(err))
 

@@ -121,7 +121,8 @@ def _complete(view, rest, uvs, head_z, size):
             hit = np.isfinite(dist)
             ok = hit[:, 0]
             picked = np.where(hit, near, 0)
-            avg = (colours[src[picked]] * hit[..., None]).sum(1) / np.maximum(hit.sum(1), 1)[:, None]
+            avg = (colours[src[picked]] * hit[..., None]).sum(1) \
+                / np.maximum(hit.sum(1), 1)[:, None]
             colours[todo[ok]] = avg[ok]
             done[todo[ok]] = True
         _hair_behind(q, seen, done, colours, head_z)
@@ -175,9 +176,12 @@ def _seen_texels(photo, mask, posed, faces, tf, p, f, cx, cy, colours) -> np.nda
     inside = (u >= 0) & (u < w - 1) & (v >= 0) & (v < h - 1)
     ui = np.clip(u.astype(int), 0, w - 1)
     vi = np.clip(v.astype(int), 0, h - 1)
-    eroded = cv2.erode(mask.astype(np.uint8), np.ones((5, 5), np.uint8)) > 0
+    # Stay clear of the mask's edge (segmentation is a few pixels loose there, and edge
+    # pixels mix person and background) and of grazing views (stretched, smeared samples).
+    k = max(5, int(0.007 * max(h, w)) | 1)
+    eroded = cv2.erode(mask.astype(np.uint8), np.ones((k, k), np.uint8)) > 0
     front = ras.depth[vi, ui] + 0.02 >= p[:, 2]     # nothing nearer at that pixel
-    seen = inside & front & eroded[vi, ui] & (facing[tf] > 0.2)
+    seen = inside & front & eroded[vi, ui] & (facing[tf] > 0.3)
     idx = np.flatnonzero(seen)
     if idx.size:
         colours[idx] = _bilinear(photo, u[idx] - 0.5, v[idx] - 0.5)

@@ -9,6 +9,7 @@ and a failure while writing removes the new action and restores the previous one
 
 from __future__ import annotations
 
+import json
 import math
 from pathlib import Path
 from types import SimpleNamespace
@@ -34,6 +35,17 @@ def check_avatar(obj) -> None:
     if obj.type != "ARMATURE" or AVATAR_PROP not in obj.keys():
         raise MotionError(f"'{obj.name}' is not a Doppel avatar; select the armature of an "
                           "avatar imported or made by Doppel.")
+
+
+def avatar_smpl_body(obj) -> dict | None:
+    """The avatar's ``metadata["smpl"]`` (SMPL-family bodies record their model, betas and
+    rest pelvis there), read from the armature's Doppel property; None for other bodies."""
+    try:
+        meta = json.loads(obj[AVATAR_PROP])
+    except (KeyError, TypeError, ValueError):
+        return None
+    smpl = meta.get("smpl") if isinstance(meta, dict) else None
+    return smpl if isinstance(smpl, dict) else None
 
 
 def armature_skeleton(obj) -> SimpleNamespace:
@@ -152,22 +164,25 @@ def apply_clip(obj, clip: RetargetedClip, scene, start_frame: int = 1):
 
 
 def apply_motion_file(obj, path: str, scene, fps: float | None = None, in_place: bool = False,
-                      start_frame: int = 1, source_fps: float | None = None):
-    """Read, retarget and key ``path`` onto avatar ``obj``; the add-on's and `doppel
+                      start_frame: int = 1, source_fps: float | None = None,
+                      method: str = "auto"):
+    """Read ``path``, put it on avatar ``obj`` (directly for an AMASS clip on a SMPL-family
+    avatar, else retargeted; see prepare_clip) and key it; the add-on's and `doppel
     animate`'s one entry point. ``fps`` None means the scene's rate. Raises MotionError with
     the scene unchanged."""
     check_avatar(obj)
     clip = prepare_clip(path, armature_skeleton(obj), fps or scene_fps(scene),
-                        in_place=in_place, source_fps=source_fps)
+                        in_place=in_place, source_fps=source_fps,
+                        smpl_body=avatar_smpl_body(obj), method=method)
     return apply_clip(obj, clip, scene, start_frame=start_frame), clip
 
 
 def animate_blend(avatar, motion_path, out_blend, fps: float | None = None,
                   in_place: bool = False, start_frame: int = 1,
-                  source_fps: float | None = None) -> tuple[str, int]:
+                  source_fps: float | None = None, method: str = "auto"):
     """Headless `doppel animate`: a fresh scene, the avatar built at rest, the clip applied as
-    the add-on does, the .blend saved; returns (action name,
-    frame count). ``fps`` also becomes the scene's rate, so playback is real time."""
+    the add-on does, the .blend saved; returns (action name, the RetargetedClip). ``fps``
+    also becomes the scene's rate, so playback is real time."""
     bpy.ops.wm.read_factory_settings(use_empty=True)
     scene = bpy.context.scene
     if fps:
@@ -176,8 +191,8 @@ def animate_blend(avatar, motion_path, out_blend, fps: float | None = None,
     built = build_avatar(avatar, bpy.context, posed=False, with_camera=False)
     action, clip = apply_motion_file(built.armature, str(motion_path), scene,
                                      in_place=in_place, start_frame=start_frame,
-                                     source_fps=source_fps)
+                                     source_fps=source_fps, method=method)
     out = Path(out_blend).resolve()
     out.parent.mkdir(parents=True, exist_ok=True)
     bpy.ops.wm.save_as_mainfile(filepath=str(out), compress=True)
-    return action.name, clip.frame_count
+    return action.name, clip

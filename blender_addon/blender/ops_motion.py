@@ -1,10 +1,13 @@
-"""Motion settings and the "Apply to selected avatar" operator (Doppel tab > Motion)."""
+"""Motion settings and the "Apply to selected avatar" operators (Doppel tab > Motion): the
+clip as is, or (SMPL-family avatars) first rebuilt with the clip's body by a server job."""
 
 from __future__ import annotations
 
 import bpy
 
 from ..io.motion import MotionError
+from .avatar_lookup import avatar_meshes
+from .job_operator import JobOperator
 
 
 def avatar_of(obj):
@@ -33,10 +36,21 @@ class DoppelMotionSettings(bpy.types.PropertyGroup):
         name="In Place", default=False, description="Keep the avatar over the origin")
     start_frame: bpy.props.IntProperty(
         name="Start Frame", default=1, description="Scene frame the clip's first frame lands on")
+    use_clip_body: bpy.props.BoolProperty(
+        name="Use Clip's Body", default=False,
+        description="SMPL-family avatars and AMASS clips: rebuild the avatar with the clip's "
+                    "shape and gender on the Doppel server, then apply the clip to it (the "
+                    "selected avatar is hidden, not deleted)")
+
+    def apply_options(self) -> dict:
+        """Keyword arguments of motion_writer.apply_motion_file."""
+        return {"fps": None if self.use_scene_fps else self.fps, "in_place": self.in_place,
+                "start_frame": self.start_frame, "source_fps": self.source_fps or None}
 
 
 class DOPPEL_OT_apply_motion(bpy.types.Operator):
-    """Retarget the motion file onto the selected Doppel avatar as a new action"""
+    """Put the motion file on the selected Doppel avatar as a new action (an AMASS clip on a
+    SMPL-family avatar directly, anything else retargeted)"""
     bl_idname = "doppel.apply_motion"
     bl_label = "Apply to Selected Avatar"
     bl_options = {"REGISTER", "UNDO"}
@@ -50,22 +64,90 @@ class DOPPEL_OT_apply_motion(bpy.types.Operator):
             return {"CANCELLED"}
         obj = avatar_of(context.active_object)
         try:
-            action, clip = apply_motion_file(
-                obj, path, context.scene,
-                fps=None if settings.use_scene_fps else settings.fps,
-                in_place=settings.in_place, start_frame=settings.start_frame,
-                source_fps=settings.source_fps or None)
+            action, clip = apply_motion_file(obj, path, context.scene,
+                                             **settings.apply_options())
         except MotionError as exc:
             self.report({"ERROR"}, str(exc))
             return {"CANCELLED"}
-        for text in clip.warnings:
-            self.report({"WARNING"}, text)
-        self.report({"INFO"}, f"'{action.name}': {clip.frame_count} frames at "
-                              f"{clip.fps:g} fps on {obj.name}")
+        report_applied(self, action, clip, obj)
         return {"FINISHED"}
 
 
-CLASSES = (DoppelMotionSettings, DOPPEL_OT_apply_motion)
+def report_applied(op, action, clip, obj) -> None:
+    for text in clip.warnings:
+        op.report({"WARNING"}, text)
+    op.report({"INFO"}, f"'{action.name}': {clip.frame_count} frames at {clip.fps:g} fps on "
+                        f"{obj.name}; {clip.info}")
+
+
+class DOPPEL_OT_apply_motion_clip_body(JobOperator, bpy.types.Operator):
+    """Rebuild the selected SMPL-family avatar with the clip's shape and gender on the Doppel
+    server, then apply the clip to the new avatar (the old one is hidden)"""
+    bl_idname = "doppel.apply_motion_clip_body"
+    bl_label = "Apply with Clip's Body"
+    bl_options = {"REGISTER", "UNDO"}
+    job_kind = "body"
+
+    def _prepare(self, context) -> bool:
+        """Check the inputs before any server call; keeps what on_result needs."""
+        from ..io.motion.clip_body import clip_body_job
+        from .motion_writer import avatar_smpl_body, check_avatar
+        settings = context.scene.doppel_motion
+        if not settings.filepath:
+            self.report({"ERROR"}, "Choose a motion file (.npz) first.")
+            return False
+        obj = avatar_of(context.active_object)
+        self._path = bpy.path.abspath(settings.filepath)
+        try:
+            check_avatar(obj)
+            self._params, warnings = clip_body_job(self._path, avatar_smpl_body(obj),
+                                                   obj.name)
+        except MotionError as exc:
+            self.report({"ERROR"}, str(exc))
+            return False
+        for text in warnings:
+            self.report({"WARNING"}, text)
+        self._old = obj.name
+        return True
+
+    def job_params(self, context) -> dict:
+        return self._params
+
+    def execute(self, context):
+        if not self._prepare(context):
+            return {"CANCELLED"}
+        return JobOperator.execute(self, context)
+
+    def invoke(self, context, event):
+        if context.window is None:            # background: execute() prepares
+            return self.execute(context)
+        if not self._prepare(context):
+            return {"CANCELLED"}
+        return JobOperator.invoke(self, context, event)
+
+    def on_result(self, context, avatar) -> set:
+        from .builder import build_avatar, remove_avatar
+        from .motion_writer import apply_motion_file
+        old = bpy.data.objects.get(self._old)
+        built = build_avatar(avatar, context, posed=False)
+        arm = built.armature
+        if old is not None:
+            arm.matrix_world = old.matrix_world.copy()     # where the user put the old one
+        try:
+            action, clip = apply_motion_file(arm, self._path, context.scene,
+                                             **context.scene.doppel_motion.apply_options())
+        except MotionError as exc:
+            remove_avatar(built)
+            self.report({"ERROR"}, str(exc))
+            return {"CANCELLED"}
+        if old is not None:
+            for o in (old, *avatar_meshes(old)):
+                o.hide_set(True)
+        report_applied(self, action, clip, arm)
+        return {"FINISHED"}
+
+
+CLASSES = (DoppelMotionSettings, DOPPEL_OT_apply_motion, DOPPEL_OT_apply_motion_clip_body)
 
 
 def register_extra() -> None:

@@ -34,6 +34,15 @@ class DOPPEL_AP_preferences(bpy.types.AddonPreferences):
         name="Reply timeout", default=3.0, min=0.5, max=60.0, unit="TIME_ABSOLUTE",
         description="Seconds without an answer before the server counts as unreachable")
 
+    server_key_file: bpy.props.StringProperty(
+        name="Server public key", subtype="FILE_PATH", default="",
+        description="The server's server.key (from `doppel keys init`); needed for a server on "
+                    "another machine (CurveZMQ), empty for a local one")
+    client_key_file: bpy.props.StringProperty(
+        name="Client key pair", subtype="FILE_PATH", default="",
+        description="This artist's client.key_secret (from `doppel keys init`; its public half "
+                    "must be in the server's allowed_clients)")
+
     server_command: bpy.props.StringProperty(
         name="Server command", default=default_server_command(),
         description="Command that runs the server for \"Start Local Server\" "
@@ -43,6 +52,8 @@ class DOPPEL_AP_preferences(bpy.types.AddonPreferences):
         col = self.layout.column()
         col.prop(self, "server_address")
         col.prop(self, "reply_timeout")
+        col.prop(self, "server_key_file")
+        col.prop(self, "client_key_file")
         col.prop(self, "server_command")
 
 

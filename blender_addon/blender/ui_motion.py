@@ -13,6 +13,7 @@ class DOPPEL_PT_motion(DoppelPanel, bpy.types.Panel):
     bl_order = 50
 
     def draw(self, context):
+        from .motion_writer import avatar_smpl_body     # keeps add-on start-up light
         layout = self.layout
         settings = context.scene.doppel_motion
         layout.prop(settings, "filepath", text="")
@@ -25,9 +26,15 @@ class DOPPEL_PT_motion(DoppelPanel, bpy.types.Panel):
         layout.prop(settings, "in_place")
         layout.prop(settings, "start_frame")
         obj = avatar_of(context.active_object)
+        smpl_family = obj is not None and avatar_smpl_body(obj) is not None
+        if smpl_family:           # only SMPL-family avatars can take an AMASS clip's body
+            layout.prop(settings, "use_clip_body")
         row = layout.row()
         row.enabled = obj is not None and obj.type == "ARMATURE"
-        row.operator("doppel.apply_motion", icon="ARMATURE_DATA")
+        if smpl_family and settings.use_clip_body:
+            row.operator("doppel.apply_motion_clip_body", icon="ARMATURE_DATA")
+        else:
+            row.operator("doppel.apply_motion", icon="ARMATURE_DATA")
 
 
 CLASSES = (DOPPEL_PT_motion,)

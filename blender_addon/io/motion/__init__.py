@@ -2,14 +2,17 @@
 
 ``prepare_clip(path, skeleton, fps)`` reads an AMASS/SMPL ``.npz`` or a BVH file, resamples it
 time-exactly to ``fps`` and retargets it onto the avatar's skeleton, giving per-frame
-``pose_bone.rotation_quaternion`` values and the root bone's location. Bad input raises
+``pose_bone.rotation_quaternion`` values and the root bone's location. An AMASS/SMPL clip on
+a SMPL-family avatar skips retargeting: its joint rotations apply directly. Bad input raises
 ``MotionError`` with a sentence for the user.
 """
 
 from .clip import MOTION_SUFFIXES, RetargetedClip, load_motion, prepare_clip
+from .direct import can_apply_directly, is_smpl_rig, locals_to_pose
 from .errors import MotionError
 from .resample import output_frame_count, resample
 from .source import SourceMotion, SourceSkeleton, world_transforms
 
 __all__ = ["MOTION_SUFFIXES", "MotionError", "RetargetedClip", "SourceMotion", "SourceSkeleton",
-           "load_motion", "output_frame_count", "prepare_clip", "resample", "world_transforms"]
+           "can_apply_directly", "is_smpl_rig", "load_motion", "locals_to_pose",
+           "output_frame_count", "prepare_clip", "resample", "world_transforms"]

@@ -1,15 +1,18 @@
-"""One call from a motion file to Blender-ready arrays: load, resample, retarget."""
+"""One call from a motion file to Blender-ready arrays: load, resample, then either apply a
+SMPL-family clip directly to a SMPL-family avatar or retarget it (any other pairing)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal, Mapping
 
 import numpy as np
 
 from .amass import load_smpl_npz
 from .bone_map import chains_for
 from .bvh import load_bvh
+from .direct import apply_directly, can_apply_directly
 from .errors import MotionError
 from .resample import resample
 from .retarget import retarget
@@ -17,6 +20,8 @@ from .target_pose import TargetRest
 from .source import SourceMotion
 
 MOTION_SUFFIXES = (".npz", ".bvh")
+# "auto": direct for a SMPL-family clip on a SMPL-family avatar, else retarget.
+Method = Literal["auto", "direct", "retarget"]
 
 
 @dataclass
@@ -31,6 +36,8 @@ class RetargetedClip:
     source: SourceMotion        # the resampled source (for checks and drawing)
     mapped: list[str] = field(default_factory=list)      # bones driven by the clip
     warnings: list[str] = field(default_factory=list)
+    method: str = "retarget"    # how the clip was put on the skeleton: "direct" or "retarget"
+    info: str = ""              # one sentence saying so, for the user
 
     @property
     def frame_count(self) -> int:
@@ -54,18 +61,38 @@ def load_motion(path: str | Path, source_fps: float | None = None) -> SourceMoti
 
 
 def prepare_clip(path: str | Path, skeleton, fps: float, in_place: bool = False,
-                 source_fps: float | None = None) -> RetargetedClip:
-    """Load ``path``, resample it to ``fps`` and retarget it onto ``skeleton`` (a protocol
-    Skeleton, or anything with names/parents/heads/tails/matrices). Raises MotionError."""
+                 source_fps: float | None = None, smpl_body: Mapping | None = None,
+                 method: Method = "auto") -> RetargetedClip:
+    """Load ``path``, resample it to ``fps`` and put it on ``skeleton`` (a protocol Skeleton,
+    or anything with names/parents/heads/tails/matrices). ``smpl_body`` is a SMPL-family
+    avatar's ``metadata["smpl"]`` (places the root exactly). ``method`` "auto" applies an
+    AMASS/SMPL clip directly to a SMPL-family avatar and retargets every other pairing; the
+    clip's ``method`` and ``info`` say which was used. Raises MotionError."""
     if fps is None or not (np.isfinite(fps) and fps > 0):
         raise MotionError(f"Target frame rate {fps} must be a positive number.")
-    chains = chains_for(list(skeleton.names))
+    if method not in ("auto", "direct", "retarget"):
+        raise MotionError(f"Unknown motion method {method!r}; use auto, direct or retarget.")
+    names = list(skeleton.names)
+    chains = chains_for(names) if method == "retarget" else None
     source = load_motion(path, source_fps=source_fps)
+    direct = method == "direct" or (method == "auto" and can_apply_directly(source.kind, names))
+    if not direct and chains is None:
+        chains = chains_for(names)
     duration = source.duration
     moved = resample(source, float(fps))
-    out = retarget(moved, TargetRest.from_skeleton(skeleton), chains, in_place=in_place)
-    return RetargetedClip(name=source.name, fps=float(fps), bone_names=list(skeleton.names),
+    target = TargetRest.from_skeleton(skeleton)
+    warnings = list(source.warnings)
+    if direct:
+        out = apply_directly(moved, target, smpl_body=smpl_body, in_place=in_place)
+        warnings += out.warnings
+        info = (f"applied the {source.kind.upper()} clip's joint rotations directly to "
+                f"{len(out.mapped)} SMPL joints (no retargeting)")
+    else:
+        out = retarget(moved, target, chains, in_place=in_place)
+        info = f"retargeted the {source.kind.upper() or 'clip'} onto {len(out.mapped)} bones"
+    return RetargetedClip(name=source.name, fps=float(fps), bone_names=names,
                           rotations=out.rotations.astype(np.float32),
                           root_location=out.root_location.astype(np.float32),
                           source_duration=duration, source=moved, mapped=out.mapped,
-                          warnings=list(source.warnings))
+                          warnings=warnings, method="direct" if direct else "retarget",
+                          info=info)

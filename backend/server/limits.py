@@ -1,0 +1,72 @@
+"""Size limits the server applies on top of the protocol's own, before a request is used.
+
+Two layers: the ROUTER socket's MAXMSGSIZE (libzmq drops a peer that sends a frame larger
+than that, before Python sees a byte: memory stays bounded even against a hostile client),
+and these per-field checks, which answer a too-large or too-deep request with an error.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from protocol import ErrorCode, Message, ProtocolError
+from protocol.constants import MAX_ARRAYS, MAX_MESSAGE_BYTES
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Bytes unless noted. ``message_bytes`` is also the socket's MAXMSGSIZE."""
+
+    message_bytes: int = MAX_MESSAGE_BYTES       # all frames of one request together
+    array_bytes: int = 256 << 20                 # one input array (a 8k x 8k RGBA photo: 256 MiB)
+    params_depth: int = 16                       # nesting of lists / objects in params
+    params_items: int = 10_000                   # values in params, all levels together
+    request_key_chars: int = 128
+    versions: int = 16                           # entries in hello's version list
+
+
+def check_frames(frames: list, limits: Limits) -> None:
+    """Refuse a request by its frame sizes alone, before any parsing."""
+    if len(frames) > MAX_ARRAYS + 1:
+        raise ProtocolError(ErrorCode.TOO_LARGE, f"a request has at most {MAX_ARRAYS} arrays; "
+                            f"this one has {len(frames) - 1} frames")
+    total = sum(f.buffer.nbytes if hasattr(f, "buffer") else len(f) for f in frames)
+    if total > limits.message_bytes:
+        raise ProtocolError(ErrorCode.TOO_LARGE, f"the request is {total} bytes; this server "
+                            f"accepts at most {limits.message_bytes}: send smaller inputs")
+
+
+def _count_items(value: Any, depth: int, limits: Limits, seen: list[int]) -> None:
+    if depth > limits.params_depth:
+        raise ProtocolError(ErrorCode.TOO_LARGE, f"job parameters are nested more than "
+                            f"{limits.params_depth} levels deep")
+    seen[0] += 1
+    if seen[0] > limits.params_items:
+        raise ProtocolError(ErrorCode.TOO_LARGE, f"job parameters hold more than "
+                            f"{limits.params_items} values")
+    if isinstance(value, dict):
+        for v in value.values():
+            _count_items(v, depth + 1, limits, seen)
+    elif isinstance(value, list):
+        for v in value:
+            _count_items(v, depth + 1, limits, seen)
+
+
+def check_fields(msg: Message, limits: Limits) -> None:
+    """Per-field limits of a request that passed protocol validation."""
+    f = msg.fields
+    if msg.kind == "submit":
+        _count_items(f["params"], 0, limits, [0])
+        key = f.get("request_key")
+        if key is not None and len(key) > limits.request_key_chars:
+            raise ProtocolError(ErrorCode.TOO_LARGE, f"request_key is longer than "
+                                f"{limits.request_key_chars} characters")
+        for name, arr in msg.arrays.items():
+            if arr.nbytes > limits.array_bytes:
+                raise ProtocolError(ErrorCode.TOO_LARGE, f"input '{name:.60}' is {arr.nbytes} "
+                                    f"bytes; this server accepts at most {limits.array_bytes} "
+                                    f"per input: downscale it")
+    elif msg.kind == "hello" and len(f["versions"]) > limits.versions:
+        raise ProtocolError(ErrorCode.TOO_LARGE, f"hello lists more than {limits.versions} "
+                            f"protocol versions")
