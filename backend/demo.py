@@ -6,7 +6,7 @@
 2. asks it for the default Anny body and, when the server offers `reconstruct`, for an avatar
    of the bundled photo (../shared/data/photos/single/ryota.png);
 3. builds them in headless Blender with the add-on's own importer: out/demo.blend, a Workbench
-   render out/demo.png and, when the turntable module is present, turntable frames.
+   render out/demo.png and 12 turntable frames in out/turntable/.
 """
 
 from __future__ import annotations
@@ -91,11 +91,10 @@ def main(argv: list[str] | None = None) -> int:
             server.kill()
     from blender_addon.blender.headless import build_blend
     blend, png = out / "demo.blend", out / "demo.png"
-    result = build_blend([str(f) for f in files], str(blend), render_png=str(png))
-    print(f"demo: wrote {blend} and {png}", flush=True)
-    if isinstance(result, dict):
-        for key, value in result.items():
-            print(f"demo: {key}: {value}")
+    turntable = out / "turntable"
+    build_blend([str(f) for f in files], str(blend), render_png=str(png), turntable_dir=turntable,
+                turntable_frames=12)
+    print(f"demo: wrote {blend}, {png} and 12 turntable frames in {turntable}/", flush=True)
     return 0
 
 

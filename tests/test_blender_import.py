@@ -208,10 +208,10 @@ def run_doppel(*args: str) -> subprocess.CompletedProcess:
                           cwd=REPO, env={**os.environ, "PYTHONWARNINGS": "ignore"})
 
 
-def test_doppel_blend_writes_a_blend_and_a_render(anny_avatar_file, tmp_path):
-    out, png = tmp_path / "scene.blend", tmp_path / "scene.png"
+def test_doppel_blend_writes_a_blend_a_render_and_turntable_frames(anny_avatar_file, tmp_path):
+    out, png, table = tmp_path / "scene.blend", tmp_path / "scene.png", tmp_path / "turntable"
     proc = run_doppel("blend", str(anny_avatar_file), str(anny_avatar_file), "--out", str(out),
-                      "--render", str(png))
+                      "--render", str(png), "--turntable", str(table), "--frames", "4")
     assert proc.returncode == 0, proc.stderr
     assert out.stat().st_size > 100_000
     from PIL import Image
@@ -220,6 +220,11 @@ def test_doppel_blend_writes_a_blend_and_a_render(anny_avatar_file, tmp_path):
     # Something other than the background was drawn (two avatars in the middle).
     background = img[0, 0]
     assert (np.abs(img - background).sum(-1) > 30).mean() > 0.03
+    # Four turntable views of the pair, each seen from a different side.
+    frames = sorted(table.glob("*.png"))
+    assert len(frames) == 4
+    views = [np.asarray(Image.open(f).convert("L"), dtype=np.int32) for f in frames]
+    assert all(np.abs(a - b).mean() > 1.0 for a, b in zip(views, views[1:]))
     # The .blend holds both avatars.
     bpy.ops.wm.open_mainfile(filepath=str(out))
     assert len([o for o in bpy.data.objects if o.type == "ARMATURE"]) == 2

@@ -33,7 +33,7 @@ def motion_pose(avatar: RiggedAvatar, motion: str, frame: int, fps: float) -> Po
     """One frame of a clip retargeted onto the avatar, as a protocol Pose. Raises
     MotionError or ValueError with a sentence for the user."""
     from blender_addon.io.motion import prepare_clip
-    clip = prepare_clip(motion, avatar.skeleton, fps)
+    clip = prepare_clip(motion, avatar.skeleton, fps, smpl_body=avatar.metadata.get("smpl"))
     if not 0 <= frame < clip.frame_count:
         raise ValueError(f"--frame {frame} is outside the clip, which has {clip.frame_count} "
                          f"frames at {fps:g} fps (0..{clip.frame_count - 1})")

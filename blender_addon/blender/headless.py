@@ -11,13 +11,18 @@ import bpy
 from ..deps import protocol
 from .builder import build_avatar
 from .framing import framing_camera
+from .turntable import setup_turntable
 
 RENDER_SIZE = 320     # pixels, square
 
 
-def build_blend(avatar_paths, out_blend, render_png=None, posed: bool = True) -> list[str]:
+def build_blend(avatar_paths, out_blend, render_png=None, posed: bool = True,
+                turntable_dir=None, turntable_frames: int = 12,
+                turntable_resolution: int = 256) -> list[str]:
     """Load every avatar file (all are read and checked before Blender is touched), build
-    them side by side in a fresh scene, optionally render, and save ``out_blend``.
+    them side by side in a fresh scene, optionally render a still and a Workbench turntable
+    (``turntable_frames`` PNGs in ``turntable_dir``, kept in the saved scene), and save
+    ``out_blend``.
     Returns the avatar collection names. Raises protocol.ProtocolError for a bad file."""
     avatars = [protocol.load_avatar(p) for p in avatar_paths]
     bpy.ops.wm.read_factory_settings(use_empty=True)
@@ -35,6 +40,12 @@ def build_blend(avatar_paths, out_blend, render_png=None, posed: bool = True) ->
     if render_png is not None:
         meshes = [m for b in built_all for m in b.meshes.values()]
         render_workbench(context.scene, meshes, render_png)
+    if turntable_dir is not None:
+        meshes = [m for b in built_all for m in b.meshes.values()]
+        table = setup_turntable(context, meshes, turntable_dir, frames=turntable_frames,
+                                engine="WORKBENCH", resolution=turntable_resolution)
+        for i in range(turntable_frames):
+            table.render_frame(i)
     out = Path(out_blend).resolve()
     out.parent.mkdir(parents=True, exist_ok=True)
     bpy.ops.wm.save_as_mainfile(filepath=str(out), compress=True)
