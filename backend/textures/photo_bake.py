@@ -150,7 +150,7 @@ def _hair_behind(q, seen, done, colours, head_z) -> None:
     if not (head & seen).any():
         return
     top = q[head, 2].max()
-    crown = seen & head & (q[:, 2] > top - 0.06)
+    crown = seen & head & (q[:, 2] > top - 0.04)
     if crown.sum() < 20:
         return
     ears_y = np.median(q[head, 1])               # model -Y is forward: larger y is behind

@@ -1,0 +1,136 @@
+"""Makes the pictures of README.md's "For artists" section from headless renders (bpy 5.0.1):
+
+    .venv/bin/python docs/make_readme_images.py
+
+reconstruct.png  ryota.png | the avatar over the photo through its photo camera | side view
+crowd.png        six generated avatars
+motion.png       the Anny body walking (CMU walk.bvh) at four moments
+turntable.png    four turntable frames of the reconstructed avatar
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+import tempfile
+from pathlib import Path
+
+import bpy
+import numpy as np
+from PIL import Image
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+DATA = REPO.parent / "shared" / "data"
+OUT = REPO / "docs" / "images"
+
+from backend.jobs import JobContext, get_job  # noqa: E402
+from blender_addon.blender.builder import build_avatar  # noqa: E402
+from blender_addon.blender.framing import framing_camera  # noqa: E402
+from blender_addon.blender.motion_writer import apply_motion_file  # noqa: E402
+from blender_addon.blender.turntable import setup_turntable  # noqa: E402
+
+
+def fresh_scene():
+    bpy.ops.wm.read_factory_settings(use_empty=True)
+    scene = bpy.context.scene
+    scene.render.engine = "BLENDER_WORKBENCH"
+    scene.display.shading.light = "STUDIO"
+    scene.display.shading.color_type = "TEXTURE"
+    scene.render.resolution_percentage = 100
+    scene.render.image_settings.file_format = "PNG"
+    scene.world = bpy.data.worlds.new("Backdrop")
+    scene.world.color = (0.62, 0.64, 0.68)    # Workbench renders the world colour behind
+    return scene
+
+
+def render(scene, size: tuple[int, int], transparent: bool = False) -> Image.Image:
+    scene.render.resolution_x, scene.render.resolution_y = size
+    scene.render.film_transparent = transparent
+    scene.render.image_settings.color_mode = "RGBA" if transparent else "RGB"
+    path = Path(tempfile.mkdtemp()) / "frame.png"
+    scene.render.filepath = str(path)
+    bpy.ops.render.render(write_still=True)
+    return Image.open(path).convert("RGBA" if transparent else "RGB")
+
+
+def strip(images: list[Image.Image], height: int = 360) -> Image.Image:
+    scaled = [im.convert("RGB").resize((round(im.width * height / im.height), height))
+              for im in images]
+    sheet = Image.new("RGB", (sum(i.width for i in scaled), height), "white")
+    x = 0
+    for im in scaled:
+        sheet.paste(im, (x, 0))
+        x += im.width
+    return sheet
+
+
+def meshes(built) -> list:
+    return list(built.meshes.values())
+
+
+def reconstruct_images(ctx) -> None:
+    photo_path = DATA / "photos" / "single" / "ryota.png"
+    photo_bytes = np.frombuffer(photo_path.read_bytes(), dtype=np.uint8)
+    avatar = get_job("reconstruct")({"name": "ryota"}, {"photo": photo_bytes}, ctx)
+    scene = fresh_scene()
+    built = build_avatar(avatar, bpy.context, posed=True, with_camera=True)
+    photo = Image.open(photo_path).convert("RGBA")
+    overlay = render(scene, photo.size, transparent=True)
+    over = photo.copy()
+    over.alpha_composite(Image.blend(Image.new("RGBA", photo.size), overlay, 0.85))
+    cam, _, _ = framing_camera(scene, meshes(built), azimuth=math.radians(60))
+    scene.camera = cam
+    side = render(scene, (384, 512))
+    strip([photo, over, side]).save(OUT / "reconstruct.png", optimize=True)
+
+    table = setup_turntable(bpy.context, meshes(built), Path(tempfile.mkdtemp()), frames=4,
+                            engine="WORKBENCH", resolution=320)
+    frames = [Image.open(table.render_frame(i)) for i in range(4)]
+    strip(frames, height=280).save(OUT / "turntable.png", optimize=True)
+
+
+def crowd_image(ctx) -> None:
+    scene = fresh_scene()
+    built_all = []
+    for i, seed in enumerate(range(6)):
+        avatar = get_job("generate")({"seed": seed, "name": f"Doppel_{seed}"}, {}, ctx)
+        built = build_avatar(avatar, bpy.context)
+        built.armature.location.x = i * 1.15
+        built_all.append(built)
+    bpy.context.view_layer.update()
+    cam, _, _ = framing_camera(scene, [m for b in built_all for m in meshes(b)],
+                               elevation=math.radians(5))
+    scene.camera = cam
+    render(scene, (1200, 420)).save(OUT / "crowd.png", optimize=True)
+
+
+def motion_image(ctx) -> None:
+    scene = fresh_scene()
+    avatar = get_job("body")({"name": "Walker"}, {}, ctx)
+    built = build_avatar(avatar, bpy.context)
+    apply_motion_file(built.armature, str(DATA / "motions" / "bvh" / "walk.bvh"), scene,
+                      in_place=True)
+    shots = []
+    scene.frame_set(20)
+    cam, _, _ = framing_camera(scene, meshes(built), azimuth=math.radians(90))
+    scene.camera = cam
+    for frame in (1, 10, 20, 30):
+        scene.frame_set(frame)
+        shots.append(render(scene, (300, 420)))
+    strip(shots, height=320).save(OUT / "motion.png", optimize=True)
+
+
+def main() -> int:
+    OUT.mkdir(parents=True, exist_ok=True)
+    ctx = JobContext("readme")
+    reconstruct_images(ctx)
+    crowd_image(ctx)
+    motion_image(ctx)
+    for p in sorted(OUT.glob("*.png")):
+        print(p, f"{p.stat().st_size // 1024} KiB")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
