@@ -2,7 +2,7 @@
 texture coverage; saves overlays (mesh over photo) and 4-view renders for a few photos.
 
     .venv/bin/python benchmarks/reconstruct.py [--json] [--quality default] [--out DIR]
-        [--renders 4] [PHOTO ...]
+        [--renders 4] [--body-model anny] [PHOTO ...]
 
 Targets (issue 3; 2-core CPU, model warm): total <= 10 s p50; IoU >= 0.93 vs ryota's true
 mask; mean IoU >= 0.93 vs the perception mask; keypoint error <= 2 % of person height.
@@ -99,6 +99,7 @@ def main() -> int:
     ap.add_argument("--quality", default="default")
     ap.add_argument("--out", default=str(ROOT / "out" / "bench_reconstruct"))
     ap.add_argument("--renders", type=int, default=4, help="photos to save overlays/views for")
+    ap.add_argument("--body-model", default="anny", help="anny, or smpl/smplh/smplx if installed")
     args = ap.parse_args()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -109,14 +110,16 @@ def main() -> int:
     from backend.textures.photo_bake import uv_atlas
     from backend.bodies import JobInputError
     get_detector()                                    # warm: models loaded, atlas cached
-    uv_atlas(_rig().body.uvs)
+    if _rig(args.body_model).uvs is not None:
+        uv_atlas(_rig(args.body_model).uvs)
 
     from backend.fit.pipeline import reconstruct_photo
     rows = []
     for k, path in enumerate(photos_to_run(args)):
         start = time.perf_counter()
         try:
-            rec = reconstruct_photo(path.read_bytes(), path.stem, args.quality)
+            rec = reconstruct_photo(path.read_bytes(), path.stem, args.quality,
+                                    body_model=args.body_model)
         except JobInputError as exc:
             row = {"photo": path.name, "error": str(exc), "total_s": None, "iou_true_mask": None,
                    "iou_perception_mask": None, "kp_err_pct": None}
@@ -140,7 +143,8 @@ def main() -> int:
             dbg = rec.debug
             save_overlay(out / f"{path.stem}.overlay.png", dbg["photo"].rgb, dbg["silhouette"],
                          dbg["target"])
-            save_four_views(out / f"{path.stem}.views.png", av)
+            if av.layers[0].texture is not None:
+                save_four_views(out / f"{path.stem}.views.png", av)
         if args.json:
             print(json.dumps(row), flush=True)
         else:

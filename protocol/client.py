@@ -109,6 +109,9 @@ class Client:
     ``timeout``: seconds a blocking request waits for its reply before raising
     ``ProtocolError(UNREACHABLE)``. ``identity``: routing id (bytes, 1..255, not starting with a
     zero byte); the same identity on a new socket takes over the old one's place on the server.
+    ``server_key`` / ``client_key``: CurveZMQ keys (see the module docstring; default
+    $DOPPEL_SERVER_KEY / $DOPPEL_CLIENT_KEY). ``retries``: resends of an unanswered blocking
+    request, ``backoff`` (first, most) seconds apart, each announced to ``on_event(text)``.
     """
 
     def __init__(self, address: str = DEFAULT_ADDRESS, timeout: float = 5.0,
@@ -125,6 +128,9 @@ class Client:
         # $DOPPEL_SERVER_KEY / $DOPPEL_CLIENT_KEY: key files for the CLI's --server.
         server_key = server_key or os.environ.get("DOPPEL_SERVER_KEY") or None
         client_key = client_key or os.environ.get("DOPPEL_CLIENT_KEY") or None
+        if client_key and not server_key:
+            raise ValueError("a client key pair works only with the server's public key: pass "
+                             "server_key (the server.key file) too")
         self.curve = load_curve_keys(server_key, client_key) if server_key else None
         self.retries = int(retries)
         self.backoff = (float(backoff[0]), float(backoff[1]))

@@ -66,6 +66,18 @@ def crash(params, inputs, ctx):
     time.sleep(10)
 
 
+def oom(params, inputs, ctx):
+    """Runs out of memory for real: caps its own address space, then allocates past it."""
+    import resource
+
+    import numpy as np
+    with open("/proc/self/statm") as f:
+        used = int(f.read().split()[0]) * resource.getpagesize()
+    resource.setrlimit(resource.RLIMIT_AS, (used + (256 << 20), resource.RLIM_INFINITY))
+    ctx.progress(f"pid {os.getpid()}", 0.5)
+    return np.ones(1 << 30, np.float64)      # 8 GiB
+
+
 def hog(params, inputs, ctx):
     """Ignores cancel and time limits: never reports progress, just sleeps."""
     time.sleep(params.get("seconds", 60.0))
@@ -73,4 +85,4 @@ def hog(params, inputs, ctx):
 
 
 TEST_JOBS = {name: f"server_jobs:{name}" for name in
-             ("slow", "boom", "echo", "fast", "nap", "pid", "crash", "hog")}
+             ("slow", "boom", "echo", "fast", "nap", "pid", "crash", "oom", "hog")}

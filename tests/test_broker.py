@@ -4,6 +4,7 @@ go, and every result delivered exactly once."""
 from __future__ import annotations
 
 import collections
+import logging
 import os
 import signal
 import subprocess
@@ -36,6 +37,21 @@ def start_worker(address: str, name: str, log: Path, extra: list[str] = ()) -> s
             cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=err)
 
 
+def busy_worker_name(pool) -> str:
+    """Name of a worker the broker has a job on (read from the test thread while the socket
+    thread changes the dicts: retry when one changes under us)."""
+    for _ in range(100):
+        try:
+            busy = sorted(pool.workers[i].name for i, _ in list(pool.running.values())
+                          if i in pool.workers)
+        except (RuntimeError, KeyError):
+            continue
+        if busy:
+            return busy[0]
+        time.sleep(0.005)
+    return "w0"
+
+
 def wait_for_kinds(client: Client, kinds: set[str], timeout: float = 60.0) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -46,7 +62,8 @@ def wait_for_kinds(client: Client, kinds: set[str], timeout: float = 60.0) -> No
 
 
 @pytest.mark.slow
-def test_sixty_jobs_four_clients_one_worker_killed_all_delivered_once(tmp_path):
+def test_sixty_jobs_four_clients_one_worker_killed_all_delivered_once(tmp_path, caplog):
+    caplog.set_level(logging.INFO)
     with running_server(tmp_path / "results", jobs={}, broker=True,
                         heartbeat=HEARTBEAT) as broker:
         workers = [start_worker(broker.address, f"w{i}", tmp_path / f"w{i}.log")
@@ -92,10 +109,14 @@ def test_sixty_jobs_four_clients_one_worker_killed_all_delivered_once(tmp_path):
             deadline = time.monotonic() + 60
             while done_count[0] < 15 and time.monotonic() < deadline:
                 time.sleep(0.02)
-            workers[0].send_signal(signal.SIGKILL)          # midway, likely mid-job
+            # Midway: SIGKILL a worker the broker has a job running on.
+            victim = busy_worker_name(broker.pool)
+            workers[int(victim[1:])].send_signal(signal.SIGKILL)
             for t in threads:
                 t.join(120)
             assert not errors, errors
+            assert any(f"losing worker {victim}" in r.getMessage() for r in caplog.records), \
+                "the killed worker's job was never requeued"
             assert len(results) == 60
             assert all(len(msgs) == 1 and msgs[0].kind == "result" for msgs in results.values())
             ns = sorted(avatar_from_message(m).metadata["n"] for (m,) in results.values())
@@ -170,3 +191,23 @@ def test_a_worker_reconnects_after_the_broker_restarts(tmp_path):
         stop.set()
         if worker is not None:
             worker.join(10)
+
+
+def test_jobs_go_to_the_least_recently_used_worker(tmp_path):
+    stop = threading.Event()
+    with running_server(tmp_path / "results", jobs={}, broker=True,
+                        heartbeat=HEARTBEAT) as broker:
+        threads = [_worker_thread(broker.address, stop, name=f"lru{i}") for i in range(2)]
+        try:
+            with Client(broker.address, timeout=5.0) as c:
+                deadline = time.monotonic() + 30
+                while len(broker.pool.workers) < 2 and time.monotonic() < deadline:
+                    time.sleep(0.1)
+                pids = [c.run_job("fast", {"n": i}, timeout=30).metadata["pid"]
+                        for i in range(6)]
+            assert len(set(pids)) == 2
+            assert pids[0::2] == [pids[0]] * 3 and pids[1::2] == [pids[1]] * 3, pids
+        finally:
+            stop.set()
+            for t in threads:
+                t.join(10)

@@ -18,7 +18,6 @@ import zmq
 import backend
 from avatar_samples import assert_avatars_equal, tiny_avatar
 from backend.jobs import JOB_KINDS
-from backend.server import Server
 from protocol import ErrorCode, Message, ProtocolError, encode
 from protocol.client import Client, new_identity
 from protocol.constants import MAX_HEADER_BYTES

@@ -71,6 +71,17 @@ def test_a_segfaulting_job_is_reported_and_the_server_keeps_serving(client):
     assert client.run_job("fast", {"n": 2}, timeout=30).metadata["n"] == 2
 
 
+def test_a_job_out_of_memory_is_reported_and_its_process_replaced(client):
+    stages: list[str] = []
+    with pytest.raises(ProtocolError) as exc:
+        client.run_job("oom", {}, on_progress=lambda s, f: stages.append(s), timeout=30)
+    assert exc.value.code == ErrorCode.JOB_FAILED
+    assert "ran out of memory" in exc.value.message and "smaller inputs" in exc.value.message
+    pid = int(next(s for s in stages if s.startswith("pid ")).split()[1])
+    # The capped process is not reused.
+    assert client.run_job("fast", {"n": 6}, timeout=30).metadata["pid"] != pid
+
+
 def test_a_job_over_the_time_limit_is_stopped_and_reported(client):
     start = time.monotonic()
     with pytest.raises(ProtocolError) as exc:

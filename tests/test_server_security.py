@@ -101,3 +101,13 @@ def test_bad_key_files_say_what_is_wrong(keys, tmp_path):
         load_curve_keys(keys / "server.key", keys / "client.key")     # public half only
     with pytest.raises(ValueError, match="client key pair"):
         load_curve_keys(keys / "server.key", None)
+
+
+def test_cli_clients_take_keys_from_the_environment(curve_server, keys, monkeypatch, capsys):
+    """`doppel body --server ADDR` etc. build a plain Client: key files come from
+    $DOPPEL_SERVER_KEY / $DOPPEL_CLIENT_KEY."""
+    from backend.cli.common import run_job
+    monkeypatch.setenv("DOPPEL_SERVER_KEY", str(keys / "server.key"))
+    monkeypatch.setenv("DOPPEL_CLIENT_KEY", str(keys / "client.key_secret"))
+    avatar = run_job("fast", {"n": 11}, {}, server=curve_server.address, quiet=True)
+    assert avatar is not None and avatar.metadata["n"] == 11

@@ -1,4 +1,5 @@
-"""`doppel reconstruct PHOTO... --out DIR [--server ADDR] [--camera-space] [--json]`.
+"""`doppel reconstruct PHOTO... --out DIR [--server ADDR] [--body-model M] [--camera-space]
+[--json]`.
 
 Per photo: DIR/NAME.doppel (the avatar, posed as in the photo, with its camera). With
 --camera-space also NAME.posed.ply (posed clothed mesh in the photo's camera frame: OpenCV
@@ -30,6 +31,9 @@ def add_parser(sub) -> None:
     p.add_argument("--quality", default="default", choices=("fast", "default", "high"),
                    help="fast: body only; default: body + clothing, 1024 px texture; "
                         "high: more iterations, 2048 px texture")
+    p.add_argument("--body-model", default="anny", metavar="MODEL",
+                   help="body model to fit: anny (default), or smpl / smplh / smplx when their "
+                        "model files are installed (see weights/README.md)")
     p.add_argument("--camera-space", action="store_true",
                    help="also write NAME.posed.ply and NAME.camera.json in the photo's camera")
     p.add_argument("--json", action="store_true", help="one JSON line per photo on stdout")
@@ -72,6 +76,8 @@ def _reconstruct(path: Path, stem: str, args) -> tuple[RiggedAvatar | None, str 
     except OSError as exc:
         return None, f"cannot read {path}: {exc.strerror or exc}"
     params = {"name": stem, "quality": args.quality}
+    if args.body_model != "anny":     # older servers know no body_model option
+        params["body_model"] = args.body_model
     inputs = {"photo": np.frombuffer(data, dtype=np.uint8)}
     report = (lambda s, f: None) if args.json else \
         (lambda s, f: print(f"  {f * 100:5.1f}%  {s}", file=sys.stderr))

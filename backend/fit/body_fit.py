@@ -1,10 +1,12 @@
-"""Fit Anny's pose, phenotype and placement to one person seen by a perspective camera.
+"""Fit a body model's pose, shape and placement to one person seen by a perspective camera.
+
+The body model comes as a fitting rig (rigs.py: Anny's phenotypes or SMPL's betas as shape).
 
 Energy (Adam, two stages): confidence-weighted 2D keypoint reprojection + MediaPipe's 3D limb
 directions (camera-aligned, so they fix orientation even for people seen from behind) + soft
 silhouette IoU against the person mask + priors (small bone rotations, no limb twist,
-phenotypes near the middle: clothing otherwise inflates weight/muscle, and absolute size is
-unobservable from one photo).
+a Gaussian shape prior around the model's mean: clothing otherwise inflates the body, and
+absolute size is unobservable from one photo).
 """
 
 from __future__ import annotations
@@ -18,13 +20,8 @@ import torch
 
 from ..perception import PersonObservation
 from .landmarks import PAIRS, SEGMENTS
-from .rig import FIT_BONES, FitRig, RestState, project, rotation_from_world_landmarks
+from .rig import RestState, project, rotation_from_world_landmarks
 from .silhouette import soft_iou_loss, soft_silhouette
-
-PHENO_PRIOR = {"gender": 0.3, "age": 0.3, "muscle": 3.0, "weight": 3.0, "height": 0.3,
-               "proportions": 1.0}
-TWIST_BONES = {"upperarm01.L", "upperarm01.R", "lowerarm01.L", "lowerarm01.R",
-               "upperleg01.L", "upperleg01.R", "lowerleg01.L", "lowerleg01.R"}
 
 
 @dataclass
@@ -55,10 +52,10 @@ class Intrinsics:
 
 @dataclass
 class BodyFit:
-    phenotype: torch.Tensor      # (1, 6) model order, 0..1
+    shape: torch.Tensor          # (1, S) the rig's shape (Anny: 6 phenotypes 0..1; SMPL: betas)
     global_rot: torch.Tensor     # (3, 3) model space -> camera space
     translation: torch.Tensor    # (3,) metres, camera space
-    bone_rotvecs: torch.Tensor   # (len(FIT_BONES), 3) axis-angle in bone rest frames
+    bone_rotvecs: torch.Tensor   # (len(rig.fit_bones), 3) axis-angle in bone rest frames
     rest: RestState
     camera: Intrinsics
     crop: Crop
@@ -86,17 +83,20 @@ def make_crop(obs: PersonObservation, mask: np.ndarray, grid: int) -> Crop:
 
 
 class BodyFitter:
-    def __init__(self, rig: FitRig) -> None:
+    def __init__(self, rig) -> None:
         self.rig = rig
         labels = rig.kp_labels
-        self.kp_index = torch.tensor([labels.index(lab) for _, lab, _ in PAIRS])
-        self.mp_index = np.array([i for i, _, _ in PAIRS])
-        self.kp_weight = torch.tensor([w for _, _, w in PAIRS], dtype=torch.float32)
-        pos = {mp: k for k, (mp, _, _) in enumerate(PAIRS)}
-        self.seg = torch.tensor([[pos[a], pos[b]] for a, b in SEGMENTS])
-        self.twist_mask = torch.tensor([[0.0, 1.0, 0.0] if n in TWIST_BONES else [0.0, 0.3, 0.0]
-                                        for n in FIT_BONES])
-        self.pheno_w = torch.tensor([PHENO_PRIOR[n] for n in rig.model.phenotype_labels])
+        # Pairs whose keypoint this body model lacks (a procedural SMPL body has no face
+        # vertices) are left out; Anny has them all.
+        self.pairs = [p for p in PAIRS if p[1] in labels]
+        self.kp_index = torch.tensor([labels.index(lab) for _, lab, _ in self.pairs])
+        self.mp_index = np.array([i for i, _, _ in self.pairs])
+        self.kp_weight = torch.tensor([w for _, _, w in self.pairs], dtype=torch.float32)
+        pos = {mp: k for k, (mp, _, _) in enumerate(self.pairs)}
+        self.seg = torch.tensor([[pos[a], pos[b]] for a, b in SEGMENTS if a in pos and b in pos])
+        self.twist_mask = torch.tensor([[0.0, 1.0, 0.0] if n in rig.twist_bones
+                                        else [0.0, 0.3, 0.0] for n in rig.fit_bones])
+        self.shape_w = rig.shape_prior_weight
 
     def fit(self, obs: PersonObservation, mask: np.ndarray, camera: Intrinsics, iters: int = 160,
             grid: int = 128, progress=lambda f: None) -> BodyFit:
@@ -115,17 +115,18 @@ class BodyFitter:
         size_px = float((kp2d[conf > 0].max(0).values - kp2d[conf > 0].min(0).values).max()) \
             if (conf > 0).sum() >= 2 else float(max(mask.shape))
 
-        pheno_logit = torch.zeros(1, 6, requires_grad=True)
-        rest0 = rig.rest_state_subset(torch.full((1, 6), 0.5))
+        shape0 = rig.default_shape()
+        shape_free = torch.zeros(1, rig.shape_size, requires_grad=True)
+        rest0 = rig.rest_state_subset(shape0)
         r_init = torch.from_numpy(rotation_from_world_landmarks(obs.world, obs.visibility))
         t_init = self._initial_translation(rig, rest0, r_init, kp2d, vis, camera)
         rot_delta = torch.zeros(3, requires_grad=True)
         trans = t_init.clone().requires_grad_(True)
-        bones = torch.zeros(len(FIT_BONES), 3, requires_grad=True)
+        bones = torch.zeros(len(rig.fit_bones), 3, requires_grad=True)
 
         def evaluate(kp_w: float, dir_w: float, sil_w: float, free_shape: bool):
-            pheno = torch.sigmoid(pheno_logit)
-            rest = rig.rest_state_subset(pheno) if free_shape else rest0
+            shape = rig.shape_from_free(shape_free)
+            rest = rig.rest_state_subset(shape) if free_shape else rest0
             g = roma.rotvec_to_rotmat(rot_delta) @ r_init
             deltas = rig.deltas(rest, g, trans, bones)
             verts = rig.pose_subset(rest, deltas)
@@ -140,10 +141,10 @@ class BodyFitter:
                 loss = loss + dir_w * cos_err / seg_conf.sum().clamp_min(1e-6)
             loss = loss + 0.02 * bones.pow(2).sum() + 0.5 * (bones * self.twist_mask).pow(2).sum()
             if free_shape:
-                loss = loss + 0.05 * (self.pheno_w * (pheno - 0.5) ** 2).sum()
+                loss = loss + 0.05 * (self.shape_w * (shape - shape0) ** 2).sum()
             if sil_w > 0:
                 grid_px = crop.to_grid(project(verts, camera.f, camera.cx, camera.cy))
-                sigma = _splat_sigma(verts, camera.f * crop.scale, spacing=0.02)
+                sigma = _splat_sigma(verts, camera.f * crop.scale, spacing=rig.splat_spacing)
                 sil = soft_silhouette(grid_px, crop.width, crop.height, sigma=sigma)
                 loss = loss + sil_w * soft_iou_loss(sil, grown)
             return loss, pix
@@ -165,7 +166,7 @@ class BodyFitter:
         # Stage C: everything, silhouette joining once the limbs are roughly in place.
         opt = torch.optim.Adam([{"params": [rot_delta, bones], "lr": 0.03},
                                 {"params": [trans], "lr": 0.01},
-                                {"params": [pheno_logit], "lr": 0.05}])
+                                {"params": [shape_free], "lr": 0.05}])
         sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, iters, eta_min=0.003)
         for it in range(iters):
             opt.zero_grad()
@@ -177,27 +178,26 @@ class BodyFitter:
             if it % 20 == 0:
                 progress(0.15 + 0.85 * it / iters)
         with torch.no_grad():
-            pheno = torch.sigmoid(pheno_logit)
+            shape = rig.shape_from_free(shape_free)
             g = roma.rotvec_to_rotmat(rot_delta) @ r_init
-            rest = rig.rest_state(pheno)
+            rest = rig.rest_state(shape)
             verts, _ = rig.pose(rest, rig.deltas(rest, g, trans, bones))
             pix = project(rig.keypoints(verts)[self.kp_index], camera.f, camera.cx, camera.cy)
             vis_ok = vis > 0.5
             kp_err = float((pix - kp2d).norm(dim=1)[vis_ok].mean()) if vis_ok.any() \
                 else float("nan")
-        return BodyFit(pheno, g, trans.detach(), bones.detach(), rest, camera, crop, kp_err)
+        return BodyFit(shape, g, trans.detach(), bones.detach(), rest, camera, crop, kp_err)
 
-    @staticmethod
-    def _initial_translation(rig, rest, rot, kp2d, vis, camera) -> torch.Tensor:
+    def _initial_translation(self, rig, rest, rot, kp2d, vis, camera) -> torch.Tensor:
         """Depth from the torso's pixel length, x/y from the mid-hip pixel."""
         with torch.no_grad():
-            deltas = rig.deltas(rest, rot, torch.zeros(3), torch.zeros(len(FIT_BONES), 3))
+            deltas = rig.deltas(rest, rot, torch.zeros(3), torch.zeros(len(rig.fit_bones), 3))
             verts = rig.pose_subset(rest, deltas)
             kp = rig.keypoints_subset(verts)
             lab = rig.kp_labels
             mid = lambda a, b: 0.5 * (kp[lab.index(a)] + kp[lab.index(b)])
             sh, hip = mid("left_shoulder", "right_shoulder"), mid("left_hip", "right_hip")
-            order = [m for m, _, _ in PAIRS]
+            order = [m for m, _, _ in self.pairs]
             p = lambda m: kp2d[order.index(m)]
             sh2, hip2 = 0.5 * (p(11) + p(12)), 0.5 * (p(23) + p(24))
             torso_px = float((sh2 - hip2).norm().clamp_min(5.0))

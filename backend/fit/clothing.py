@@ -63,7 +63,7 @@ def fit_offsets(rig, rest, deltas: torch.Tensor, camera, target: np.ndarray,
         rim = rim[np.linspace(0, len(rim) - 1, 3000).astype(int)]
     ys, xs = np.nonzero(target)
     unit = max(4.0, 0.01 * float(max(np.ptp(ys), np.ptp(xs)) if ys.size else max(h, w)))
-    faces = rig.body.faces
+    faces = rig.mesh_faces
     d = torch.zeros(base.shape[0], requires_grad=True)
     opt = torch.optim.Adam([d], lr=0.003)
     contour = pairs = goals = None

@@ -2,11 +2,15 @@
 
 Stages: read -> perceive -> fit body -> fit clothing -> texture -> assemble. Input problems
 raise JobInputError(code="bad_input") before any fitting starts.
+
+The body model is a parameter: Anny (default) or an SMPL-family model whose files the user has
+(rigs.py gives the fitting rig; the stages only use its interface). A model without a UV layout
+(SMPL files without their UV .obj) gets no photo texture but one base colour from the photo,
+said in a warning.
 """
 
 from __future__ import annotations
 
-import threading
 import time
 from dataclasses import dataclass, field
 from typing import Callable
@@ -19,15 +23,16 @@ from protocol import Camera, Pose, RiggedAvatar
 
 from .. import __version__
 from ..avatar_build import avatar_from_rest_body
-from ..bodies import JobInputError, RestBody, get_body_model
+from ..bodies import JobInputError, RestBody
 from ..imageio import Photo, read_photo
 from ..perception import PersonObservation, get_detector
 from ..textures.photo_bake import bake_photo_texture
 from .body_fit import BodyFitter, Intrinsics
-from .clothing import fit_offsets, mesh_edges
+from .clothing import fit_offsets
 from .posing import posed_vertices
 from .raster import mask_iou, rasterize
-from .rig import FIT_BONES, FitRig, project
+from .rig import project
+from .rigs import fit_rig
 
 QUALITY = {   # body iterations, clothing iterations (0: body only), silhouette grid, texture
     "fast": (70, 0, 112, 512),
@@ -48,37 +53,32 @@ class Reconstruction:
     debug: dict = field(default_factory=dict)   # working-resolution arrays for overlays/benchmarks
 
 
-_RIG: FitRig | None = None
-_EDGES = None
-_RIG_LOCK = threading.Lock()
-
-
-def _rig() -> FitRig:
+def _rig(body_model: str = "anny"):
     """The process-wide fitting rig (read-only after construction, shared by workers)."""
-    global _RIG, _EDGES
-    with _RIG_LOCK:
-        if _RIG is None:
-            _EDGES = mesh_edges(get_body_model("anny").faces)
-            _RIG = FitRig(get_body_model("anny"))
-        return _RIG
+    return fit_rig(body_model)[0]
 
 
 def reconstruct_photo(data: bytes, name: str = "photo", quality: str = "default",
-                      progress: Progress = lambda s, f: None) -> Reconstruction:
+                      progress: Progress = lambda s, f: None,
+                      body_model: str = "anny") -> Reconstruction:
     if quality not in QUALITY:
         raise JobInputError(f"unknown quality {quality!r}; choose one of {', '.join(QUALITY)}",
                             code="bad_params")
+    if not isinstance(body_model, str):
+        raise JobInputError("'body_model' must be a body model name such as 'anny' or 'smplx'")
+    fit_rig(body_model)        # unknown or absent model: its clear error before any work
     # One thread: the fit is many small ops, and two threads fighting another process for
     # the same cores made iterations many times slower (measured 4x on this machine).
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
-        return _reconstruct(data, name, quality, progress)
+        return _reconstruct(data, name, quality, progress, body_model)
     finally:
         torch.set_num_threads(threads)
 
 
-def _reconstruct(data: bytes, name: str, quality: str, progress: Progress) -> Reconstruction:
+def _reconstruct(data: bytes, name: str, quality: str, progress: Progress,
+                 body_model: str) -> Reconstruction:
     body_iters, cloth_iters, grid, tex_size = QUALITY[quality]
     timings: dict[str, float] = {}
     clock = time.perf_counter()
@@ -98,7 +98,7 @@ def _reconstruct(data: bytes, name: str, quality: str, progress: Progress) -> Re
     target = target_mask(obs, photo)
     lap("perceive")
 
-    rig = _rig()
+    rig, edges = fit_rig(body_model)
     h, w = photo.rgb.shape[:2]
     f = _focal(photo)
     cam = Intrinsics(f=f, cx=w / 2.0, cy=h / 2.0, width=w, height=h)
@@ -110,7 +110,7 @@ def _reconstruct(data: bytes, name: str, quality: str, progress: Progress) -> Re
     with torch.no_grad():
         deltas = rig.deltas(fit.rest, fit.global_rot, fit.translation, fit.bone_rotvecs)
     if cloth_iters:
-        offsets = fit_offsets(rig, fit.rest, deltas, cam, target, _EDGES, iters=cloth_iters,
+        offsets = fit_offsets(rig, fit.rest, deltas, cam, target, edges, iters=cloth_iters,
                               progress=lambda x: progress("fit clothing", 0.6 + 0.15 * x))
     else:
         offsets = torch.zeros(rig.vertex_count, 3)
@@ -121,25 +121,33 @@ def _reconstruct(data: bytes, name: str, quality: str, progress: Progress) -> Re
     lap("fit_clothing")
 
     progress("texture", 0.78)
-    head_z = float(fit.rest.heads[0, rig.bone_names.index("neck02"), 2])
-    baked = bake_photo_texture(photo.rgb, target, posed, rest_model, rig.body.faces,
-                               rig.body.uvs, f, cam.cx, cam.cy, head_z, size=tex_size)
+    baked, colour = None, (0.8, 0.62, 0.52, 1.0)
+    if rig.uvs is not None:
+        baked = bake_photo_texture(photo.rgb, target, posed, rest_model, rig.mesh_faces,
+                                   rig.uvs, f, cam.cx, cam.cy, rig.head_height(fit.rest),
+                                   size=tex_size)
+    else:
+        colour = base_colour(photo.rgb, target)
+        warnings.append(f"the {rig.name} model files have no UV layout (put the model's UV "
+                        f".obj, e.g. {rig.name}_uv.obj, in the SMPL folder), so the photo "
+                        f"was not baked into a texture; the avatar has one colour sampled "
+                        f"from the photo")
     lap("texture")
 
     progress("assemble avatar", 0.95)
-    pheno = {k: float(v) for k, v in zip(rig.model.phenotype_labels, fit.phenotype[0].tolist())}
-    avatar = _assemble(rig, fit, offsets.numpy(), pheno, photo, baked.png, name, warnings)
+    shape = rig.shape_params(fit.shape)
+    avatar = _assemble(rig, fit, offsets.numpy(), shape, photo, baked, colour, name, warnings)
     lap("assemble")
 
     pix = project(torch.from_numpy(posed), f, cam.cx, cam.cy).numpy()
-    sil = rasterize(pix, rig.body.faces, w, h, depth=posed[:, 2]).mask
+    sil = rasterize(pix, rig.mesh_faces, w, h, depth=posed[:, 2]).mask
     size_px = _person_height_px(obs, target)
     stats = {"iou_perception_mask": round(mask_iou(sil, obs.mask > 0.5), 4),
              "kp_err_px": round(fit.kp_err_px / photo.scale, 2),
              "kp_err_pct": round(100.0 * fit.kp_err_px / max(size_px, 1.0), 3),
-             "texture_seen": round(baked.seen_fraction, 4),
-             "texture_mirrored": round(baked.mirrored_fraction, 4),
-             "texture_inpainted": round(baked.inpainted_fraction, 4),
+             "texture_seen": round(baked.seen_fraction, 4) if baked else 0.0,
+             "texture_mirrored": round(baked.mirrored_fraction, 4) if baked else 0.0,
+             "texture_inpainted": round(baked.inpainted_fraction, 4) if baked else 0.0,
              "max_clothing_offset_m": round(float(offsets.norm(dim=1).max()), 4)}
     avatar.metadata["fit"] = dict(stats)
     avatar.metadata["timings"] = dict(timings)
@@ -204,17 +212,31 @@ def target_mask(obs: PersonObservation, photo: Photo) -> np.ndarray:
     return seg
 
 
-def _assemble(rig: FitRig, fit, offsets: np.ndarray, pheno: dict, photo: Photo, texture: bytes,
-              name: str, warnings: list[str]) -> RiggedAvatar:
+def base_colour(rgb: np.ndarray, mask: np.ndarray) -> tuple[float, float, float, float]:
+    """One linear-RGB colour (what Blender's Base Color takes) for a body without UVs: the
+    median of the person's pixels, eroded away from the mask's mixed edge."""
+    import cv2
+    inner = cv2.erode(mask.astype(np.uint8), np.ones((5, 5), np.uint8)) > 0
+    if inner.sum() < 50:
+        inner = mask
+    srgb = np.median(rgb[inner].reshape(-1, 3), axis=0) / 255.0 if inner.any() \
+        else np.array([0.8, 0.62, 0.52])
+    lin = np.where(srgb <= 0.04045, srgb / 12.92, ((srgb + 0.055) / 1.055) ** 2.4)
+    return (*(round(float(c), 4) for c in lin), 1.0)
+
+
+def _rounded(params: dict) -> dict:
+    return {k: round(v, 4) if isinstance(v, float) else
+            [round(x, 4) for x in v] if isinstance(v, list) else v for k, v in params.items()}
+
+
+def _assemble(rig, fit, offsets: np.ndarray, shape: dict, photo: Photo, baked,
+              colour: tuple, name: str, warnings: list[str]) -> RiggedAvatar:
     body = rig.body
-    rest: RestBody = body.rest_body(pheno)
+    rest: RestBody = body.rest_body(shape)
     lift = rest.heads[0] - fit.rest.heads[0, 0].numpy()     # rest_body's feet-on-floor lift
     rest.vertices = (rest.vertices + offsets).astype(np.float32)
-    b = len(rest.bone_names)
-    quats = np.tile(np.array([1, 0, 0, 0], np.float32), (b, 1))
-    rq = Rotation.from_rotvec(fit.bone_rotvecs.numpy().astype(np.float64)).as_quat()
-    for k, bone in enumerate(FIT_BONES):
-        quats[rest.bone_names.index(bone)] = rq[k, [3, 0, 1, 2]]
+    quats = rig.bone_quaternions(rest, fit.bone_rotvecs.numpy().astype(np.float64))
     # World orientation: the camera is assumed level (photos mostly are), looking along +Y,
     # so gravity is the photo's down. A small residual tilt of the body (< 20 deg) is taken
     # as camera pitch/roll instead, so standing people stand straight.
@@ -226,16 +248,20 @@ def _assemble(rig: FitRig, fit, offsets: np.ndarray, pheno: dict, photo: Photo, 
         axis = np.cross(up, [0.0, 0.0, 1.0])
         r_w = Rotation.from_rotvec(axis / np.linalg.norm(axis) * tilt).as_matrix() @ r_w
     r_a = r_w @ r_g                                               # model -> world rotation
-    p0 = fit.rest.bone_poses[0, 0].numpy().astype(np.float64)
+    p0 = rig.root_rest_frame(fit.rest)
     r0, h0 = p0[:3, :3], p0[:3, 3]
     # Blender turns the root about its head: basis = R0^T R_A R0 gives orientation R_A R0.
     quats[0] = Rotation.from_matrix(r0.T @ r_a @ r0).as_quat()[[3, 0, 1, 2]]
     pose = Pose(rotations=quats, location=np.zeros(3, np.float32))
-    meta = {"body_model": body.name, "params": {k: round(v, 4) for k, v in pheno.items()},
+    if baked is not None:
+        warnings.extend(rest.warnings)
+    meta = {"body_model": body.name, "params": _rounded(shape),
             "producer": "doppel.reconstruct", "doppel_version": __version__,
             "warnings": list(warnings), "pose_location_space": "armature"}
-    avatar = avatar_from_rest_body(rest, name, meta, texture=texture, pose=pose,
-                                   source_image=photo.encoded)
+    meta.update({k: v for k, v in rest.metadata.items() if k not in meta})
+    avatar = avatar_from_rest_body(rest, name, meta, texture=baked.png if baked else None,
+                                   pose=pose, source_image=photo.encoded)
+    avatar.layers[0].base_color = colour
     # Feet on the floor: drop the posed body so its lowest point touches z = 0.
     loc = np.array([0.0, 0.0, -float(posed_vertices(avatar)[:, 2].min())])
     pose.location = loc.astype(np.float32)

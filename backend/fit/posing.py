@@ -14,6 +14,7 @@ from scipy.spatial.transform import Rotation
 from protocol import RiggedAvatar
 
 # Output joint name -> (bone, where): "head" = bone head, "mid" = midpoint of head and tail.
+# Anny's bones; SMPL-family skeletons use SMPL_JOINTS.
 JOINTS = {
     "neck": ("neck01", "head"), "head": ("head", "mid"),
     "left_hip": ("upperleg01.L", "head"), "right_hip": ("upperleg01.R", "head"),
@@ -23,6 +24,11 @@ JOINTS = {
     "left_elbow": ("lowerarm01.L", "head"), "right_elbow": ("lowerarm01.R", "head"),
     "left_wrist": ("wrist.L", "head"), "right_wrist": ("wrist.R", "head"),
 }
+SMPL_JOINTS = {"neck": ("neck", "head"), "head": ("head", "mid"),
+               **{f"{side}_{j}": (f"{side}_{s}", "head") for side in ("left", "right")
+                  for j, s in (("hip", "hip"), ("knee", "knee"), ("ankle", "ankle"),
+                               ("shoulder", "shoulder"), ("elbow", "elbow"),
+                               ("wrist", "wrist"))}}
 CV_FROM_BLENDER_CAM = np.diag([1.0, -1.0, -1.0, 1.0])   # OpenCV camera axes <-> Blender's
 
 
@@ -60,12 +66,14 @@ def posed_vertices(avatar: RiggedAvatar, layer: int = 0) -> np.ndarray:
 
 
 def posed_joints(avatar: RiggedAvatar) -> dict[str, np.ndarray]:
-    """Named joints (see JOINTS, plus "pelvis" between the hips), armature space, posed."""
+    """Named joints (see JOINTS / SMPL_JOINTS, plus "pelvis" between the hips), armature
+    space, posed."""
     mats = posed_bone_matrices(avatar)
     sk = avatar.skeleton
     rel = mats @ np.linalg.inv(sk.matrices.astype(np.float64))
     out = {}
-    for name, (bone, where) in JOINTS.items():
+    table = JOINTS if JOINTS["neck"][0] in sk.names else SMPL_JOINTS
+    for name, (bone, where) in table.items():
         i = sk.names.index(bone)
         head = (rel[i] @ np.append(sk.heads[i], 1.0))[:3]
         tail = (rel[i] @ np.append(sk.tails[i], 1.0))[:3]

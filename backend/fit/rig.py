@@ -1,5 +1,6 @@
 """Anny as a differentiable function for fitting: (phenotype, global pose, bone rotations, rest
-offsets) -> posed vertices and keypoints in the photo's camera frame.
+offsets) -> posed vertices and keypoints in the photo's camera frame. The fitting-rig interface
+it implements (shared with the SMPL family's rig) is described in rigs.py.
 
 Frames: Anny's own model space (Z up, -Y forward, NOT lifted to the floor) is posed and then
 placed in the camera frame (OpenCV: x right, y down, z forward, metres) by one rigid transform G,
@@ -23,6 +24,12 @@ FIT_BONES = (
     "upperleg01.L", "lowerleg01.L", "foot.L",
     "upperleg01.R", "lowerleg01.R", "foot.R",
 )
+TWIST_BONES = ("upperarm01.L", "upperarm01.R", "lowerarm01.L", "lowerarm01.R",
+               "upperleg01.L", "upperleg01.R", "lowerleg01.L", "lowerleg01.R")
+# Phenotype prior weights: clothing otherwise inflates weight/muscle, and absolute size is
+# unobservable from one photo.
+PHENO_PRIOR = {"gender": 0.3, "age": 0.3, "muscle": 3.0, "weight": 3.0, "height": 0.3,
+               "proportions": 1.0}
 
 
 @dataclass
@@ -38,9 +45,14 @@ class RestState:
 class FitRig:
     """Thin, stateless-ish wrapper: holds Anny's buffers, takes every parameter per call."""
 
+    fit_bones = FIT_BONES
+    twist_bones = TWIST_BONES
+    splat_spacing = 0.02       # metres: the body-stage subset keeps every 3rd vertex
+
     def __init__(self, body) -> None:
         from anny.keypoints import KeypointsRegressor
         self.body = body
+        self.name = body.name
         self.model = body.model
         self.bone_names = list(body.bone_names)
         self.fit_index = torch.tensor([self.bone_names.index(n) for n in FIT_BONES])
@@ -49,8 +61,24 @@ class FitRig:
         self.kp_labels = list(reg.labels)
         self.kp_weights = reg.regression_weights.to(torch.float32)     # (K, V)
         self.faces = torch.as_tensor(body.faces, dtype=torch.long)
+        self.mesh_faces = body.faces
+        self.uvs = body.uvs
         self.vertex_count = int(self.kp_weights.shape[1])
+        self.shape_size = len(self.model.phenotype_labels)
+        self.shape_prior_weight = torch.tensor([PHENO_PRIOR[n]
+                                                for n in self.model.phenotype_labels])
         self._subset = self._make_subset()
+
+    # ---- shape ------------------------------------------------------------------------------
+    def shape_from_free(self, free: torch.Tensor) -> torch.Tensor:
+        """(1, 6) unconstrained -> phenotype in 0..1."""
+        return torch.sigmoid(free)
+
+    def default_shape(self) -> torch.Tensor:
+        return torch.full((1, self.shape_size), 0.5)
+
+    def shape_params(self, shape: torch.Tensor) -> dict:
+        return {k: float(v) for k, v in zip(self.model.phenotype_labels, shape[0].tolist())}
 
     def _make_subset(self, stride: int = 3) -> dict[str, torch.Tensor]:
         """A sparse vertex subset for the body stage: every ``stride``-th vertex plus the
@@ -140,6 +168,22 @@ class FitRig:
     def keypoints(self, verts: torch.Tensor) -> torch.Tensor:
         """(V, 3) -> (K, 3) COCO-style keypoints (labels in ``kp_labels``)."""
         return self.kp_weights @ verts
+
+    # ---- assembly ---------------------------------------------------------------------------
+    def head_height(self, rest: RestState) -> float:
+        return float(rest.heads[0, self.bone_names.index("neck02"), 2])
+
+    def root_rest_frame(self, rest: RestState) -> np.ndarray:
+        return rest.bone_poses[0, 0].numpy().astype(np.float64)
+
+    def bone_quaternions(self, rest_body, bone_rotvecs: np.ndarray) -> np.ndarray:
+        """Anny's fit rotations are already Blender pose rotations (bone rest frames)."""
+        from scipy.spatial.transform import Rotation
+        quats = np.tile(np.array([1, 0, 0, 0], np.float32), (len(rest_body.bone_names), 1))
+        rq = Rotation.from_rotvec(np.asarray(bone_rotvecs, np.float64)).as_quat()
+        for k, bone in enumerate(FIT_BONES):
+            quats[rest_body.bone_names.index(bone)] = rq[k, [3, 0, 1, 2]]
+        return quats
 
 
 def vertex_normals(verts: torch.Tensor, faces: torch.Tensor) -> torch.Tensor:

@@ -1,7 +1,9 @@
 """Job kind `reconstruct`: one photo -> a rigged, clothed, textured avatar posed as in the
 photo, with the camera that took it.
 
-params: {"name": str (optional, default "Person"), "quality": "fast" | "default" | "high"}
+params: {"name": str (optional, default "Person"), "quality": "fast" | "default" | "high",
+         "body_model": "anny" (default) | "smpl" | "smplh" | "smplx" (when the user's SMPL-family
+         model files are installed; otherwise the registry's "model files not found at ..." error)}
 inputs: {"photo": (N,) uint8 array holding the PNG/JPEG/WebP file's bytes}
 """
 
@@ -16,7 +18,7 @@ from protocol import RiggedAvatar
 from ..bodies import JobInputError
 from .base import JobContext
 
-ALLOWED = {"name", "quality"}
+ALLOWED = {"name", "quality", "body_model"}
 
 
 def run(params: Mapping[str, Any], inputs: Mapping[str, np.ndarray],
@@ -38,6 +40,7 @@ def run(params: Mapping[str, Any], inputs: Mapping[str, np.ndarray],
                             code="bad_input")
     from ..fit.pipeline import reconstruct_photo   # torch + mediapipe: only when needed
     result = reconstruct_photo(data.tobytes(), name.strip(), params.get("quality", "default"),
-                               progress=ctx.progress)
+                               progress=ctx.progress,
+                               body_model=params.get("body_model", "anny"))
     result.avatar.metadata["warnings"] = list(ctx.warnings) + result.warnings
     return result.avatar

@@ -60,7 +60,8 @@ def allow_client(folder: Path, public_key_file: Path, name: str) -> Path:
 
 
 def is_loopback(address: str) -> bool:
-    """True for tcp://127.x.x.x:port, tcp://localhost:port, tcp://[::1]:port, ipc:// and inproc://."""
+    """True for tcp://127.x.x.x:port, tcp://localhost:port, tcp://[::1]:port, ipc:// and
+    inproc://."""
     if address.startswith(("ipc://", "inproc://")):
         return True
     host = urlparse(address).hostname or ""

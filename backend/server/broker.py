@@ -9,7 +9,8 @@ Worker frames start with WORKER_PROTOCOL, which no client header (JSON, "{...") 
 Worker wire format, after the routing id:
     worker -> broker: [P, READY, json{"name", "kinds", "instance"}] | [P, HEARTBEAT]
                       | [P, PROGRESS, job_id, json[stage, fraction]]
-                      | [P, DONE, job_id, *result message frames] | [P, FAILED, job_id, json[code, message]]
+                      | [P, DONE, job_id, *result message frames]
+                      | [P, FAILED, job_id, json[code, message]]
                       | [P, DISCONNECT]
     broker -> worker: [P, JOB, job_id, *submit message frames] | [P, CANCEL, job_id]
                       | [P, HEARTBEAT] | [P, DISCONNECT]

@@ -1,14 +1,16 @@
 """The inside of one worker process: receive a job over a pipe, run it, send events back.
 
 Runs in a fresh interpreter (``python -c``, not multiprocessing: that would re-run the
-server's ``__main__`` in every worker), so it shares no state with the server. It imports only what the job needs: test job kinds start in well under a second,
-the real ones import torch once and keep their body model cached for every later job.
+server's ``__main__`` in every worker), so it shares no state with the server. It imports
+only what the job needs: test job kinds start in well under a second, the real ones import
+torch once and keep their body model cached for every later job.
 
 Pipe messages (pickled by multiprocessing between our own two processes; nothing from a
 socket is ever unpickled):
     server -> worker: setup dict, then Task | None (stop); SIGUSR1 cancels the running job
     worker -> server: ("ready", pid) | ("progress", job_id, stage, fraction)
                       | ("done", job_id, [frame bytes]) | ("failed", job_id, code, message)
+                      | ("failed", job_id, code, message, "retire"): replace this process
 """
 
 from __future__ import annotations
@@ -69,8 +71,9 @@ def _input_error(exc: BaseException) -> bool:
     return bodies is not None and isinstance(exc, bodies.JobInputError)
 
 
-def run_task(task: Task, send: Callable[[tuple], None], is_cancelled: Callable[[], bool]) -> None:
-    """Run one job, ending with exactly one "done" or "failed" event through ``send``."""
+def run_task(task: Task, send: Callable[[tuple], None], is_cancelled: Callable[[], bool]) -> bool:
+    """Run one job, ending with exactly one "done" or "failed" event through ``send``.
+    Returns False when this process should not run another job (it ran out of memory)."""
     job_id, kind = task.job_id, task.job_kind
     last = {"stage": None, "time": 0.0}
 
@@ -94,23 +97,30 @@ def run_task(task: Task, send: Callable[[tuple], None], is_cancelled: Callable[[
             ResultStore(task.results_root).save(job_id, kind, avatar)
     except JobCancelled:
         send(("failed", job_id, ErrorCode.CANCELLED, f"job {job_id} ({kind}) was cancelled"))
-        return
+        return True
+    except MemoryError as exc:
+        # Half-built allocations may linger: end this process, the server starts a fresh one.
+        log.error("job %s (%s) ran out of memory: %s", job_id, kind, exc)
+        send(("failed", job_id, ErrorCode.JOB_FAILED, f"job {kind} ran out of memory ({exc}); "
+              f"its worker process was replaced. Try smaller inputs", "retire"))
+        return False
     except ProtocolError as exc:
         log.error("job %s (%s) produced an invalid avatar: %s", job_id, kind, exc)
         send(("failed", job_id, ErrorCode.JOB_FAILED, f"job {kind} produced an invalid result "
               f"({exc.message}); this is a bug, please report it with the server log"))
-        return
+        return True
     except Exception as exc:   # noqa: BLE001 - a job bug must not end the worker
         if _input_error(exc):
             log.info("job %s (%s) rejected its input: %s", job_id, kind, exc)
             send(("failed", job_id, getattr(exc, "code", ErrorCode.BAD_INPUT), str(exc)))
-            return
+            return True
         log.exception("job %s (%s) failed", job_id, kind)
         send(("failed", job_id, ErrorCode.JOB_FAILED,
               f"job {kind} failed: {type(exc).__name__}: {exc}"))
-        return
+        return True
     log.info("job %s (%s) done in %.2f s", job_id, kind, time.monotonic() - start)
     send(("done", job_id, [bytes(memoryview(f).cast("B")) for f in frames]))
+    return True
 
 
 def preload_models(names: tuple[str, ...]) -> None:
@@ -165,6 +175,7 @@ def main(fd: int) -> None:
             return
         _cancelled = False
         try:
-            run_task(task, conn.send, lambda: _cancelled)
+            if not run_task(task, conn.send, lambda: _cancelled):
+                return
         except (BrokenPipeError, EOFError, OSError):
             return     # the server is gone

@@ -149,7 +149,11 @@ class ProcessPool:
         with self._lock:
             if self._stopping:
                 return None
-            worker = _Worker(index, self._preload, self._log_level)
+            try:
+                worker = _Worker(index, self._preload, self._log_level)
+            except OSError as exc:     # no such interpreter, out of processes / memory
+                log.error("could not start worker process %d: %s", index, exc)
+                return None
             self._workers[index] = worker
         log.info("worker process %d started (pid %d)", index, worker.pid)
         return worker
@@ -165,7 +169,11 @@ class ProcessPool:
             if worker is None or not worker.alive():
                 worker = self._spawn(index)
                 if worker is None:
-                    break
+                    if self._stopping:
+                        break
+                    self._fail(item, ErrorCode.JOB_FAILED, "the server could not start a "
+                               "worker process for this job; see the server log")
+                    continue
             if not self._follow(worker, item):
                 worker.kill()
                 worker = self._spawn(index)
@@ -187,9 +195,9 @@ class ProcessPool:
                     event = worker.conn.recv()
                     if event[0] == "ready":
                         continue
-                    self._emit(event)
+                    self._emit(event[:4])
                     if event[0] in ("done", "failed"):
-                        return True
+                        return event[4:] != ("retire",)    # the process is exiting
                     continue
                 if not worker.alive():
                     raise EOFError

@@ -1,5 +1,6 @@
 """The server: one ROUTER socket, answered from one thread; jobs run in worker processes
-(process_pool.py) or, as a broker, on remote `doppel worker`s (broker.py).
+(process_pool.py) or, as a broker, on remote `doppel worker`s (broker.py). What each request
+does is in requests.py.
 
 The socket thread never runs a job, so hello / ping / status / cancel stay fast while a slow
 job runs. Every inbound message is size-checked, decoded and validated before use; any
@@ -18,19 +19,19 @@ from typing import Any, Mapping, Sequence
 
 import zmq
 
-from protocol import (DEFAULT_ADDRESS, SUPPORTED_VERSIONS, ErrorCode, Message, ProtocolError,
-                      avatar_message, decode, encode, error_message, validate_request)
+from protocol import (DEFAULT_ADDRESS, ErrorCode, Message, ProtocolError, decode, encode,
+                      error_message, validate_request)
 from protocol.constants import MAX_HEADER_BYTES
 
-from .. import __version__
 from ..jobs import JOB_KINDS, JobFn
 from .address import check_bind_address
 from .events import Outbox
 from .job_process import job_spec
-from .jobs import JobRecord, JobTable, WorkItem
+from .jobs import JobRecord, JobTable
 from .limits import Limits, check_fields, check_frames
 from .records import RecordStore, cleanup
-from .store import ResultStore, check_job_id
+from .requests import RequestHandlers, who
+from .store import ResultStore
 
 log = logging.getLogger("doppel.server")
 
@@ -42,7 +43,7 @@ SIGNAL_CHECK_MS = 250           # main-thread poll timeout, so Ctrl-C / SIGTERM 
 RECV_BATCH = 64                 # client messages handled before looking at worker events again
 
 
-class Server:
+class Server(RequestHandlers):
     """A Doppel server. ``serve_forever()`` blocks; ``start()`` runs it on a thread and
     returns the bound address (bind ``tcp://127.0.0.1:*`` for a free port).
 
@@ -258,11 +259,11 @@ class Server:
             self._router.send_multipart([identity, *frames], flags=zmq.NOBLOCK, copy=False)
             return True
         except zmq.Again:
-            log.warning("peer %s is not reading; dropped a message", _who(identity))
+            log.warning("peer %s is not reading; dropped a message", who(identity))
         except zmq.ZMQError as exc:
             if exc.errno != zmq.EHOSTUNREACH:
                 raise
-            log.debug("peer %s is gone; dropped a message", _who(identity))
+            log.debug("peer %s is gone; dropped a message", who(identity))
         return False
 
     def _on_message(self, frames: list) -> None:
@@ -284,111 +285,14 @@ class Server:
             reply = getattr(self, f"_on_{msg.kind}")(identity, msg)
         except ProtocolError as err:
             msg_id = msg_id or _message_id_of(body)
-            log.info("client %s: %s", _who(identity), err)
+            log.info("client %s: %s", who(identity), err)
             reply = error_message(err, re=msg_id)
         except Exception as exc:   # noqa: BLE001 - one bad request must not stop the server
-            log.exception("client %s: internal error", _who(identity))
+            log.exception("client %s: internal error", who(identity))
             reply = error_message(ProtocolError(
                 ErrorCode.INTERNAL, f"internal server error ({type(exc).__name__}: {exc}); "
                 f"see the server log"), re=msg_id)
         self._send(identity, reply if isinstance(reply, list) else encode(reply))
-
-    # --- requests -----------------------------------------------------------------------------
-
-    def job_kinds(self) -> list[str]:
-        kinds = set(self.job_specs)
-        if self.is_broker and self.pool is not None:
-            kinds |= self.pool.known_kinds()
-        return sorted(kinds)
-
-    def _on_hello(self, identity: bytes, msg: Message) -> Message:
-        common = set(msg.fields["versions"]) & set(SUPPORTED_VERSIONS)
-        if not common:
-            raise ProtocolError(ErrorCode.BAD_VERSION,
-                                f"the client speaks protocol versions {msg.fields['versions']} "
-                                f"and this server {list(SUPPORTED_VERSIONS)}: update the older "
-                                f"of the add-on and the server")
-        from ..bodies import available_body_models
-        log.info("hello from %s (%s)", _who(identity), msg.fields["client"][:80])
-        return Message("hello", {"version": max(common), "server_version": __version__,
-                                 "job_kinds": self.job_kinds(),
-                                 "body_models": available_body_models(),
-                                 "device": self.device}, re=msg.id)
-
-    def _on_ping(self, identity: bytes, msg: Message) -> Message:
-        return Message("pong", {"time": time.time()}, re=msg.id)
-
-    def _on_submit(self, identity: bytes, msg: Message) -> Message:
-        kind, key = msg.fields["job_kind"], msg.fields.get("request_key")
-        if key is not None:
-            earlier = self.table.by_key(identity, key)
-            if earlier is not None:
-                return _accepted(earlier, msg.id)
-        kinds = self.job_kinds()
-        if kind not in kinds:
-            where = (f"workers of this broker run {', '.join(kinds) or 'nothing yet'} (start "
-                     f"one with `doppel worker --connect {self.address}`)"
-                     if self.is_broker else f"this server runs {', '.join(kinds)}")
-            raise ProtocolError(ErrorCode.UNKNOWN_JOB_KIND,
-                                f"unknown job kind {kind!r:.60}; {where}")
-        if self.table.active_count() >= self.max_queued:
-            raise ProtocolError(ErrorCode.BUSY, f"the server is busy: {self.max_queued} jobs "
-                                f"are queued or running; try again when some have finished")
-        rec = JobRecord(uuid.uuid4().hex, kind, identity, msg.id, request_key=key)
-        self.table.add(rec)
-        self.pool.submit(WorkItem(rec.job_id, kind, msg.id, self.job_specs.get(kind, ""),
-                                  msg.fields["params"], msg.arrays, rec.cancel_event))
-        log.info("job %s (%s) queued for client %s", rec.job_id, kind, _who(identity))
-        return _accepted(rec, msg.id)
-
-    def _on_cancel(self, identity: bytes, msg: Message) -> Message:
-        job_id = check_job_id(msg.fields["job_id"])
-        rec = self.table.get(job_id)
-        if rec is None:
-            return self._status_reply([self._stored_record(job_id)], msg.id)
-        if not rec.terminal:
-            rec.cancel_event.set()
-            if self.is_broker:
-                self.pool.cancel(job_id)
-            log.info("job %s cancel requested by %s", job_id, _who(identity))
-            if rec.state == "queued":   # never started: it ends now, the worker will skip it
-                self._finish(rec, "cancelled", ErrorCode.CANCELLED,
-                             f"job {job_id} ({rec.job_kind}) was cancelled before it started")
-        return self._status_reply([rec], msg.id)
-
-    def _on_status(self, identity: bytes, msg: Message) -> Message:
-        job_id = msg.fields.get("job_id")
-        if job_id is None:
-            return self._status_reply(self.table.owned_by(identity), msg.id)
-        rec = self.table.get(check_job_id(job_id))
-        return self._status_reply([rec if rec is not None else self._stored_record(job_id)],
-                                  msg.id)
-
-    def _on_fetch(self, identity: bytes, msg: Message) -> list:
-        job_id = check_job_id(msg.fields["job_id"])
-        rec = self.table.get(job_id)
-        record = rec.as_dict() if rec is not None else self.table.stored(job_id)
-        if record is not None and record["state"] in ("queued", "running"):
-            raise ProtocolError(ErrorCode.NOT_READY,
-                                f"job {job_id} is still {record['state']} ({record['stage']}, "
-                                f"{record['fraction']:.0%}); wait for its result event", job_id)
-        if record is not None and record["state"] != "done":
-            raise ProtocolError(record.get("code") or ErrorCode.JOB_FAILED,
-                                record.get("message") or f"job {job_id} {record['state']}",
-                                job_id)
-        avatar = self.store.load(job_id)
-        return encode(avatar_message(avatar, job_id, re=msg.id))
-
-    def _stored_record(self, job_id: str) -> dict:
-        record = self.table.stored(job_id) or self.store.record(job_id)
-        if record is None:
-            raise ProtocolError(ErrorCode.NOT_FOUND, f"this server knows no job {job_id} (it "
-                                f"may have been deleted after the server's keep time)", job_id)
-        return record
-
-    def _status_reply(self, records: list, re: str) -> Message:
-        jobs = [r.as_dict() if isinstance(r, JobRecord) else r for r in records]
-        return Message("status", {"jobs": jobs}, re=re)
 
     # --- worker events ------------------------------------------------------------------------
 
@@ -415,15 +319,6 @@ class Server:
         self.table.finish(rec, state, code, text)
         err = error_message(ProtocolError(code, text, rec.job_id), re=rec.submit_id)
         self._send(rec.owner, encode(err))
-
-
-def _accepted(rec: JobRecord, re: str) -> Message:
-    return Message("accepted", {"job_id": rec.job_id, "job_kind": rec.job_kind}, re=re)
-
-
-def _who(identity: bytes) -> str:
-    text = identity.decode("ascii", "replace")
-    return text if text.isprintable() and identity.isascii() else identity.hex()
 
 
 def _message_id_of(frames: list) -> str | None:
