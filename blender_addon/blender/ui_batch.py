@@ -133,10 +133,10 @@ class BatchSession:
         s.fraction = self.runner.fraction
 
 
-class DOPPEL_OT_batch_import(bpy.types.Operator):
-    """Reconstruct every photo of the folder on the server and import the avatars in a grid"""
-    bl_idname = "doppel.batch_import"
-    bl_label = "Import Folder"
+class BatchRunOperator:
+    """Operator behaviour shared by Batch Import and Reconstruct (a mixin: Blender refuses a
+    registered operator class as the base of another): modal with a timer in the UI, blocking
+    from scripts; ``make_session`` says which photos."""
     script_timeout = 3600.0
 
     def make_session(self, context) -> BatchSession:
@@ -200,6 +200,12 @@ class DOPPEL_OT_batch_import(bpy.types.Operator):
         wm.event_timer_remove(self._timer)
         wm.progress_end()
         return self._end()
+
+
+class DOPPEL_OT_batch_import(BatchRunOperator, bpy.types.Operator):
+    """Reconstruct every photo of the folder on the server and import the avatars in a grid"""
+    bl_idname = "doppel.batch_import"
+    bl_label = "Import Folder"
 
 
 class DOPPEL_PT_batch(DoppelPanel, bpy.types.Panel):

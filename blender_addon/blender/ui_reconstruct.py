@@ -9,7 +9,7 @@ import bpy
 from bpy_extras.io_utils import ImportHelper
 
 from .panels import DoppelPanel
-from .ui_batch import STATE_ICONS, BatchSession, DOPPEL_OT_batch_import, DoppelBatchItem
+from .ui_batch import STATE_ICONS, BatchRunOperator, BatchSession, DoppelBatchItem
 
 
 class DoppelReconstructSettings(bpy.types.PropertyGroup):
@@ -29,7 +29,7 @@ class DoppelReconstructSettings(bpy.types.PropertyGroup):
     fraction: bpy.props.FloatProperty(subtype="FACTOR", min=0.0, max=1.0)
 
 
-class DOPPEL_OT_reconstruct(DOPPEL_OT_batch_import, ImportHelper):
+class DOPPEL_OT_reconstruct(BatchRunOperator, ImportHelper, bpy.types.Operator):
     """Reconstruct rigged, textured avatars from photos of people on the Doppel server"""
     bl_idname = "doppel.reconstruct"
     bl_label = "Reconstruct from Photos"
@@ -64,8 +64,8 @@ class DOPPEL_OT_reconstruct(DOPPEL_OT_batch_import, ImportHelper):
         # ...modal when a window exists (the file browser returns here), blocking otherwise.
         if not bpy.app.background and context.window is not None \
                 and not getattr(self, "_session", None):
-            return DOPPEL_OT_batch_import.invoke(self, context, None)
-        return DOPPEL_OT_batch_import.execute(self, context)
+            return BatchRunOperator.invoke(self, context, None)
+        return BatchRunOperator.execute(self, context)
 
 
 class DOPPEL_PT_reconstruct(DoppelPanel, bpy.types.Panel):
