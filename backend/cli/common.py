@@ -56,7 +56,9 @@ def run_job(kind: str, params: Mapping[str, Any], inputs: Mapping[str, np.ndarra
     if server:
         from protocol.client import Client
         try:
-            with Client(server) as client:
+            # Retries ride out a restarting server (each is logged); request keys keep them
+            # from starting a job twice.
+            with Client(server, retries=2) as client:
                 return client.run_job(kind, dict(params), dict(inputs), on_progress=report)
         except ProtocolError as exc:
             fail(exc.message)

@@ -18,8 +18,8 @@ from __future__ import annotations
 import time
 
 from ..deps import protocol
-from ..io.job_watch import JobWatch, new_client
-from .properties import reply_timeout, server_address
+from ..io.job_watch import JobWatch
+from .properties import connect, reply_timeout
 
 POLL_INTERVAL = 0.1       # seconds between modal timer events
 
@@ -42,9 +42,8 @@ class JobOperator:
     # --- shared machinery -------------------------------------------------------------------
 
     def _start(self, context) -> bool:
-        address = server_address(context)
         try:
-            self._client = new_client(address, reply_timeout(context))
+            self._client = connect(context)
         except protocol.ProtocolError as exc:
             self.report({"ERROR"}, exc.message)
             return False

@@ -8,9 +8,9 @@ import time
 import bpy
 
 from ..deps import protocol
-from ..io.job_watch import HelloWatch, new_client
+from ..io.job_watch import HelloWatch
 from . import local_server
-from .properties import reply_timeout, server_address, server_command
+from .properties import connect, reply_timeout, server_address, server_command
 
 START_TIMEOUT = 120.0      # seconds a fresh server may take to import its models and answer
 
@@ -33,7 +33,7 @@ class _HelloOperator:
     def _hello(self, context) -> bool:
         conn = context.window_manager.doppel_connection
         try:
-            self._client = new_client(server_address(context), reply_timeout(context))
+            self._client = connect(context)
         except protocol.ProtocolError as exc:
             conn.state, conn.message = "FAILED", exc.message
             self.report({"ERROR"}, exc.message)
@@ -50,7 +50,7 @@ class _HelloOperator:
                  and (local_server.running() or not self._retry_until))
         if retry:
             self._client.close()
-            self._client = new_client(self._client.address, self._watch.reply_timeout)
+            self._client = connect(context, address=self._client.address)
             self._watch = HelloWatch(self._client, self._watch.reply_timeout, "blender")
         return retry
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import bpy
 
 from ..deps import protocol
+from ..io.job_watch import new_client
 from .prefs import default_server_command, preferences
 
 PHENOTYPES = ("gender", "age", "muscle", "weight", "height", "proportions")
@@ -66,6 +67,16 @@ def server_command(context=None) -> str:
 def reply_timeout(context=None) -> float:
     prefs = preferences(context)
     return float(prefs.reply_timeout) if prefs is not None else 3.0
+
+
+def connect(context=None, address: str | None = None, identity: bytes | None = None):
+    """A client for the configured server, with the CurveZMQ keys from the preferences when
+    they are set (a server on another machine)."""
+    prefs = preferences(context)
+    keys = [bpy.path.abspath(getattr(prefs, name)) if prefs is not None and
+            getattr(prefs, name) else None for name in ("server_key_file", "client_key_file")]
+    return new_client(address or server_address(context), reply_timeout(context),
+                      identity=identity, server_key=keys[0], client_key=keys[1])
 
 
 CLASSES = (DoppelBodySettings, DoppelConnection)

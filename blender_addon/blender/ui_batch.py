@@ -14,10 +14,9 @@ import bpy
 
 from ..deps import protocol
 from ..io.batch import BatchItem, BatchRunner, grid_position, plan_batch, plan_files
-from ..io.job_watch import new_client
 from .builder import build_avatar
 from .panels import DoppelPanel
-from .properties import reply_timeout, server_address
+from .properties import connect, reply_timeout
 
 PHOTO_PROP = "doppel_photo_sha256"     # on each imported armature: the photo's content hash
 STATE_ICONS = {"pending": "TIME", "running": "SORTTIME", "done": "CHECKMARK",
@@ -78,8 +77,7 @@ class BatchSession:
             settings.identity = "doppel-batch-" + uuid.uuid4().hex
         self.context, self.settings = context, settings
         self.posed, self.with_camera = posed, with_camera
-        self.client = new_client(server_address(context), reply_timeout(context),
-                                 identity=settings.identity.encode("ascii"))
+        self.client = connect(context, identity=settings.identity.encode("ascii"))
         quality = settings.quality
         self.runner = BatchRunner(self.client, items, self.job_kind,
                                   lambda it: {"name": Path(it.path).stem, "quality": quality},

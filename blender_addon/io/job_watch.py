@@ -22,13 +22,15 @@ ACTIVE = ("submitting", "queued", "running", "cancelling")
 
 
 def new_client(address: str, timeout: float, client_name: str = "blender",
-               identity: bytes | None = None):
+               identity: bytes | None = None, server_key: str | None = None,
+               client_key: str | None = None):
     """A protocol.client.Client (imported on first use: it needs pyzmq, which an installed
     extension gets from its bundled wheels). Keep ``identity`` to be the same client for the
-    server across restarts (its job list and request keys are per client)."""
+    server across restarts (its job list and request keys are per client). ``server_key`` /
+    ``client_key``: CurveZMQ key files for a server on another machine (None: plain loopback)."""
     client_mod = importlib.import_module(protocol.__name__ + ".client")
     return client_mod.Client(address, timeout=timeout, client_name=client_name,
-                             identity=identity)
+                             identity=identity, server_key=server_key, client_key=client_key)
 
 
 class JobWatch:
