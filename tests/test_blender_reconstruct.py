@@ -70,3 +70,16 @@ def test_rest_pose_toggle_and_a_bad_photo_reported_while_others_go_on(addon, sha
     assert states["notes.png"][0] == "failed"
     assert "image" in states["notes.png"][1].lower()             # says what is wrong
     assert states["ryota.png"][0] == "done"
+
+
+def test_a_photo_without_a_person_is_reported_and_the_scene_is_unchanged(addon, shared_data,
+                                                                        tmp_path):
+    from PIL import Image
+    ramp = np.tile(np.linspace(0, 255, 256, dtype=np.uint8), (256, 1))
+    Image.fromarray(np.stack([ramp] * 3, -1)).save(tmp_path / "empty_room.png")
+    before = ({o.name for o in bpy.data.objects}, {c.name for c in bpy.data.collections})
+    bpy.ops.doppel.reconstruct(directory=str(tmp_path) + "/", files=[{"name": "empty_room.png"}])
+    after = ({o.name for o in bpy.data.objects}, {c.name for c in bpy.data.collections})
+    assert after == before
+    (item,) = addon.scene.doppel_reconstruct.items
+    assert item.state == "failed" and "person" in item.message.lower()

@@ -82,10 +82,7 @@ class BatchSession:
         self.runner = BatchRunner(self.client, items, self.job_kind,
                                   lambda it: {"name": Path(it.path).stem, "quality": quality},
                                   run_key=settings.run_key, reply_timeout=reply_timeout(context))
-        self.collection = bpy.data.collections.get(coll_name)
-        if self.collection is None:
-            self.collection = bpy.data.collections.new(coll_name)
-            context.scene.collection.children.link(self.collection)
+        self.collection_name = coll_name
         self.imported: list = []
         self._sync()
 
@@ -105,11 +102,20 @@ class BatchSession:
         self.client.close()
 
     @property
+    def collection(self):
+        coll = bpy.data.collections.get(self.collection_name)
+        if coll is None:
+            coll = bpy.data.collections.new(self.collection_name)
+            self.context.scene.collection.children.link(coll)
+        return coll
+
+    @property
     def failures(self) -> list[BatchItem]:
         return [i for i in self.runner.items if i.state == "failed"]
 
     def _import(self, item: BatchItem, avatar) -> None:
-        index = len(self.collection.children)
+        index = len(self.collection.children)   # made on the first avatar: a batch that
+        # imports nothing leaves the scene as it was
         count = len(self.runner.items)
         built = build_avatar(avatar, self.context, parent_collection=self.collection,
                              posed=self.posed, with_camera=self.with_camera)
