@@ -291,12 +291,13 @@ class RecordingLayout:
         return type("OpProps", (), {})()
 
 
-@pytest.mark.parametrize("panel", ["DOPPEL_PT_server", "DOPPEL_PT_body", "DOPPEL_PT_batch",
-                                   "DOPPEL_PT_turntable", "DOPPEL_PT_export"])
+@pytest.mark.parametrize("panel", ["DOPPEL_PT_server", "DOPPEL_PT_body", "DOPPEL_PT_reconstruct",
+                                   "DOPPEL_PT_batch", "DOPPEL_PT_turntable", "DOPPEL_PT_export"])
 def test_panels_draw_known_properties_and_operators(addon, panel):
     cls = getattr(bpy.types, panel)
     assert cls.bl_space_type == "VIEW_3D" and cls.bl_category == "Doppel"
-    addon.scene.doppel_batch.items.add().name = "photo.jpg"    # the batch list is drawn too
+    addon.scene.doppel_batch.items.add().name = "photo.jpg"    # the photo lists are drawn too
+    addon.scene.doppel_reconstruct.items.add().name = "photo.jpg"
     fake = type("PanelSelf", (), {"layout": RecordingLayout()})()
     cls.draw(fake, addon)
     assert fake.layout.operators

@@ -223,14 +223,20 @@ class DOPPEL_PT_batch(DoppelPanel, bpy.types.Panel):
         layout.prop(s, "folder")
         layout.prop(s, "quality")
         layout.operator(DOPPEL_OT_batch_import.bl_idname, icon="FILE_FOLDER")
-        if s.items:
-            layout.progress(factor=s.fraction, text=f"{s.fraction * 100:.0f}%")
-            col = layout.column(align=True)
-            for item in s.items:
-                row = col.row()
-                row.label(text=item.name, icon=STATE_ICONS.get(item.state, "DOT"))
-                if item.message:
-                    row.label(text=item.message)
+        draw_photo_states(layout, s)
+
+
+def draw_photo_states(layout, settings) -> None:
+    """Overall progress and one row per photo (state icon, name, what went wrong)."""
+    if not settings.items:
+        return
+    layout.progress(factor=settings.fraction, text=f"{settings.fraction * 100:.0f}%")
+    col = layout.column(align=True)
+    for item in settings.items:
+        row = col.row()
+        row.label(text=item.name, icon=STATE_ICONS.get(item.state, "DOT"))
+        if item.message:
+            row.label(text=item.message)
 
 
 CLASSES = (DoppelBatchItem, DoppelBatchSettings, DOPPEL_OT_batch_import, DOPPEL_PT_batch)

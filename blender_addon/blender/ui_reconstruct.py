@@ -9,7 +9,7 @@ import bpy
 from bpy_extras.io_utils import ImportHelper
 
 from .panels import DoppelPanel
-from .ui_batch import STATE_ICONS, BatchRunOperator, BatchSession, DoppelBatchItem
+from .ui_batch import BatchRunOperator, BatchSession, DoppelBatchItem, draw_photo_states
 
 
 class DoppelReconstructSettings(bpy.types.PropertyGroup):
@@ -79,14 +79,7 @@ class DOPPEL_PT_reconstruct(DoppelPanel, bpy.types.Panel):
         layout.prop(s, "posed")
         layout.prop(s, "add_camera")
         layout.operator(DOPPEL_OT_reconstruct.bl_idname, icon="IMAGE_DATA")
-        if s.items:
-            layout.progress(factor=s.fraction, text=f"{s.fraction * 100:.0f}%")
-            col = layout.column(align=True)
-            for item in s.items:
-                row = col.row()
-                row.label(text=item.name, icon=STATE_ICONS.get(item.state, "DOT"))
-                if item.message:
-                    row.label(text=item.message)
+        draw_photo_states(layout, s)
 
 
 CLASSES = (DoppelReconstructSettings, DOPPEL_OT_reconstruct, DOPPEL_PT_reconstruct)
