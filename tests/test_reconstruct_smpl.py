@@ -174,9 +174,6 @@ def test_with_a_uv_layout_the_photo_is_baked(ryota, tmp_path, monkeypatch):
 
 
 @pytest.mark.blender
-@pytest.mark.xfail(strict=True, reason="blender_addon/blender/builder/pose.py sets pose "
-                   "quaternions by position, but Blender orders pose bones depth-first and "
-                   "SMPL's skeleton is breadth-first (fix: match by bone name)")
 def test_blender_import_poses_the_smpl_avatar_as_the_photo(ryota):
     """The add-on builds the SMPL avatar posed as in the photo: its evaluated (skinned) mesh
     is where the avatar's own pose puts it, so it overlays the photo through the camera."""

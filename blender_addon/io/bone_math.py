@@ -13,6 +13,7 @@ import numpy as np
 # Same thresholds as Blender's vec_roll_to_mat3_normalized (armature.cc).
 _SAFE = 6.1e-3
 _CRITICAL_SQ = 2.5e-4 ** 2
+_QUAT_EPS = 1e-12          # below this norm a quaternion counts as zero
 
 
 def zero_roll_frames(y_axes: np.ndarray) -> np.ndarray:
@@ -60,9 +61,10 @@ def roll_frames(heads: np.ndarray, tails: np.ndarray, rolls: np.ndarray) -> np.n
 
 
 def quat_to_matrix(q: np.ndarray) -> np.ndarray:
-    """(..., 4) quaternions (w, x, y, z), normalised here -> (..., 3, 3) rotation matrices."""
+    """(..., 4) quaternions (w, x, y, z), normalised here -> (..., 3, 3) rotation matrices.
+    A zero quaternion gives the identity, as Blender's pose evaluation treats it."""
     q = np.asarray(q, dtype=np.float64)
-    q = q / np.linalg.norm(q, axis=-1, keepdims=True)
+    q = q / np.maximum(np.linalg.norm(q, axis=-1, keepdims=True), _QUAT_EPS)
     w, x, y, z = np.moveaxis(q, -1, 0)
     return np.stack([
         np.stack([1 - 2 * (y * y + z * z), 2 * (x * y - w * z), 2 * (x * z + w * y)], -1),
@@ -72,25 +74,24 @@ def quat_to_matrix(q: np.ndarray) -> np.ndarray:
 
 
 def matrix_to_quat(m: np.ndarray) -> np.ndarray:
-    """(..., 3, 3) rotation matrices -> (..., 4) unit quaternions (w, x, y, z) with w >= 0."""
+    """(..., 3, 3) rotation matrices -> (..., 4) unit quaternions (w, x, y, z) with w >= 0.
+    Shepperd's method: stable for every rotation, including half turns."""
     m = np.asarray(m, dtype=np.float64)
-    # Shepperd's method: pick the largest of 4 candidate denominators per matrix.
-    t = np.stack([m[..., 0, 0] + m[..., 1, 1] + m[..., 2, 2],
-                  m[..., 0, 0], m[..., 1, 1], m[..., 2, 2]], -1)
+    m00, m11, m22 = m[..., 0, 0], m[..., 1, 1], m[..., 2, 2]
+    # Row k is 4 q_k q; use the row with the largest |q_k| (best conditioned).
     cand = np.stack([
-        np.stack([1 + t[..., 0], m[..., 2, 1] - m[..., 1, 2], m[..., 0, 2] - m[..., 2, 0],
-                  m[..., 1, 0] - m[..., 0, 1]], -1),
-        np.stack([m[..., 2, 1] - m[..., 1, 2], 1 + 2 * t[..., 1] - t[..., 0],
+        np.stack([1 + m00 + m11 + m22, m[..., 2, 1] - m[..., 1, 2],
+                  m[..., 0, 2] - m[..., 2, 0], m[..., 1, 0] - m[..., 0, 1]], -1),
+        np.stack([m[..., 2, 1] - m[..., 1, 2], 1 + m00 - m11 - m22,
                   m[..., 0, 1] + m[..., 1, 0], m[..., 0, 2] + m[..., 2, 0]], -1),
         np.stack([m[..., 0, 2] - m[..., 2, 0], m[..., 0, 1] + m[..., 1, 0],
-                  1 + 2 * t[..., 2] - t[..., 0], m[..., 1, 2] + m[..., 2, 1]], -1),
+                  1 - m00 + m11 - m22, m[..., 1, 2] + m[..., 2, 1]], -1),
         np.stack([m[..., 1, 0] - m[..., 0, 1], m[..., 0, 2] + m[..., 2, 0],
-                  m[..., 1, 2] + m[..., 2, 1], 1 + 2 * t[..., 3] - t[..., 0]], -1),
-    ], -2)
-    score = np.stack([t[..., 0], t[..., 1], t[..., 2], t[..., 3]], -1)
-    best = np.argmax(score, axis=-1)
+                  m[..., 1, 2] + m[..., 2, 1], 1 - m00 - m11 + m22], -1),
+    ], -2)                                                       # (..., 4 candidates, 4)
+    best = np.argmax(np.stack([m00 + m11 + m22, m00, m11, m22], -1), axis=-1)
     q = np.take_along_axis(cand, best[..., None, None], axis=-2)[..., 0, :]
-    q = q / np.linalg.norm(q, axis=-1, keepdims=True)
+    q = q / np.maximum(np.linalg.norm(q, axis=-1, keepdims=True), _QUAT_EPS)
     return np.where(q[..., :1] < 0, -q, q)
 
 

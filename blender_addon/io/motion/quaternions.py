@@ -8,6 +8,10 @@ from __future__ import annotations
 
 import numpy as np
 
+# One implementation of the matrix conversions, shared with the bone maths and the server.
+from ..bone_math import matrix_to_quat as from_matrix  # noqa: F401  (..., 3, 3) -> (..., 4)
+from ..bone_math import quat_to_matrix as to_matrix    # noqa: F401  (..., 4) -> (..., 3, 3)
+
 _EPS = 1e-12
 
 
@@ -75,37 +79,6 @@ def from_euler(angles: np.ndarray, order: str) -> np.ndarray:
     for i, axis in enumerate(order[1:], start=1):
         q = multiply(q, from_axis(axis, angles[..., i]))
     return q
-
-
-def to_matrix(q: np.ndarray) -> np.ndarray:
-    """Unit quaternions (..., 4) -> rotation matrices (..., 3, 3)."""
-    w, x, y, z = np.moveaxis(normalize(q), -1, 0)
-    return np.stack([
-        np.stack([1 - 2 * (y * y + z * z), 2 * (x * y - w * z), 2 * (x * z + w * y)], -1),
-        np.stack([2 * (x * y + w * z), 1 - 2 * (x * x + z * z), 2 * (y * z - w * x)], -1),
-        np.stack([2 * (x * z - w * y), 2 * (y * z + w * x), 1 - 2 * (x * x + y * y)], -1),
-    ], axis=-2)
-
-
-def from_matrix(m: np.ndarray) -> np.ndarray:
-    """Rotation matrices (..., 3, 3) -> unit quaternions (..., 4), w >= 0 (Shepperd's method,
-    stable for every rotation)."""
-    m = np.asarray(m, dtype=np.float64)
-    m00, m11, m22 = m[..., 0, 0], m[..., 1, 1], m[..., 2, 2]
-    cands = np.stack([
-        np.stack([1 + m00 + m11 + m22, m[..., 2, 1] - m[..., 1, 2],
-                  m[..., 0, 2] - m[..., 2, 0], m[..., 1, 0] - m[..., 0, 1]], -1),
-        np.stack([m[..., 2, 1] - m[..., 1, 2], 1 + m00 - m11 - m22,
-                  m[..., 0, 1] + m[..., 1, 0], m[..., 0, 2] + m[..., 2, 0]], -1),
-        np.stack([m[..., 0, 2] - m[..., 2, 0], m[..., 0, 1] + m[..., 1, 0],
-                  1 - m00 + m11 - m22, m[..., 1, 2] + m[..., 2, 1]], -1),
-        np.stack([m[..., 1, 0] - m[..., 0, 1], m[..., 0, 2] + m[..., 2, 0],
-                  m[..., 1, 2] + m[..., 2, 1], 1 - m00 - m11 + m22], -1),
-    ], axis=-2)                                                  # (..., 4 candidates, 4)
-    best = np.argmax(np.stack([m00 + m11 + m22, m00, m11, m22], -1), axis=-1)
-    q = np.take_along_axis(cands, best[..., None, None], axis=-2)[..., 0, :]
-    q = normalize(q)
-    return np.where(q[..., :1] < 0, -q, q)
 
 
 def between(a: np.ndarray, b: np.ndarray) -> np.ndarray:
