@@ -83,3 +83,18 @@ def test_a_photo_without_a_person_is_reported_and_the_scene_is_unchanged(addon, 
     assert after == before
     (item,) = addon.scene.doppel_reconstruct.items
     assert item.state == "failed" and "person" in item.message.lower()
+
+
+def test_an_smpl_body_without_model_files_is_refused_with_where_to_put_them(addon, shared_data,
+                                                                            live_server):
+    from protocol.client import Client
+    with Client(live_server) as client:
+        if "smplx" in client.hello()["body_models"]:
+            pytest.skip("this server has SMPL-X model files")
+    addon.scene.doppel_reconstruct.body_model = "smplx"
+    folder = shared_data / "photos" / "single"
+    bpy.ops.doppel.reconstruct(directory=str(folder) + "/", files=[{"name": "ryota.png"}])
+    (item,) = addon.scene.doppel_reconstruct.items
+    assert item.state == "failed"
+    assert "SMPL-X model files not found" in item.message and "weights/README" in item.message
+    assert not armatures()

@@ -27,6 +27,8 @@ from typing import Sequence
 
 import numpy as np
 
+from blender_addon.io.bone_math import matrix_to_quat, quat_to_matrix
+from blender_addon.io.motion import quaternions as Q
 from blender_addon.io.motion.direct import ALIASES, locals_to_pose
 
 from .smpl_skeleton import SMPL_TO_BLENDER
@@ -57,55 +59,13 @@ ROOTS = {"pelvis", "root"}
 
 # ---- rotation helpers (batched over leading axes) -----------------------------------------
 def axis_angle_to_matrix(aa: np.ndarray) -> np.ndarray:
-    """(..., 3) axis-angle (radians) -> (..., 3, 3) rotation matrices (Rodrigues)."""
-    aa = np.asarray(aa, dtype=np.float64)
-    angle = np.linalg.norm(aa, axis=-1, keepdims=True)
-    axis = aa / np.maximum(angle, 1e-12)
-    x, y, z = np.moveaxis(axis, -1, 0)
-    zero = np.zeros_like(x)
-    k = np.stack([zero, -z, y, z, zero, -x, -y, x, zero], axis=-1).reshape(*aa.shape[:-1], 3, 3)
-    s, c = np.sin(angle)[..., None], np.cos(angle)[..., None]
-    return np.eye(3) + s * k + (1 - c) * (k @ k)
-
-
-def matrix_to_quat(m: np.ndarray) -> np.ndarray:
-    """(..., 3, 3) rotations -> (..., 4) unit quaternions (w, x, y, z), w >= 0."""
-    m = np.asarray(m, dtype=np.float64)
-    tr = np.stack([1 + m[..., 0, 0] + m[..., 1, 1] + m[..., 2, 2],
-                   1 + m[..., 0, 0] - m[..., 1, 1] - m[..., 2, 2],
-                   1 - m[..., 0, 0] + m[..., 1, 1] - m[..., 2, 2],
-                   1 - m[..., 0, 0] - m[..., 1, 1] + m[..., 2, 2]], axis=-1)
-    d21, d02, d10 = (m[..., 2, 1] - m[..., 1, 2], m[..., 0, 2] - m[..., 2, 0],
-                     m[..., 1, 0] - m[..., 0, 1])
-    s01, s02, s12 = (m[..., 0, 1] + m[..., 1, 0], m[..., 0, 2] + m[..., 2, 0],
-                     m[..., 1, 2] + m[..., 2, 1])
-    # Row k is 4 q_k q; use the row with the largest |q_k| (numerically safest).
-    rows = np.stack([np.stack([tr[..., 0], d21, d02, d10], -1),
-                     np.stack([d21, tr[..., 1], s01, s02], -1),
-                     np.stack([d02, s01, tr[..., 2], s12], -1),
-                     np.stack([d10, s02, s12, tr[..., 3]], -1)], axis=-2)
-    best = np.argmax(tr, axis=-1)[..., None, None]
-    q = np.take_along_axis(rows, best, axis=-2)[..., 0, :]
-    q = q / np.linalg.norm(q, axis=-1, keepdims=True)
-    return np.where(q[..., :1] < 0, -q, q)
-
-
-def quat_to_matrix(q: np.ndarray) -> np.ndarray:
-    """(..., 4) quaternions (w, x, y, z) -> (..., 3, 3) rotation matrices."""
-    q = np.asarray(q, dtype=np.float64)
-    w, x, y, z = np.moveaxis(q / np.linalg.norm(q, axis=-1, keepdims=True), -1, 0)
-    return np.stack([1 - 2 * (y * y + z * z), 2 * (x * y - w * z), 2 * (x * z + w * y),
-                     2 * (x * y + w * z), 1 - 2 * (x * x + z * z), 2 * (y * z - w * x),
-                     2 * (x * z - w * y), 2 * (y * z + w * x), 1 - 2 * (x * x + y * y)],
-                    axis=-1).reshape(*q.shape[:-1], 3, 3)
+    """(..., 3) axis-angle (radians) -> (..., 3, 3) rotation matrices."""
+    return quat_to_matrix(Q.from_axis_angle(np.asarray(aa, dtype=np.float64)))
 
 
 def matrix_to_axis_angle(m: np.ndarray) -> np.ndarray:
     """(..., 3, 3) -> (..., 3) axis-angle, angle in [0, pi]."""
-    q = matrix_to_quat(m)
-    s = np.linalg.norm(q[..., 1:], axis=-1, keepdims=True)
-    angle = 2 * np.arctan2(s, q[..., :1])
-    return q[..., 1:] * np.where(s > 1e-12, angle / np.maximum(s, 1e-12), 2.0)
+    return Q.to_axis_angle(matrix_to_quat(m))
 
 
 def _between(a: np.ndarray, b: np.ndarray) -> np.ndarray:

@@ -13,10 +13,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from blender_addon.io.bone_math import matrix_to_quat, quat_to_matrix
 from protocol import Pose, RiggedAvatar
 
-from .skinning import blend_transforms, matrix_to_quat, quat_to_matrix, skin_points, \
-    skinning_matrices
+from .skinning import blend_transforms, skin_points, skinning_matrices
 
 DEFAULT_COUNT = 100_000
 IN_PLANE_SIGMA = 0.6     # x the mean spacing between samples: neighbours overlap, no holes

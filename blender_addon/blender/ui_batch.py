@@ -78,9 +78,11 @@ class BatchSession:
         self.context, self.settings = context, settings
         self.posed, self.with_camera = posed, with_camera
         self.client = connect(context, identity=settings.identity.encode("ascii"))
-        quality = settings.quality
+        options = {"quality": settings.quality}
+        if getattr(settings, "body_model", "anny") != "anny":   # Reconstruct's choice
+            options["body_model"] = settings.body_model
         self.runner = BatchRunner(self.client, items, self.job_kind,
-                                  lambda it: {"name": Path(it.path).stem, "quality": quality},
+                                  lambda it: {"name": Path(it.path).stem, **options},
                                   run_key=settings.run_key, reply_timeout=reply_timeout(context))
         self.collection_name = coll_name
         self.imported: list = []

@@ -18,6 +18,12 @@ class DoppelReconstructSettings(bpy.types.PropertyGroup):
         description="How long the server fits body and clothing (fast: body only)",
         items=[("fast", "Fast", "Body fit only"), ("default", "Default", "Body and clothing"),
                ("high", "High", "More iterations")])
+    body_model: bpy.props.EnumProperty(
+        name="Body model", default="anny",
+        description="Anny ships with Doppel; SMPL-family models need the server to have the "
+                    "licensed model files (see weights/README.md)",
+        items=[("anny", "Anny", ""), ("smpl", "SMPL", ""), ("smplh", "SMPL-H", ""),
+               ("smplx", "SMPL-X", "")])
     posed: bpy.props.BoolProperty(name="Posed as in photo", default=True,
                                   description="Off: import in rest pose")
     add_camera: bpy.props.BoolProperty(name="Add photo camera", default=True,
@@ -76,6 +82,7 @@ class DOPPEL_PT_reconstruct(DoppelPanel, bpy.types.Panel):
         s = context.scene.doppel_reconstruct
         layout = self.layout
         layout.prop(s, "quality")
+        layout.prop(s, "body_model")
         layout.prop(s, "posed")
         layout.prop(s, "add_camera")
         layout.operator(DOPPEL_OT_reconstruct.bl_idname, icon="IMAGE_DATA")
