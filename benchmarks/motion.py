@@ -24,18 +24,12 @@ import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+
+from benchmarks._timing import timed  # noqa: E402
+
 CLIP = REPO.parent / "shared" / "data" / "motions" / "amass" / "amass_sample_male_120fps.npz"
 SOURCE_FPS, TARGET_FPS, SECONDS = 120, 30.0, 60
 GOALS = {"doppel_s": 0.3, "ratio": 30.0}
-
-
-def timed(fn, repeats: int):
-    times, out = [], None
-    for _ in range(repeats):
-        start = time.perf_counter()
-        out = fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times), out
 
 
 def tiled_clip(folder: Path) -> Path:

@@ -28,21 +28,13 @@ import zmq
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from benchmarks._timing import median_time  # noqa: E402
 from protocol import (Message, ProtocolError, avatar_from_message, avatar_message,  # noqa: E402
                       decode, encode, load_avatar, save_avatar, validate_request)
 from protocol.client import Client  # noqa: E402
 
 GOALS = {"roundtrip_ms": 2.0, "ratio_vs_raw": 0.7, "import_s": 0.5}
 PAYLOAD_BYTES = 30_000_000
-
-
-def median_time(fn, repeats: int) -> float:
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
 
 
 def frame_bytes(frames) -> int:

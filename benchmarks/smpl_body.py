@@ -14,28 +14,20 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import statistics
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+
+from benchmarks._timing import median_time  # noqa: E402
+
 AMASS = REPO.parent / "shared" / "data" / "motions" / "amass" / "amass_sample_male_120fps.npz"
 
 V, F, J = 10475, 20908, 55
-
-
-def median_time(fn, repeats: int) -> float:
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
 
 
 def write_synthetic_smplx(folder: Path) -> Path:

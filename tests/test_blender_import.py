@@ -18,6 +18,7 @@ bpy = pytest.importorskip("bpy")
 import blender_addon  # noqa: E402
 from blender_addon.io.bone_math import posed_bone_matrices  # noqa: E402
 from blender_addon.io.camera_params import camera_settings, project_points  # noqa: E402
+from panel_layout import draw_panel  # noqa: E402
 
 pytestmark = pytest.mark.blender
 REPO = Path(__file__).resolve().parents[1]
@@ -262,35 +263,6 @@ def test_start_and_stop_a_local_server_from_blender(addon):
     assert proc.poll() is not None
 
 
-class RecordingLayout:
-    """Stands in for UILayout (which needs a window) and checks what a draw() asks for:
-    properties that exist and operators that are registered."""
-
-    def __init__(self):
-        self.props, self.operators = [], []
-
-    def row(self, **_):
-        return self
-
-    column = row
-
-    def label(self, **_):
-        return None
-
-    def progress(self, **_):
-        return None
-
-    def prop(self, data, name, **_):
-        assert name in data.bl_rna.properties, f"{type(data).__name__} has no property {name}"
-        self.props.append(name)
-
-    def operator(self, idname, **_):
-        category, name = idname.split(".")
-        assert hasattr(getattr(bpy.ops, category), name), f"no operator {idname}"
-        self.operators.append(idname)
-        return type("OpProps", (), {})()
-
-
 @pytest.mark.parametrize("panel", ["DOPPEL_PT_server", "DOPPEL_PT_body", "DOPPEL_PT_reconstruct",
                                    "DOPPEL_PT_batch", "DOPPEL_PT_turntable", "DOPPEL_PT_export"])
 def test_panels_draw_known_properties_and_operators(addon, panel):
@@ -298,9 +270,7 @@ def test_panels_draw_known_properties_and_operators(addon, panel):
     assert cls.bl_space_type == "VIEW_3D" and cls.bl_category == "Doppel"
     addon.scene.doppel_batch.items.add().name = "photo.jpg"    # the photo lists are drawn too
     addon.scene.doppel_reconstruct.items.add().name = "photo.jpg"
-    fake = type("PanelSelf", (), {"layout": RecordingLayout()})()
-    cls.draw(fake, addon)
-    assert fake.layout.operators
+    assert draw_panel(cls, addon).operators
 
 
 def test_remove_avatar_leaves_nothing_behind(addon, anny_avatar):

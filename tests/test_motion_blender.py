@@ -18,6 +18,7 @@ import blender_addon  # noqa: E402
 from blender_addon.blender.builder import build_avatar  # noqa: E402
 from blender_addon.io.motion import output_frame_count, prepare_clip  # noqa: E402
 from blender_addon.io.motion.target_pose import TargetRest, posed_bones  # noqa: E402
+from panel_layout import draw_panel  # noqa: E402
 
 pytestmark = pytest.mark.blender
 
@@ -182,31 +183,9 @@ def test_doppel_animate_writes_a_blend(anny_avatar_file, motions, tmp_path):
     bpy.ops.wm.read_factory_settings(use_empty=True)
 
 
-class _Layout:
-    """Stands in for UILayout (which needs a window): records props and operators drawn."""
-
-    def __init__(self):
-        self.props, self.operators, self.enabled = [], [], True
-
-    def row(self, **_):
-        return self
-
-    column = row
-
-    def prop(self, data, name, **_):
-        assert name in data.bl_rna.properties, name
-        self.props.append(name)
-
-    def operator(self, idname, **_):
-        category, name = idname.split(".")
-        assert hasattr(getattr(bpy.ops, category), name), idname
-        self.operators.append(idname)
-
-
 def test_motion_panel_draws_its_settings_and_the_apply_button(avatar):
     panel = bpy.types.DOPPEL_PT_motion
     assert panel.bl_category == "Doppel" and panel.bl_label == "Motion"
-    fake = type("PanelSelf", (), {"layout": _Layout()})()
-    panel.draw(fake, bpy.context)
-    assert {"filepath", "use_scene_fps", "fps", "in_place", "start_frame"} <= set(fake.layout.props)
-    assert fake.layout.operators == ["doppel.apply_motion"]
+    layout = draw_panel(panel, bpy.context)
+    assert {"filepath", "use_scene_fps", "fps", "in_place", "start_frame"} <= set(layout.props)
+    assert layout.operators == ["doppel.apply_motion"]

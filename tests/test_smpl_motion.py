@@ -25,6 +25,7 @@ from backend.bodies.smpl_skeleton import SMPL_TO_BLENDER
 from backend.jobs import JobContext, get_job
 from blender_addon.io.bone_math import posed_bone_matrices
 from blender_addon.io.motion import MotionError, prepare_clip
+from panel_layout import RecordingLayout, draw_panel
 from protocol import save_avatar
 from smpl_model_maker import write_model
 
@@ -309,28 +310,8 @@ def smpl_server(smpl_dir, tmp_path_factory):
         yield server.address
 
 
-class _Layout:
-    """Stands in for UILayout (which needs a window): records props and operators drawn."""
-
-    def __init__(self):
-        self.props, self.operators, self.enabled = [], [], True
-
-    def row(self, **_):
-        return self
-
-    column = row
-
-    def prop(self, data, name, **_):
-        self.props.append(name)
-
-    def operator(self, idname, **_):
-        self.operators.append(idname)
-
-
-def draw_motion_panel(bpy) -> _Layout:
-    fake = type("PanelSelf", (), {"layout": _Layout()})()
-    bpy.types.DOPPEL_PT_motion.draw(fake, bpy.context)
-    return fake.layout
+def draw_motion_panel(bpy) -> RecordingLayout:
+    return draw_panel(bpy.types.DOPPEL_PT_motion, bpy.context)
 
 
 @pytest.mark.blender

@@ -33,6 +33,7 @@ from blender_addon.io.motion.direct import ALIASES, locals_to_pose
 
 from .smpl_skeleton import SMPL_TO_BLENDER
 
+
 def _smpl_to_anny() -> dict[str, str]:
     """SMPL joint -> Anny bone. Anny has five spine bones and three neck bones to SMPL's three
     and one; SMPL's are matched by height along the back (as the motion retargeter does) and
@@ -66,17 +67,6 @@ def axis_angle_to_matrix(aa: np.ndarray) -> np.ndarray:
 def matrix_to_axis_angle(m: np.ndarray) -> np.ndarray:
     """(..., 3, 3) -> (..., 3) axis-angle, angle in [0, pi]."""
     return Q.to_axis_angle(matrix_to_quat(m))
-
-
-def _between(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """(3, 3) the smallest rotation taking unit vector a onto unit vector b."""
-    v, c = np.cross(a, b), float(a @ b)
-    if c < -1 + 1e-9:          # opposite: half a turn about any perpendicular axis
-        p = np.cross(a, [1.0, 0.0, 0.0] if abs(a[0]) < 0.9 else [0.0, 1.0, 0.0])
-        p /= np.linalg.norm(p)
-        return 2 * np.outer(p, p) - np.eye(3)
-    k = np.array([[0, -v[2], v[1]], [v[2], 0, -v[0]], [-v[1], v[0], 0]])
-    return np.eye(3) + k + k @ k / (1 + c)
 
 
 # ---- 1. SMPL parameters <-> SMPL-family avatar pose ---------------------------------------
@@ -176,7 +166,7 @@ def transfer_pose(src_names: Sequence[str], src_parents: np.ndarray, src_rest: n
             wd[:, b] = parent_world
             continue
         align = np.eye(3) if name in ROOTS or src_names[a] in ROOTS else \
-            _between(cd[b][:, 1], cs[a][:, 1])
+            quat_to_matrix(Q.between(cd[b][:, 1], cs[a][:, 1]))
         wd[:, b] = ws[:, a] @ cs[a].T @ align @ cd[b]
         local[:, b] = np.swapaxes(parent_world, -1, -2) @ wd[:, b]
     return matrix_to_quat(local)

@@ -20,6 +20,7 @@ PART_PREFIXES = {
     "arm": ("upperarm", "lowerarm"),
     "hand": ("wrist", "finger", "metacarpal"),
     "leg": ("upperleg", "lowerleg"),
+    "shin": ("lowerleg",),
     "foot": ("foot", "toe"),
     "neck": ("neck",),
     "head": ("head", "eye"),

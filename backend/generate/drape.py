@@ -17,6 +17,9 @@ from .shells import GarmentPiece
 from .surface import push_outside
 
 TOP_K = 6
+SHIN_MAX = 0.1     # skirts follow skin with less lower-leg weight than this
+SPREAD_ROOM = 0.03  # m of extra room at the hem between the legs (see _spread_room)
+RING_BLUR = 2.5    # extra blur (grid columns) of the skirt weights around the hem ring
 
 
 def top_k_weights(dense: np.ndarray, k: int = TOP_K) -> tuple[np.ndarray, np.ndarray]:
@@ -36,6 +39,26 @@ def _grid_faces(rows: int, cols: int, wrap: bool) -> np.ndarray:
     d, e = a + cols, b + cols
     return np.concatenate([np.stack([a, d, b], -1).reshape(-1, 3),
                            np.stack([b, d, e], -1).reshape(-1, 3)]).astype(np.int32)
+
+
+def _spread_room(r: BodyRegions, weights: np.ndarray, pts: np.ndarray, top_z: float,
+                 hem_z: float, cx: float, cy: float) -> np.ndarray:
+    """(N, 3) outward push for skirt points whose (N, B) weights mix the left and right
+    side: such cloth moves with the average of both thighs, so when one thigh swings forward
+    (a lunge, a stride) it would reach the cloth; extra room, growing towards the hem, keeps
+    the thigh behind it."""
+    v = r.vertices
+    mass = np.maximum(r.dense_weights.sum(0), 1e-9)
+    side = np.clip((r.dense_weights.T @ v[:, 0]) / mass / 0.05, -1.0, 1.0)   # (B,) -1 R .. 1 L
+    left = weights @ np.maximum(side, 0.0)
+    right = weights @ np.maximum(-side, 0.0)
+    mix = 4.0 * left * right / np.maximum((left + right) ** 2, 1e-9)         # 1 = half-half
+    drop = np.clip((top_z - pts[:, 2]) / max(top_z - hem_z, 1e-6), 0.0, 1.0)
+    out = pts[:, :2] - (cx, cy)
+    out /= np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-9)
+    push = np.zeros_like(pts)
+    push[:, :2] = out * (SPREAD_ROOM * mix * drop)[:, None]
+    return push
 
 
 def skirt(r: BodyRegions, top_z: float, hem_z: float, offset: float, flare: float,
@@ -66,19 +89,25 @@ def skirt(r: BodyRegions, top_z: float, hem_z: float, offset: float, flare: floa
     theta = (np.arange(around) + 0.5) / around * 2 * np.pi - np.pi
     pts = np.stack([cx + radii * np.sin(theta), cy - radii * np.cos(theta),
                     np.broadcast_to(ring_z[:, None], radii.shape)], axis=-1).reshape(-1, 3)
-    tree = cKDTree(v[cand])
+    # weights and binding come from skin the knee does not move: bound to a calf, the hem
+    # would be pulled back with it when the knee bends, and the folding skin pokes out
+    src = cand[r.part["shin"][cand] + r.part["foot"][cand] < SHIN_MAX]
+    tree = cKDTree(v[src])
     _, near = tree.query(pts, k=8)
-    dense = r.dense_weights[cand[near]].mean(1)                        # (N, B)
+    dense = r.dense_weights[src[near]].mean(1)                         # (N, B)
     # blend around each ring: more towards the hem, where the legs part
     rows = dense.reshape(len(ring_z), around, -1)
     for k in range(len(ring_z)):
         t = (top_z - ring_z[k]) / max(top_z - hem_z, 1e-6)
-        rows[k] = gaussian_filter1d(rows[k], 1.0 + 5.0 * t, axis=0, mode="wrap")
-    idx, w = top_k_weights(rows.reshape(len(pts), -1))
+        rows[k] = gaussian_filter1d(rows[k], 1.0 + RING_BLUR * t, axis=0, mode="wrap")
+    blended = rows.reshape(len(pts), -1)
+    pts = pts + _spread_room(r, blended, pts, top_z, hem_z, cx, cy)
+    idx, w = top_k_weights(blended)
     _, anchor = tree.query(pts, k=1)
+    anchor = src[anchor]
     legs = cand[(v[cand, 2] > hem_z) & (v[cand, 2] < top_z)]      # skin under the skirt
     return GarmentPiece(vertices=pts.astype(np.float32), faces=_grid_faces(len(ring_z),
-                        around, wrap=True), anchor=cand[anchor], skin_indices=idx,
+                        around, wrap=True), anchor=anchor, skin_indices=idx,
                         skin_weights=w, hides=legs)
 
 

@@ -10,6 +10,8 @@ import numpy as np
 
 from protocol import RiggedAvatar
 
+from ..bodies.base import JobInputError
+
 
 class JobCancelled(Exception):
     """Raised inside a job when its client cancelled it."""
@@ -34,3 +36,11 @@ class JobContext:
 
 # A job: (params, inputs, context) -> avatar. Raises JobInputError for bad user input.
 JobFn = Callable[[Mapping[str, Any], Mapping[str, np.ndarray], JobContext], RiggedAvatar]
+
+
+def reject_unknown_options(params: Mapping[str, Any], allowed: set[str], kind: str) -> None:
+    """Raise JobInputError naming the options of ``params`` a ``kind`` job does not take."""
+    extra = sorted(set(params) - allowed)
+    if extra:
+        raise JobInputError(f"unknown {kind} job option(s) {', '.join(extra)}; valid: "
+                            f"{', '.join(sorted(allowed))}")

@@ -13,16 +13,13 @@ from .. import __version__
 from ..avatar_build import avatar_from_rest_body
 from ..bodies import JobInputError, get_body_model
 from ..textures.skin import skin_texture_png
-from .base import JobContext
+from .base import JobContext, reject_unknown_options
 
 ALLOWED = {"body_model", "name", "params"}
 
 
 def run(params: Mapping[str, Any], inputs: Mapping, ctx: JobContext) -> RiggedAvatar:
-    extra = sorted(set(params) - ALLOWED)
-    if extra:
-        raise JobInputError(f"unknown body job option(s) {', '.join(extra)}; valid: "
-                            f"{', '.join(sorted(ALLOWED))}")
+    reject_unknown_options(params, ALLOWED, "body")
     shape = params.get("params", {})
     if not isinstance(shape, dict):
         raise JobInputError("'params' must be an object of shape parameters")

@@ -12,16 +12,13 @@ from protocol import RiggedAvatar
 
 from ..bodies import JobInputError
 from ..generate import generate_avatar
-from .base import JobContext
+from .base import JobContext, reject_unknown_options
 
 ALLOWED = {"seed", "attributes", "name"}
 
 
 def run(params: Mapping[str, Any], inputs: Mapping, ctx: JobContext) -> RiggedAvatar:
-    extra = sorted(set(params) - ALLOWED)
-    if extra:
-        raise JobInputError(f"unknown generate job option(s) {', '.join(extra)}; valid: "
-                            f"{', '.join(sorted(ALLOWED))}")
+    reject_unknown_options(params, ALLOWED, "generate")
     seed = params.get("seed", 0)
     if type(seed) is not int or not 0 <= seed < 2**63:
         raise JobInputError(f"'seed' must be a non-negative integer, got {seed!r}")

@@ -48,6 +48,17 @@ class Outbox:
             except queue.Empty:
                 return out
 
+    def drain_after_wake(self, wake: zmq.Socket) -> list[tuple[Any, ...]]:
+        """Swallow every pending nudge on the socket thread's PULL socket ``wake``, then take
+        the queued events. Nudges go first so that one arriving later belongs to an event put
+        after this drain: it wakes the poller again, and no event waits unseen."""
+        while True:
+            try:
+                wake.recv(zmq.NOBLOCK)
+            except zmq.Again:
+                break
+        return self.drain()
+
     def close(self) -> None:
         with self._lock:
             if self._push is not None:

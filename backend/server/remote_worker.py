@@ -110,12 +110,7 @@ class RemoteWorker:
                             sock.close(linger=0)
                             sock = self._socket(ctx)
                 if ready.get(wake):
-                    while True:
-                        try:
-                            wake.recv(zmq.NOBLOCK)
-                        except zmq.Again:
-                            break
-                    for event in outbox.drain():
+                    for event in outbox.drain_after_wake(wake):
                         self._forward(sock, event)
                 if now >= next_beat:
                     next_beat = now + self.heartbeat

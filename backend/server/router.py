@@ -240,12 +240,7 @@ class Server(RequestHandlers):
             if monitor is not None and ready.get(monitor):
                 log_handshake_event(monitor)
             if ready.get(wake):
-                while True:
-                    try:
-                        wake.recv(zmq.NOBLOCK)
-                    except zmq.Again:
-                        break
-                for event in self._outbox.drain():
+                for event in self._outbox.drain_after_wake(wake):
                     if event[0] == "stop":
                         return
                     self._on_worker_event(event)

@@ -26,8 +26,9 @@ def _apply(conn, watch: HelloWatch) -> None:
 
 
 class _HelloOperator:
-    """Shared modal/blocking loop around HelloWatch. ``_retry_until`` > 0 keeps asking until
-    then (a server that is still starting)."""
+    """Shared modal/blocking loop around HelloWatch: execute() blocks, invoke() runs modal in
+    a window. Subclasses override ``_begin``. ``_retry_until`` > 0 keeps asking until then
+    (a server that is still starting)."""
     _retry_until = 0.0
 
     def _hello(self, context) -> bool:
@@ -42,7 +43,7 @@ class _HelloOperator:
         self._watch = HelloWatch(self._client, reply_timeout(context), client_name="blender")
         return True
 
-    def _step(self) -> bool:
+    def _step(self, context) -> bool:
         """True while still waiting."""
         if self._watch.step():
             return True
@@ -66,8 +67,20 @@ class _HelloOperator:
         self.report({"ERROR"}, conn.message)
         return {"CANCELLED"}
 
+    def _begin(self, context) -> bool:
+        """Send the first hello; False (reported) when that is impossible."""
+        return self._hello(context)
+
+    def execute(self, context):
+        return self._blocking(context) if self._begin(context) else {"CANCELLED"}
+
+    def invoke(self, context, event):
+        if context.window is None:
+            return self.execute(context)
+        return self._modal_start(context) if self._begin(context) else {"CANCELLED"}
+
     def _blocking(self, context) -> set:
-        while self._step():
+        while self._step(context):
             time.sleep(0.05)
         return self._end(context)
 
@@ -80,7 +93,7 @@ class _HelloOperator:
     def modal(self, context, event):
         if event.type != "TIMER":
             return {"PASS_THROUGH"}
-        if self._step():
+        if self._step(context):
             return {"RUNNING_MODAL"}
         context.window_manager.event_timer_remove(self._timer)
         for area in context.screen.areas if context.screen else ():
@@ -93,14 +106,6 @@ class DOPPEL_OT_connect(_HelloOperator, bpy.types.Operator):
     bl_idname = "doppel.connect"
     bl_label = "Connect"
 
-    def execute(self, context):
-        return self._blocking(context) if self._hello(context) else {"CANCELLED"}
-
-    def invoke(self, context, event):
-        if context.window is None:
-            return self.execute(context)
-        return self._modal_start(context) if self._hello(context) else {"CANCELLED"}
-
 
 class DOPPEL_OT_start_server(_HelloOperator, bpy.types.Operator):
     """Start a Doppel server on this computer (the command in the preferences) and connect"""
@@ -111,7 +116,8 @@ class DOPPEL_OT_start_server(_HelloOperator, bpy.types.Operator):
     def poll(cls, context):
         return not local_server.running()
 
-    def _launch(self, context) -> bool:
+    def _begin(self, context) -> bool:
+        """Launch the server, then keep saying hello until it answers or START_TIMEOUT."""
         try:
             local_server.start(server_command(context), server_address(context))
         except (OSError, ValueError) as exc:
@@ -119,14 +125,6 @@ class DOPPEL_OT_start_server(_HelloOperator, bpy.types.Operator):
             return False
         self._retry_until = time.monotonic() + START_TIMEOUT
         return self._hello(context)
-
-    def execute(self, context):
-        return self._blocking(context) if self._launch(context) else {"CANCELLED"}
-
-    def invoke(self, context, event):
-        if context.window is None:
-            return self.execute(context)
-        return self._modal_start(context) if self._launch(context) else {"CANCELLED"}
 
 
 class DOPPEL_OT_stop_server(bpy.types.Operator):

@@ -48,20 +48,22 @@ class DoppelConnection(bpy.types.PropertyGroup):
     job_fraction: bpy.props.FloatProperty(min=0.0, max=1.0, subtype="FACTOR")
 
 
-def server_address(context=None) -> str:
+def _server_setting(context, pref_name: str, connection_name: str) -> str:
+    """The add-on preferences' ``pref_name``, or the window manager's DoppelConnection
+    ``connection_name`` when the add-on was registered without its preferences."""
     context = context or bpy.context
     prefs = preferences(context)
     if prefs is not None:
-        return prefs.server_address
-    return context.window_manager.doppel_connection.address
+        return getattr(prefs, pref_name)
+    return getattr(context.window_manager.doppel_connection, connection_name)
+
+
+def server_address(context=None) -> str:
+    return _server_setting(context, "server_address", "address")
 
 
 def server_command(context=None) -> str:
-    context = context or bpy.context
-    prefs = preferences(context)
-    if prefs is not None:
-        return prefs.server_command
-    return context.window_manager.doppel_connection.server_command
+    return _server_setting(context, "server_command", "server_command")
 
 
 def reply_timeout(context=None) -> float:

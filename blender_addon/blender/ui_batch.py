@@ -2,7 +2,11 @@
 avatars laid out in a grid inside their own collection, per-photo status in the panel, overall
 progress in the status bar, Esc cancels (nothing half-built is left), failures are reported and
 the batch goes on. The per-photo list, run key and client identity are saved in the .blend, so
-reopening the file and pressing the button again resumes where it stopped."""
+reopening the file and pressing the button again resumes where it stopped.
+
+Thumbnails: once an avatar is imported, the server's `preview` job renders a small front view
+of it (io/batch_preview.py); the PNG becomes an image packed in the .blend (one per photo) that
+the panel row shows as its icon. A failed preview only leaves the row without a picture."""
 
 from __future__ import annotations
 
@@ -14,11 +18,13 @@ import bpy
 
 from ..deps import protocol
 from ..io.batch import BatchItem, BatchRunner, grid_position, plan_batch, plan_files
+from ..io.batch_preview import PreviewQueue
 from .builder import build_avatar
 from .panels import DoppelPanel
 from .properties import connect, reply_timeout
 
 PHOTO_PROP = "doppel_photo_sha256"     # on each imported armature: the photo's content hash
+THUMB_PREFIX = "Doppel thumbnail "     # + the photo's sha256[:16]: the row's image datablock
 STATE_ICONS = {"pending": "TIME", "running": "SORTTIME", "done": "CHECKMARK",
                "skipped": "FORWARD", "failed": "ERROR", "cancelled": "CANCEL"}
 
@@ -30,6 +36,7 @@ class DoppelBatchItem(bpy.types.PropertyGroup):
     message: bpy.props.StringProperty()
     attempt: bpy.props.IntProperty()
     job_id: bpy.props.StringProperty()
+    thumbnail: bpy.props.PointerProperty(type=bpy.types.Image)
 
 
 class DoppelBatchSettings(bpy.types.PropertyGroup):
@@ -38,10 +45,26 @@ class DoppelBatchSettings(bpy.types.PropertyGroup):
     quality: bpy.props.EnumProperty(name="Quality", default="default",
                                     items=[("fast", "Fast", ""), ("default", "Default", ""),
                                            ("high", "High", "")])
+    thumbnails: bpy.props.BoolProperty(name="Thumbnails", default=True,
+                                       description="Show a small server render of each "
+                                                   "imported avatar next to its photo")
     items: bpy.props.CollectionProperty(type=DoppelBatchItem)
     run_key: bpy.props.StringProperty(options={"HIDDEN"})
     identity: bpy.props.StringProperty(options={"HIDDEN"})
     fraction: bpy.props.FloatProperty(subtype="FACTOR", min=0.0, max=1.0)
+
+
+def thumbnail_image(sha256: str, png: bytes):
+    """The photo's thumbnail as an image datablock packed in the .blend (replaced if it
+    exists), decoded by Blender from the PNG bytes."""
+    name = THUMB_PREFIX + sha256[:16]
+    old = bpy.data.images.get(name)
+    if old is not None:
+        bpy.data.images.remove(old)
+    image = bpy.data.images.new(name, 8, 8, alpha=True)
+    image.pack(data=png, data_len=len(png))
+    image.source = "FILE"            # read the packed PNG instead of the 8x8 placeholder
+    return image
 
 
 def imported_hashes() -> set[str]:
@@ -61,6 +84,8 @@ class BatchSession:
         property group with items/run_key/identity/fraction/quality, e.g. Reconstruct's)."""
         settings = settings or context.scene.doppel_batch
         saved = {i.sha256: i for i in settings.items} if settings.items else {}
+        # sha256 -> image name; rows are rebuilt every tick, so the thumbnails live here
+        self.thumbnails = {sha: i.thumbnail.name for sha, i in saved.items() if i.thumbnail}
         if paths is None:
             folder = Path(bpy.path.abspath(folder or settings.folder))
             items = plan_batch(folder, imported_hashes())
@@ -86,22 +111,41 @@ class BatchSession:
                                   run_key=settings.run_key, reply_timeout=reply_timeout(context))
         self.collection_name = coll_name
         self.imported: list = []
+        self.previews: PreviewQueue | None = None
+        if getattr(settings, "thumbnails", True):
+            # its own socket: see io/batch_preview.py
+            self.previews = PreviewQueue(connect(context), reply_timeout(context))
         self._sync()
 
+    @property
+    def active(self) -> bool:
+        """The batch still runs, or thumbnails of imported avatars are still on their way."""
+        return self.runner.active or (not self.runner.cancelled and self.previews is not None
+                                      and self.previews.active)
+
     def tick(self) -> bool:
-        """One step; returns True while the batch still runs."""
+        """One step; returns True while the batch (or a thumbnail) still runs."""
         for item, avatar in self.runner.step():
-            self._import(item, avatar)
+            self._import(item, avatar)        # first: a thumbnail never delays an avatar
+            if self.previews is not None:
+                self.previews.request(item, avatar)
+        if self.previews is not None:
+            for item, png in self.previews.step():
+                self.thumbnails[item.sha256] = thumbnail_image(item.sha256, png).name
         self._sync()
-        return self.runner.active
+        return self.active
 
     def cancel(self) -> None:
         self.runner.cancel()
+        if self.previews is not None:
+            self.previews.cancel()
         self.settings.run_key = uuid.uuid4().hex    # cancelled jobs must not be handed back
         self._sync()
 
     def close(self) -> None:
         self.client.close()
+        if self.previews is not None:
+            self.previews.client.close()
 
     @property
     def collection(self):
@@ -136,6 +180,7 @@ class BatchSession:
             row.name = Path(item.path).name
             for key in ("path", "sha256", "state", "message", "attempt", "job_id"):
                 setattr(row, key, getattr(item, key))
+            row.thumbnail = bpy.data.images.get(self.thumbnails.get(item.sha256, ""))
         s.fraction = self.runner.fraction
 
 
@@ -224,18 +269,22 @@ class DOPPEL_PT_batch(DoppelPanel, bpy.types.Panel):
         layout = self.layout
         layout.prop(s, "folder")
         layout.prop(s, "quality")
+        layout.prop(s, "thumbnails")
         layout.operator(DOPPEL_OT_batch_import.bl_idname, icon="FILE_FOLDER")
         draw_photo_states(layout, s)
 
 
 def draw_photo_states(layout, settings) -> None:
-    """Overall progress and one row per photo (state icon, name, what went wrong)."""
+    """Overall progress and one row per photo (thumbnail of its avatar once there, state icon,
+    name, what went wrong)."""
     if not settings.items:
         return
     layout.progress(factor=settings.fraction, text=f"{settings.fraction * 100:.0f}%")
     col = layout.column(align=True)
     for item in settings.items:
         row = col.row()
+        if item.thumbnail is not None:
+            row.template_icon(icon_value=row.icon(item.thumbnail), scale=2.0)
         row.label(text=item.name, icon=STATE_ICONS.get(item.state, "DOT"))
         if item.message:
             row.label(text=item.message)
