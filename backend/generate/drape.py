@@ -1,9 +1,12 @@
 """Garments that do not follow the skin: skirts (and the skirt of a dress) that hang between
 the legs, long hair that falls down the back, a bun.
 
-Each is built as a grid around the body, then bound to its nearest body vertex like a shell.
-Skin weights come from nearby body vertices and are blended around the skirt's rings, so the
-hem mixes both thighs and does not tear when the legs split.
+Each is built as a grid around the body, then bound to a nearby body vertex like a shell.
+Skirt skin weights come from nearby hip and thigh skin (never the shins: a skirt hangs from the
+thighs, it does not fold back with a bent knee) and are blended around the skirt's rings, more
+towards the hem, so the hem mixes both thighs and does not tear when the legs split. Cloth
+that mixes both sides stands a little further out (see _spread_room), so a thigh swinging
+forward in a lunge or a kick stays under it. All of this is plain linear blend skinning.
 """
 
 from __future__ import annotations
@@ -17,9 +20,10 @@ from .shells import GarmentPiece
 from .surface import push_outside
 
 TOP_K = 6
-SHIN_MAX = 0.1     # skirts follow skin with less lower-leg weight than this
-SPREAD_ROOM = 0.03  # m of extra room at the hem between the legs (see _spread_room)
-RING_BLUR = 2.5    # extra blur (grid columns) of the skirt weights around the hem ring
+SHIN_MAX = 0.1       # skirts take weights from skin with less lower-leg weight than this
+SPREAD_ROOM = 0.08   # metres of extra room at the hem where the cloth mixes both legs
+RING_BLUR = 2.5      # extra blur (grid columns) of skirt weights around the hem ring
+SIDE_X = 0.05        # metres off the mid-plane at which a bone counts as fully left/right
 
 
 def top_k_weights(dense: np.ndarray, k: int = TOP_K) -> tuple[np.ndarray, np.ndarray]:
@@ -49,7 +53,7 @@ def _spread_room(r: BodyRegions, weights: np.ndarray, pts: np.ndarray, top_z: fl
     the thigh behind it."""
     v = r.vertices
     mass = np.maximum(r.dense_weights.sum(0), 1e-9)
-    side = np.clip((r.dense_weights.T @ v[:, 0]) / mass / 0.05, -1.0, 1.0)   # (B,) -1 R .. 1 L
+    side = np.clip((r.dense_weights.T @ v[:, 0]) / mass / SIDE_X, -1.0, 1.0)  # (B,) -1 R .. 1 L
     left = weights @ np.maximum(side, 0.0)
     right = weights @ np.maximum(-side, 0.0)
     mix = 4.0 * left * right / np.maximum((left + right) ** 2, 1e-9)         # 1 = half-half
@@ -103,8 +107,14 @@ def skirt(r: BodyRegions, top_z: float, hem_z: float, offset: float, flare: floa
     blended = rows.reshape(len(pts), -1)
     pts = pts + _spread_room(r, blended, pts, top_z, hem_z, cx, cy)
     idx, w = top_k_weights(blended)
-    _, anchor = tree.query(pts, k=1)
-    anchor = src[anchor]
+    # bind to the skin each point hangs squarely over, of its nearest few (as
+    # bind_to_vertices picks faces), rather than whichever is a hair closer
+    _, near = tree.query(pts, k=8)
+    cands = src[near]                                                  # (N, 8)
+    to_pt = pts[:, None, :] - v[cands]
+    to_pt /= np.maximum(np.linalg.norm(to_pt, axis=-1, keepdims=True), 1e-9)
+    facing = (r.normals[cands] * to_pt).sum(-1)
+    anchor = np.take_along_axis(cands, np.argmax(facing, axis=1)[:, None], 1)[:, 0]
     legs = cand[(v[cand, 2] > hem_z) & (v[cand, 2] < top_z)]      # skin under the skirt
     return GarmentPiece(vertices=pts.astype(np.float32), faces=_grid_faces(len(ring_z),
                         around, wrap=True), anchor=anchor, skin_indices=idx,
