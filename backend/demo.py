@@ -70,19 +70,21 @@ def main(argv: list[str] | None = None) -> int:
     address = f"tcp://127.0.0.1:{free_port()}"
     print(f"demo: starting server at {address} (log: {out / 'server.log'})", flush=True)
     server = start_server(address, out / "server.log")
-    files: list[Path] = []
+    avatars = []           # kept in memory for Blender; also saved as .doppel files
     try:
         caps = wait_for_server(Client, address, server)
         print(f"demo: server {caps.get('server_version')} on {caps.get('device')}, jobs: "
               f"{', '.join(caps.get('job_kinds', []))}", flush=True)
         with Client(address, timeout=10.0) as client:
             body = client.run_job("body", {"name": "AnnyBody"}, {}, on_progress=progress("body"))
-            files.append(save_avatar(body, out / "AnnyBody.doppel"))
+            save_avatar(body, out / "AnnyBody.doppel")
+            avatars.append(body)
             if "reconstruct" in caps.get("job_kinds", []) and args.photo.is_file():
                 photo = np.frombuffer(args.photo.read_bytes(), dtype=np.uint8)
                 rec = client.run_job("reconstruct", {"name": args.photo.stem}, {"photo": photo},
                                      on_progress=progress(args.photo.name))
-                files.append(save_avatar(rec, out / f"{args.photo.stem}.doppel"))
+                save_avatar(rec, out / f"{args.photo.stem}.doppel")
+                avatars.append(rec)
     finally:
         server.terminate()
         try:
@@ -92,7 +94,7 @@ def main(argv: list[str] | None = None) -> int:
     from blender_addon.blender.headless import build_blend
     blend, png = out / "demo.blend", out / "demo.png"
     turntable = out / "turntable"
-    build_blend([str(f) for f in files], str(blend), render_png=str(png), turntable_dir=turntable,
+    build_blend(avatars, str(blend), render_png=str(png), turntable_dir=turntable,
                 turntable_frames=12)
     print(f"demo: wrote {blend}, {png} and 12 turntable frames in {turntable}/", flush=True)
     return 0

@@ -30,16 +30,17 @@ def run(args: argparse.Namespace) -> int:
         return fail(f"--render must name a .png file, got {args.render!r}")
     if args.frames < 1:
         return fail(f"--frames must be at least 1, got {args.frames}")
-    # Check every file before starting Blender: a bad one writes nothing.
+    # Read and check every file before starting Blender: a bad one writes nothing.
+    avatars = []
     for path in args.avatars:
         if not Path(path).is_file():
             return fail(f"avatar file {path} does not exist")
         try:
-            load_avatar(path)
+            avatars.append(load_avatar(path))
         except ProtocolError as exc:
             return fail(exc.message)
     from blender_addon.blender.headless import build_blend  # imports bpy: slow, so only here
-    names = build_blend(args.avatars, out, render_png=args.render, posed=not args.rest,
+    names = build_blend(avatars, out, render_png=args.render, posed=not args.rest,
                         turntable_dir=args.turntable, turntable_frames=args.frames)
     print(f"{out} ({', '.join(names)})")
     if args.render:

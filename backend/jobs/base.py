@@ -44,3 +44,12 @@ def reject_unknown_options(params: Mapping[str, Any], allowed: set[str], kind: s
     if extra:
         raise JobInputError(f"unknown {kind} job option(s) {', '.join(extra)}; valid: "
                             f"{', '.join(sorted(allowed))}")
+
+
+def avatar_name(params: Mapping[str, Any], default: str) -> str:
+    """The job's ``name`` option (the avatar and its Blender collection), stripped; absent
+    means ``default``, an empty one is refused."""
+    name = params.get("name", default)
+    if not isinstance(name, str) or not name.strip():
+        raise JobInputError("'name' must be a non-empty string")
+    return name.strip()

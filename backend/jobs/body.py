@@ -13,7 +13,7 @@ from .. import __version__
 from ..avatar_build import avatar_from_rest_body
 from ..bodies import JobInputError, get_body_model
 from ..textures.skin import skin_texture_png
-from .base import JobContext, reject_unknown_options
+from .base import JobContext, avatar_name, reject_unknown_options
 
 ALLOWED = {"body_model", "name", "params"}
 
@@ -23,9 +23,7 @@ def run(params: Mapping[str, Any], inputs: Mapping, ctx: JobContext) -> RiggedAv
     shape = params.get("params", {})
     if not isinstance(shape, dict):
         raise JobInputError("'params' must be an object of shape parameters")
-    name = params.get("name", "Body")
-    if not isinstance(name, str) or not name.strip():
-        raise JobInputError("'name' must be a non-empty string")
+    name = avatar_name(params, "Body")
     ctx.progress("load body model", 0.05)
     model = get_body_model(params.get("body_model", "anny"))
     shape = model.check_params(shape)
@@ -36,6 +34,6 @@ def run(params: Mapping[str, Any], inputs: Mapping, ctx: JobContext) -> RiggedAv
     meta = {"body_model": model.name, "params": shape, "producer": "doppel.body",
             "doppel_version": __version__, "warnings": list(ctx.warnings) + list(rest.warnings)}
     meta.update({k: v for k, v in rest.metadata.items() if k not in meta})
-    avatar = avatar_from_rest_body(rest, name.strip(), meta, texture=texture)
+    avatar = avatar_from_rest_body(rest, name, meta, texture=texture)
     ctx.progress("done", 1.0)
     return avatar

@@ -12,7 +12,7 @@ from protocol import RiggedAvatar
 
 from ..bodies import JobInputError
 from ..generate import generate_avatar
-from .base import JobContext, reject_unknown_options
+from .base import JobContext, avatar_name, reject_unknown_options
 
 ALLOWED = {"seed", "attributes", "name"}
 
@@ -22,13 +22,11 @@ def run(params: Mapping[str, Any], inputs: Mapping, ctx: JobContext) -> RiggedAv
     seed = params.get("seed", 0)
     if type(seed) is not int or not 0 <= seed < 2**63:
         raise JobInputError(f"'seed' must be a non-negative integer, got {seed!r}")
-    name = params.get("name") or f"Doppel_{seed}"
-    if not isinstance(name, str) or not name.strip():
-        raise JobInputError("'name' must be a non-empty string")
+    name = avatar_name(params, f"Doppel_{seed}")
     attrs = params.get("attributes") or {}
     if not isinstance(attrs, dict):
         raise JobInputError("'attributes' must be an object of name: value pairs")
     ctx.progress("start", 0.0)
-    avatar = generate_avatar(seed, attrs, name.strip(), progress=ctx.progress)
+    avatar = generate_avatar(seed, attrs, name, progress=ctx.progress)
     avatar.metadata["warnings"] = list(ctx.warnings)
     return avatar

@@ -16,7 +16,7 @@ import numpy as np
 from protocol import RiggedAvatar
 
 from ..bodies import JobInputError
-from .base import JobContext
+from .base import JobContext, avatar_name
 
 ALLOWED = {"name", "quality", "body_model"}
 
@@ -27,9 +27,7 @@ def run(params: Mapping[str, Any], inputs: Mapping[str, np.ndarray],
     if extra:
         raise JobInputError(f"unknown reconstruct option(s) {', '.join(extra)}; valid: "
                             f"{', '.join(sorted(ALLOWED))}")
-    name = params.get("name", "Person")
-    if not isinstance(name, str) or not name.strip():
-        raise JobInputError("'name' must be a non-empty string")
+    name = avatar_name(params, "Person")
     photo = inputs.get("photo")
     if photo is None:
         raise JobInputError("the reconstruct job needs a photo: send the image file's bytes "
@@ -39,7 +37,7 @@ def run(params: Mapping[str, Any], inputs: Mapping[str, np.ndarray],
         raise JobInputError("input 'photo' must be the image file's bytes (1-D uint8 array)",
                             code="bad_input")
     from ..fit.pipeline import reconstruct_photo   # torch + mediapipe: only when needed
-    result = reconstruct_photo(data.tobytes(), name.strip(), params.get("quality", "default"),
+    result = reconstruct_photo(data.tobytes(), name, params.get("quality", "default"),
                                progress=ctx.progress,
                                body_model=params.get("body_model", "anny"))
     result.avatar.metadata["warnings"] = list(ctx.warnings) + result.warnings

@@ -8,7 +8,6 @@ from pathlib import Path
 
 import bpy
 
-from ..deps import protocol
 from .builder import build_avatar
 from .framing import framing_camera
 from .turntable import setup_turntable
@@ -16,15 +15,14 @@ from .turntable import setup_turntable
 RENDER_SIZE = 320     # pixels, square
 
 
-def build_blend(avatar_paths, out_blend, render_png=None, posed: bool = True,
+def build_blend(avatars, out_blend, render_png=None, posed: bool = True,
                 turntable_dir=None, turntable_frames: int = 12,
                 turntable_resolution: int = 256) -> list[str]:
-    """Load every avatar file (all are read and checked before Blender is touched), build
-    them side by side in a fresh scene, optionally render a still and a Workbench turntable
+    """Build ``avatars`` (protocol.RiggedAvatar, already loaded and checked, so a bad file
+    never leaves a half-made scene) side by side in a fresh scene, optionally render a still and a Workbench turntable
     (``turntable_frames`` PNGs in ``turntable_dir``, kept in the saved scene), and save
     ``out_blend``.
-    Returns the avatar collection names. Raises protocol.ProtocolError for a bad file."""
-    avatars = [protocol.load_avatar(p) for p in avatar_paths]
+    Returns the avatar collection names."""
     bpy.ops.wm.read_factory_settings(use_empty=True)
     context = bpy.context
     names, built_all = [], []

@@ -39,7 +39,17 @@ class DoppelBatchItem(bpy.types.PropertyGroup):
     thumbnail: bpy.props.PointerProperty(type=bpy.types.Image)
 
 
-class DoppelBatchSettings(bpy.types.PropertyGroup):
+class PhotoRunState:
+    """What a run over photos keeps in the .blend (per-photo rows, the run key and client
+    identity that let a reopened file resume, overall progress): shared by Batch Import and
+    Reconstruct settings, which add their own options."""
+    items: bpy.props.CollectionProperty(type=DoppelBatchItem)
+    run_key: bpy.props.StringProperty(options={"HIDDEN"})
+    identity: bpy.props.StringProperty(options={"HIDDEN"})
+    fraction: bpy.props.FloatProperty(subtype="FACTOR", min=0.0, max=1.0)
+
+
+class DoppelBatchSettings(PhotoRunState, bpy.types.PropertyGroup):
     folder: bpy.props.StringProperty(name="Photos", subtype="DIR_PATH",
                                      description="Folder of photos, one person each")
     quality: bpy.props.EnumProperty(name="Quality", default="default",
@@ -48,10 +58,6 @@ class DoppelBatchSettings(bpy.types.PropertyGroup):
     thumbnails: bpy.props.BoolProperty(name="Thumbnails", default=True,
                                        description="Show a small server render of each "
                                                    "imported avatar next to its photo")
-    items: bpy.props.CollectionProperty(type=DoppelBatchItem)
-    run_key: bpy.props.StringProperty(options={"HIDDEN"})
-    identity: bpy.props.StringProperty(options={"HIDDEN"})
-    fraction: bpy.props.FloatProperty(subtype="FACTOR", min=0.0, max=1.0)
 
 
 def thumbnail_image(sha256: str, png: bytes):

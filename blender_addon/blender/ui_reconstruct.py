@@ -9,10 +9,10 @@ import bpy
 from bpy_extras.io_utils import ImportHelper
 
 from .panels import DoppelPanel
-from .ui_batch import BatchRunOperator, BatchSession, DoppelBatchItem, draw_photo_states
+from .ui_batch import BatchRunOperator, BatchSession, PhotoRunState, draw_photo_states
 
 
-class DoppelReconstructSettings(bpy.types.PropertyGroup):
+class DoppelReconstructSettings(PhotoRunState, bpy.types.PropertyGroup):
     quality: bpy.props.EnumProperty(
         name="Clothing detail", default="default",
         description="How long the server fits body and clothing (fast: body only)",
@@ -29,10 +29,6 @@ class DoppelReconstructSettings(bpy.types.PropertyGroup):
     add_camera: bpy.props.BoolProperty(name="Add photo camera", default=True,
                                        description="A camera that sees the avatar as the photo "
                                                    "did, with the photo as background")
-    items: bpy.props.CollectionProperty(type=DoppelBatchItem)
-    run_key: bpy.props.StringProperty(options={"HIDDEN"})
-    identity: bpy.props.StringProperty(options={"HIDDEN"})
-    fraction: bpy.props.FloatProperty(subtype="FACTOR", min=0.0, max=1.0)
 
 
 class DOPPEL_OT_reconstruct(BatchRunOperator, ImportHelper, bpy.types.Operator):
