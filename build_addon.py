@@ -2,8 +2,8 @@
 
     python build_addon.py --out DIR [--split-platforms] [--offline]
 
-writes DIR/doppel-<version>.zip holding the add-on (blender_addon/), the shared `protocol`
-package vendored inside it, and pyzmq wheels for every platform Blender 4.2-5.0 runs on
+writes DIR/doppel-<version>.zip holding the add-on (blender_addon/), the shared `protocol` and
+`rig` packages vendored inside it, and pyzmq wheels for every platform Blender 4.2-5.0 runs on
 (Python 3.11), listed in the manifest's `wheels`. Wheels are fetched once with
 `pip download --only-binary=:all: --platform ...` into dist/wheels-cache (git-ignored), so
 rebuilding is offline and fast. With --split-platforms, one zip per platform instead
@@ -22,7 +22,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent
 ADDON_DIR = REPO / "blender_addon"
-PROTOCOL_DIR = REPO / "protocol"
+VENDORED = {"protocol": REPO / "protocol", "rig": REPO / "rig"}   # shared packages in the zip
 MANIFEST = "blender_manifest.toml"
 WHEEL_CACHE = REPO / "dist" / "wheels-cache"
 
@@ -111,8 +111,9 @@ def build_zip(out_path: Path, platforms: list[str], offline: bool = False) -> Pa
         for path, rel in _source_files(ADDON_DIR):
             if rel.as_posix() != MANIFEST:
                 zf.write(path, rel.as_posix())
-        for path, rel in _source_files(PROTOCOL_DIR):
-            zf.write(path, f"protocol/{rel.as_posix()}")
+        for package, folder in VENDORED.items():
+            for path, rel in _source_files(folder):
+                zf.write(path, f"{package}/{rel.as_posix()}")
         for name, path in sorted(wheels.items()):
             zf.write(path, f"wheels/{name}", compress_type=zipfile.ZIP_STORED)
     tmp.replace(out_path)

@@ -26,14 +26,15 @@ def worst_poke(avatar) -> float:
     from backend.bodies import get_body_model
     from backend.generate.body_regions import body_regions
     from backend.generate.penetration import measure
-    from backend.generate.posing import FIXED_POSES, bone_transforms, skin_layer
+    from backend.generate.posing import FIXED_POSES, bone_transforms
+    from rig.skinning import linear_blend_skinning
     model = get_body_model("anny")
     inner = body_regions(model.rest_body(avatar.metadata["params"])).seg["inner"]
     worst = 0.0
     for pose in [{}] + list(FIXED_POSES.values()):
         transforms, body_v = bone_transforms(avatar, pose)
-        layer_v = {lay.role: skin_layer(lay.vertices, lay.skin_indices, lay.skin_weights,
-                                        transforms) for lay in avatar.layers}
+        layer_v = {lay.role: linear_blend_skinning(
+            lay.vertices, lay.skin_indices, lay.skin_weights, transforms) for lay in avatar.layers}
         for p in measure(avatar, model.faces, body_v, layer_v, inner=inner):
             worst = max(worst, p.garment_inside, p.skin_outside)
     return worst

@@ -77,10 +77,10 @@ def main() -> int:
 
     from protocol import load_avatar, save_avatar  # noqa: F401
     from backend.jobs import JobContext, get_job
-    from blender_addon.io.motion import load_motion, prepare_clip, resample
-    from blender_addon.io.motion.bone_map import chains_for
-    from blender_addon.io.motion.retarget import retarget
-    from blender_addon.io.motion.target_pose import TargetRest
+    from rig.motion import load_motion, prepare_clip, resample
+    from rig.motion.bone_map import chains_for
+    from rig.motion.retarget import retarget
+    from rig.motion.target_pose import TargetRest
 
     with contextlib.redirect_stdout(sys.stderr):         # keep stdout for the JSON line
         avatar = get_job("body")({"name": "Bench"}, {}, JobContext("bench"))

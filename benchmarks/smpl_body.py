@@ -86,7 +86,7 @@ def main() -> int:
             {"body_model": "smplx", "params": {}}, {}, JobContext("bench")), args.repeats)
         rest = body.rest_body({})
     if AMASS.is_file():
-        from backend.bodies.pose_convert import smpl_to_anny_mapping, smpl_to_pose, transfer_pose
+        from rig.motion.pose_transfer import smpl_to_anny_mapping, smpl_to_pose, transfer_pose
         clip = np.load(AMASS)
         poses = clip["poses"].reshape(len(clip["poses"]), 52, 3)
         from smplx.joint_names import SMPLH_JOINT_NAMES

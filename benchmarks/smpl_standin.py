@@ -36,7 +36,7 @@ PHENOTYPES = ("gender", "age", "muscle", "weight", "height", "proportions")
 def build(samples: int = 40, seed: int = 0) -> tuple[dict[str, np.ndarray], np.ndarray]:
     """-> (SMPL-H model dict, (F, 3, 2) UVs)."""
     from backend.bodies import get_body_model
-    from backend.bodies.pose_convert import SMPL_TO_ANNY
+    from rig.motion.pose_transfer import SMPL_TO_ANNY
     from backend.bodies.smpl_skeleton import SMPL_TO_BLENDER
     from smpl_model_maker import skeleton
 

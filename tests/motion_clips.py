@@ -7,8 +7,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from blender_addon.io.motion import prepare_clip
-from blender_addon.io.motion.target_pose import TargetRest, posed_bones
+from rig.motion import prepare_clip
+from rig.motion.target_pose import TargetRest, posed_bones
 
 AMASS_601 = "amass/amass_sample_male_120fps.npz"       # 601 frames at 120 fps
 AMASS_FEMALE = "amass/hbp_amass_sample_female_120fps.npz"

@@ -5,8 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from blender_addon.io.bone_math import (bone_rolls, matrix_to_quat, posed_bone_matrices,
-                                        quat_to_matrix, roll_frames, zero_roll_frames)
+from rig.bone_frames import bone_rolls, roll_frames, zero_roll_frames
+from rig.kinematics import posed_bone_matrices
+from rig.rotations import from_matrix as matrix_to_quat, to_matrix as quat_to_matrix
 from blender_addon.io.camera_params import camera_settings, project_points
 from blender_addon.io.mesh_arrays import mesh_arrays, skin_pairs
 

@@ -35,6 +35,7 @@ report = {
     "panels": [n for n in dir(bpy.types) if n.startswith("DOPPEL_PT_")],
     "operators": [n for n in dir(bpy.ops.doppel)],
     "protocol_file": sys.modules[pkg + ".protocol"].__file__,
+    "rig_file": sys.modules[pkg + ".rig"].__file__,
 }
 bpy.ops.doppel.import_avatar(filepath=avatar_path)
 report["armatures"] = [o.name for o in bpy.data.objects if o.type == "ARMATURE"]
@@ -61,7 +62,7 @@ def built(tmp_path_factory) -> Path:
     return zip_path
 
 
-def test_zip_has_manifest_code_protocol_and_wheels(built):
+def test_zip_has_manifest_code_protocol_rig_and_wheels(built):
     assert built.name == "doppel-0.1.0.zip"
     with zipfile.ZipFile(built) as zf:
         names = set(zf.namelist())
@@ -78,6 +79,7 @@ def test_zip_has_manifest_code_protocol_and_wheels(built):
         assert tag in tags
     assert all("cp311" in w for w in wheels)
     assert {"__init__.py", "deps.py", "protocol/__init__.py", "protocol/client.py",
+            "rig/__init__.py", "rig/kinematics.py", "rig/motion/bvh.py",
             "blender/builder/__init__.py", "io/mesh_arrays.py"} <= names
     assert not any("__pycache__" in n or n.endswith(".pyc") for n in names)
 
@@ -120,8 +122,9 @@ def test_install_from_zip_in_headless_blender(built, anny_avatar_file, tmp_path)
     assert report["address"] == "tcp://127.0.0.1:5557"
     assert {"DOPPEL_PT_server", "DOPPEL_PT_body"} <= set(report["panels"])
     assert {"connect", "add_body", "import_avatar"} <= set(report["operators"])
-    # The extension runs its vendored protocol copy, not the repository's.
+    # The extension runs its vendored protocol and rig copies, not the repository's.
     assert report["protocol_file"].startswith(str(user))
+    assert report["rig_file"].startswith(str(user))
     assert report["armatures"] == ["TestBody"]
     assert "cannot reach server at tcp://127.0.0.1:1" in report["connect_error"]
     # Blender unpacked the bundled wheel into the user folder.

@@ -8,7 +8,7 @@ import time
 import numpy as np
 import pytest
 
-bpy = pytest.importorskip("bpy")
+import bpy  # noqa: E402  (a missing bpy fails the run, never skips it)
 
 import blender_addon  # noqa: E402
 from panel_layout import draw_panel  # noqa: E402

@@ -13,10 +13,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-bpy = pytest.importorskip("bpy")
+import bpy  # noqa: E402  (a missing bpy fails the run, never skips it)
 
 import blender_addon  # noqa: E402
-from blender_addon.io.bone_math import posed_bone_matrices  # noqa: E402
+from rig.kinematics import posed_bone_matrices  # noqa: E402
 from blender_addon.io.camera_params import camera_settings, project_points  # noqa: E402
 from panel_layout import draw_panel  # noqa: E402
 

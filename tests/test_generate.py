@@ -11,10 +11,11 @@ from backend.bodies import JobInputError, get_body_model
 from backend.generate import generate_avatar
 from backend.generate.body_regions import body_regions
 from backend.generate.penetration import measure
-from backend.generate.posing import FIXED_POSES, bone_transforms, skin_layer
+from backend.generate.posing import FIXED_POSES, bone_transforms
 from backend.jobs import JobContext, get_job
 from protocol import avatar_from_bytes
 from protocol.avatar_codec import write_avatar
+from rig.skinning import linear_blend_skinning
 
 # outfits that together use every garment style
 OUTFITS = [
@@ -114,8 +115,8 @@ def test_no_poke_through_in_rest_and_fixed_poses(outfit):
     worst = {}
     for pose_name, pose in [("rest", {})] + list(FIXED_POSES.items()):
         transforms, body_v = bone_transforms(av, pose)
-        layer_v = {lay.role: skin_layer(lay.vertices, lay.skin_indices, lay.skin_weights,
-                                        transforms) for lay in av.layers}
+        layer_v = {lay.role: linear_blend_skinning(
+            lay.vertices, lay.skin_indices, lay.skin_weights, transforms) for lay in av.layers}
         for p in measure(av, model.faces, body_v, layer_v, inner=inner):
             worst[(p.role, pose_name)] = max(p.garment_inside, p.skin_outside)
     bad = {k: round(v * 100, 2) for k, v in worst.items() if v > 0.01}
@@ -128,7 +129,7 @@ AMASS_CLIPS = ("amass_sample_male_120fps.npz", "hbp_amass_sample_female_120fps.n
 def _worst_poke_over_amass(av, shared_data, frames: int) -> dict[tuple[str, str], float]:
     """{(layer role, clip): worst poke-through share} over ``frames`` evenly spaced frames of
     each real AMASS clip (sitting, squatting, lunging, a high kick)."""
-    from blender_addon.io.motion import prepare_clip
+    from rig.motion import prepare_clip
     model = get_body_model("anny")
     inner = body_regions(model.rest_body(av.metadata["params"])).seg["inner"]
     worst = {}
@@ -136,8 +137,8 @@ def _worst_poke_over_amass(av, shared_data, frames: int) -> dict[tuple[str, str]
         clip = prepare_clip(shared_data / "motions" / "amass" / clip_name, av.skeleton, fps=10)
         for k in np.linspace(0, clip.frame_count - 1, frames).astype(int):
             transforms, body_v = bone_transforms(av, clip.rotations[k])
-            layer_v = {lay.role: skin_layer(lay.vertices, lay.skin_indices, lay.skin_weights,
-                                            transforms) for lay in av.layers}
+            layer_v = {lay.role: linear_blend_skinning(
+                lay.vertices, lay.skin_indices, lay.skin_weights, transforms) for lay in av.layers}
             for p in measure(av, model.faces, body_v, layer_v, inner=inner):
                 key = (p.role, clip_name[:5])
                 worst[key] = max(worst.get(key, 0.0), p.garment_inside, p.skin_outside)

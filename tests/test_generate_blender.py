@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-bpy = pytest.importorskip("bpy")
+import bpy  # noqa: E402  (a missing bpy fails the run, never skips it)
 
 from backend.generate import generate_avatar  # noqa: E402
 from blender_addon.blender.builder import build_avatar  # noqa: E402

@@ -12,12 +12,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-bpy = pytest.importorskip("bpy")
+import bpy  # noqa: E402  (a missing bpy fails the run, never skips it)
 
 import blender_addon  # noqa: E402
 from blender_addon.blender.builder import build_avatar  # noqa: E402
-from blender_addon.io.motion import output_frame_count, prepare_clip  # noqa: E402
-from blender_addon.io.motion.target_pose import TargetRest, posed_bones  # noqa: E402
+from rig.motion import output_frame_count, prepare_clip  # noqa: E402
+from rig.motion.target_pose import TargetRest, posed_bones  # noqa: E402
 from panel_layout import draw_panel  # noqa: E402
 
 pytestmark = pytest.mark.blender

@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 from scipy.spatial.transform import Rotation, Slerp
 
-from blender_addon.io.motion import MotionError, load_motion, prepare_clip
-from blender_addon.io.motion import quaternions as Q
-from blender_addon.io.motion.bone_map import chains_for
+from rig.motion import MotionError, load_motion, prepare_clip
+from rig import rotations as Q
+from rig.motion.bone_map import chains_for
 from motion_clips import AMASS_601, BYTES_GENDER, WALK, motions, skeleton  # noqa: F401 (fixtures)
 
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from blender_addon.io.motion import load_motion, output_frame_count, prepare_clip, resample
-from blender_addon.io.motion import quaternions as Q
+from rig.motion import load_motion, output_frame_count, prepare_clip, resample
+from rig import rotations as Q
 from motion_clips import (AMASS_601, BYTES_GENDER, WALK, clips, motions,  # noqa: F401 (fixtures)
                           skeleton)
 

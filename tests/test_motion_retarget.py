@@ -7,9 +7,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from blender_addon.io.motion import load_motion, prepare_clip, world_transforms
-from blender_addon.io.motion import quaternions as Q
-from blender_addon.io.motion.bone_map import SEGMENT_CHILD, chains_for
+from rig.motion import load_motion, prepare_clip, world_transforms
+from rig import rotations as Q
+from rig.motion.bone_map import SEGMENT_CHILD, chains_for
 from motion_clips import (AMASS_601, AMASS_FEMALE, KINKED, STANDING_OR_WALKING, WALK, angle_deg,
                           clips, motions, posed_heads_tails, skeleton)  # noqa: F401 (fixtures)
 
@@ -89,8 +89,8 @@ def _smpl_named_rig():
     way an SMPL-family avatar names them), each pointing at its child joint."""
     from types import SimpleNamespace
 
-    from blender_addon.io.motion.amass import SMPL_TO_BLENDER
-    from blender_addon.io.motion.smpl_skeleton import smpl_family_skeleton
+    from rig.motion.amass import SMPL_TO_BLENDER
+    from rig.motion.smpl_skeleton import smpl_family_skeleton
     sk = smpl_family_skeleton("body")
     rest = Q.rotate(SMPL_TO_BLENDER, sk.rest)
     label = {"left": "L_", "right": "R_"}

@@ -177,7 +177,7 @@ def test_with_a_uv_layout_the_photo_is_baked(ryota, tmp_path, monkeypatch):
 def test_blender_import_poses_the_smpl_avatar_as_the_photo(ryota):
     """The add-on builds the SMPL avatar posed as in the photo: its evaluated (skinned) mesh
     is where the avatar's own pose puts it, so it overlays the photo through the camera."""
-    bpy = pytest.importorskip("bpy")
+    import bpy
     from backend.fit.posing import posed_vertices
     from blender_addon.blender.builder import build_avatar
     bpy.ops.wm.read_factory_settings(use_empty=True)

@@ -13,13 +13,13 @@ import pytest
 
 from backend.bodies import JobInputError
 from backend.bodies.base import available_body_models, get_body_model
-from backend.bodies.pose_convert import (anny_to_smpl_mapping, blender_locals_to_pose,
+from rig.motion.pose_transfer import (anny_to_smpl_mapping, blender_locals_to_pose,
                                          pose_to_smpl, quat_to_matrix, smpl_root_offset,
                                          smpl_to_anny_mapping, smpl_to_pose, transfer_pose)
 from backend.bodies.smpl_files import configure_smpl_dir
 from backend.bodies.smpl_skeleton import JOINT_NAMES_BY_MODEL, SMPL_TO_BLENDER
 from backend.jobs import JobContext, get_job
-from blender_addon.io.bone_math import posed_bone_matrices
+from rig.kinematics import posed_bone_matrices
 from protocol import load_avatar, save_avatar
 from smpl_model_maker import build_model, write_model
 
@@ -297,7 +297,7 @@ AMASS_CLIP = "motions/amass/amass_sample_male_120fps.npz"
 
 
 def test_amass_clip_applies_directly(smpl_dir, shared_data):
-    motion = pytest.importorskip("blender_addon.io.motion.amass")
+    from rig.motion import amass as motion
     clip = np.load(shared_data / AMASS_CLIP)
     write_model(smpl_dir, "smplh", "male", "npz")
     body = get_body_model("smplh")
@@ -367,8 +367,8 @@ def test_pose_converts_between_smpl_and_anny(smpl_dir, shared_data, anny_avatar)
 # ---- Blender ------------------------------------------------------------------------------
 @pytest.mark.blender
 def test_blender_builds_an_armature_with_smpl_joint_names(smpl_dir):
-    bpy = pytest.importorskip("bpy")
-    builder = pytest.importorskip("blender_addon.blender.builder")
+    import bpy
+    from blender_addon.blender import builder
     write_model(smpl_dir, "smplx", "neutral", "npz")
     avatar = body_job({"body_model": "smplx", "name": "SmplX", "params": {"betas": [0.5]}})
     bpy.ops.wm.read_factory_settings(use_empty=True)

@@ -19,12 +19,12 @@ import numpy as np
 import pytest
 from scipy.spatial.transform import Rotation, Slerp
 
-from backend.bodies.pose_convert import anny_to_smpl_mapping, transfer_pose
+from rig.motion.pose_transfer import anny_to_smpl_mapping, transfer_pose
 from backend.bodies.smpl_files import configure_smpl_dir
 from backend.bodies.smpl_skeleton import SMPL_TO_BLENDER
 from backend.jobs import JobContext, get_job
-from blender_addon.io.bone_math import posed_bone_matrices
-from blender_addon.io.motion import MotionError, prepare_clip
+from rig.kinematics import posed_bone_matrices
+from rig.motion import MotionError, prepare_clip
 from panel_layout import RecordingLayout, draw_panel
 from protocol import save_avatar
 from smpl_model_maker import write_model
@@ -178,7 +178,7 @@ def test_other_pairings_are_retargeted_and_direct_is_refused_where_it_cannot_wor
 
 
 def test_clip_body_reads_the_clips_shape_and_gender(shared_data, amass, tmp_path):
-    from blender_addon.io.motion.clip_body import clip_body_job, read_clip_body
+    from rig.motion.clip_body import clip_body_job, read_clip_body
     smpl = {"model": "smplh", "gender": "neutral"}
     params, warnings = clip_body_job(shared_data / AMASS, smpl, "S")
     assert params == {"body_model": "smplh", "name": "S",
@@ -247,7 +247,7 @@ def test_use_clip_body_is_refused_with_a_reason(smpl_dir, anny_avatar_file, smpl
 @pytest.mark.blender
 def test_doppel_animate_uses_the_clips_body_and_applies_it_directly(
         smpl_dir, smplh_avatar, amass, shared_data, tmp_path):
-    bpy = pytest.importorskip("bpy")
+    import bpy
     smpl_file = save_avatar(smplh_avatar, tmp_path / "smplh.doppel")
     out = tmp_path / "amass.blend"
     done = doppel("animate", smpl_file, shared_data / AMASS, "--out", out, "--fps", 30,
@@ -268,7 +268,7 @@ def test_doppel_animate_uses_the_clips_body_and_applies_it_directly(
 
 @pytest.mark.blender
 def test_blender_applies_the_clip_to_the_smplh_armature(smplh_avatar, shared_data):
-    bpy = pytest.importorskip("bpy")
+    import bpy
     import blender_addon
     from blender_addon.blender.builder import build_avatar
     bpy.ops.wm.read_factory_settings(use_empty=True)
@@ -317,7 +317,7 @@ def draw_motion_panel(bpy) -> RecordingLayout:
 @pytest.mark.blender
 def test_motion_panel_rebuilds_the_avatar_with_the_clips_body(smpl_server, smplh_avatar,
                                                              anny_avatar, amass, shared_data):
-    bpy = pytest.importorskip("bpy")
+    import bpy
     import blender_addon
     from blender_addon.blender.builder import build_avatar
     bpy.ops.wm.read_factory_settings(use_empty=True)

@@ -10,7 +10,8 @@ from backend.render import orbit_camera, rasterize_gaussians
 from backend.render.avatar_gaussians import (RENDER_EPS2D, as_tensors, avatar_gaussians,
                                             pose_gaussians)
 from backend.render.preview import turntable_cameras
-from backend.render.skinning import blend_transforms, skin_points, skinning_matrices
+from rig.avatar_pose import skinning_matrices
+from rig.skinning import blend_transforms, skin_points
 from protocol import Pose
 
 SIZE = 256
@@ -24,7 +25,7 @@ def gaussians(anny_avatar):
 def _blender_silhouette(vertices: np.ndarray, faces: np.ndarray, camera) -> np.ndarray:
     """(H, W) bool: pixels Blender's render covers with the mesh (alpha > 0.5). Uses a scene
     of its own and removes it afterwards, so other tests' Blender state is left alone."""
-    bpy = pytest.importorskip("bpy")
+    import bpy
     import tempfile
     from pathlib import Path
 

@@ -83,14 +83,14 @@ def run(args: argparse.Namespace) -> int:
             return 1
     method = "retarget" if args.retarget else "auto"
     # bpy is slow to import, so only now; the motion maths needs no bpy and is checked first.
-    from blender_addon.io.motion import MotionError, prepare_clip
+    from rig.motion import MotionError, prepare_clip
     try:
         prepare_clip(args.motion, avatar.skeleton, args.fps or 24.0, in_place=args.in_place,
                      source_fps=args.source_fps, smpl_body=avatar.metadata.get("smpl"),
                      method=method)
     except MotionError as exc:
         return fail(str(exc))
-    from blender_addon.blender.motion_writer import animate_blend
+    from blender_addon.blender.headless import animate_blend
     action, clip = animate_blend(avatar, args.motion, out, fps=args.fps,
                                  in_place=args.in_place, start_frame=args.start,
                                  source_fps=args.source_fps, method=method)

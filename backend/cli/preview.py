@@ -30,7 +30,8 @@ def run(args: argparse.Namespace) -> int:
         avatar = load_avatar(args.avatar)
     except ProtocolError as exc:
         return fail(exc.message)
-    from ..render.preview import contact_sheet, png_bytes, render_turntable
+    from ..imageio.png import png_bytes
+    from ..render.preview import contact_sheet, render_turntable
     images = render_turntable(avatar, views=args.views, size=args.size)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_bytes(png_bytes(contact_sheet(images)))

@@ -32,7 +32,7 @@ def add_parser(sub) -> None:
 def motion_pose(avatar: RiggedAvatar, motion: str, frame: int, fps: float) -> Pose:
     """One frame of a clip retargeted onto the avatar, as a protocol Pose. Raises
     MotionError or ValueError with a sentence for the user."""
-    from blender_addon.io.motion import prepare_clip
+    from rig.motion import prepare_clip
     clip = prepare_clip(motion, avatar.skeleton, fps, smpl_body=avatar.metadata.get("smpl"))
     if not 0 <= frame < clip.frame_count:
         raise ValueError(f"--frame {frame} is outside the clip, which has {clip.frame_count} "
@@ -58,7 +58,7 @@ def run(args: argparse.Namespace) -> int:
         return fail(exc.message)
     pose = avatar.pose
     if args.motion:
-        from blender_addon.io.motion import MotionError
+        from rig.motion import MotionError
         try:
             pose = motion_pose(avatar, args.motion, args.frame or 0, args.fps)
         except (MotionError, ValueError) as exc:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 import torch
+import trimesh
 from scipy.spatial import cKDTree
 
 from .raster import rasterize
@@ -26,8 +27,8 @@ MAX_IN = 0.015     # metres; bodies may shrink a little where the phenotype over
 
 def mesh_edges(faces: np.ndarray) -> torch.Tensor:
     """(E, 2) unique undirected edges of a triangle mesh."""
-    e = np.concatenate([faces[:, [0, 1]], faces[:, [1, 2]], faces[:, [2, 0]]])
-    return torch.from_numpy(np.unique(np.sort(e, axis=1), axis=0).astype(np.int64))
+    edges = trimesh.Trimesh(faces=faces, process=False).edges_unique
+    return torch.tensor(np.asarray(edges), dtype=torch.long)
 
 
 def signed_distance(mask: np.ndarray) -> np.ndarray:

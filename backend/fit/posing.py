@@ -1,17 +1,12 @@
-"""Pose a RiggedAvatar in numpy exactly as Blender will, and express it in its photo's camera.
-
-Blender's rule for a pose bone c with parent p: M_c = M_p (R_p^-1 R_c) B_c, where R are rest
-bone-to-armature matrices and B_c = rotation_quaternion (plus location for the root). Doppel's
-Pose.location is an armature-space translation of the root: M_0 = T(location) R_0 B_0. Doing it
-here without bpy lets the CLI write camera-space meshes and lets tests check the contract.
-"""
+"""A posed RiggedAvatar's joints and vertices (posed by the rig core exactly as Blender will),
+expressed in its photo's camera: what the CLI's camera-space meshes and the tests use."""
 
 from __future__ import annotations
 
 import numpy as np
-from scipy.spatial.transform import Rotation
 
 from protocol import RiggedAvatar
+from rig.avatar_pose import posed_bone_matrices, posed_layer_vertices
 
 # Output joint name -> (bone, where): "head" = bone head, "mid" = midpoint of head and tail.
 # Anny's bones; SMPL-family skeletons use SMPL_JOINTS.
@@ -32,43 +27,15 @@ SMPL_JOINTS = {"neck": ("neck", "head"), "head": ("head", "mid"),
 CV_FROM_BLENDER_CAM = np.diag([1.0, -1.0, -1.0, 1.0])   # OpenCV camera axes <-> Blender's
 
 
-def posed_bone_matrices(avatar: RiggedAvatar) -> np.ndarray:
-    """(B, 4, 4) armature-space matrices of the posed bones (rest when there is no pose)."""
-    sk = avatar.skeleton
-    rest = sk.matrices.astype(np.float64)
-    b = sk.bone_count
-    basis = np.tile(np.eye(4), (b, 1, 1))
-    loc = np.zeros(3)
-    if avatar.pose is not None:
-        q = avatar.pose.rotations.astype(np.float64)             # w, x, y, z
-        basis[:, :3, :3] = Rotation.from_quat(q[:, [1, 2, 3, 0]]).as_matrix()
-        loc = avatar.pose.location.astype(np.float64)
-    out = np.zeros_like(rest)
-    for c in range(b):
-        p = int(sk.parents[c])
-        if p < 0:
-            m = rest[c] @ basis[c]
-            m[:3, 3] += loc
-        else:
-            m = out[p] @ np.linalg.inv(rest[p]) @ rest[c] @ basis[c]
-        out[c] = m
-    return out
-
-
 def posed_vertices(avatar: RiggedAvatar, layer: int = 0) -> np.ndarray:
     """(V, 3) armature-space vertices of a layer after linear blend skinning."""
-    lay = avatar.layers[layer]
-    skin = posed_bone_matrices(avatar) @ np.linalg.inv(avatar.skeleton.matrices.astype(np.float64))
-    v = np.concatenate([lay.vertices.astype(np.float64), np.ones((len(lay.vertices), 1))], 1)
-    mats = np.einsum("vk,vkij->vij", lay.skin_weights.astype(np.float64),
-                     skin[lay.skin_indices])
-    return np.einsum("vij,vj->vi", mats, v)[:, :3]
+    return posed_layer_vertices(avatar.skeleton, avatar.pose, avatar.layers[layer])
 
 
 def posed_joints(avatar: RiggedAvatar) -> dict[str, np.ndarray]:
     """Named joints (see JOINTS / SMPL_JOINTS, plus "pelvis" between the hips), armature
     space, posed."""
-    mats = posed_bone_matrices(avatar)
+    mats = posed_bone_matrices(avatar.skeleton, avatar.pose)
     sk = avatar.skeleton
     rel = mats @ np.linalg.inv(sk.matrices.astype(np.float64))
     out = {}

@@ -15,6 +15,8 @@ import numpy as np
 from scipy.ndimage import gaussian_filter1d, maximum_filter1d
 from scipy.spatial import cKDTree
 
+from rig.skinning import top_k_weights
+
 from .body_regions import BodyRegions
 from .shells import GarmentPiece
 from .surface import push_outside
@@ -24,14 +26,6 @@ SHIN_MAX = 0.1       # skirts take weights from skin with less lower-leg weight 
 SPREAD_ROOM = 0.08   # metres of extra room at the hem where the cloth mixes both legs
 RING_BLUR = 2.5      # extra blur (grid columns) of skirt weights around the hem ring
 SIDE_X = 0.05        # metres off the mid-plane at which a bone counts as fully left/right
-
-
-def top_k_weights(dense: np.ndarray, k: int = TOP_K) -> tuple[np.ndarray, np.ndarray]:
-    """(N, B) weights -> the k largest per row as (indices int32, weights float32 summing to 1)."""
-    idx = np.argsort(-dense, axis=1, kind="stable")[:, :k]
-    w = np.take_along_axis(dense, idx, axis=1)
-    w /= np.maximum(w.sum(1, keepdims=True), 1e-12)
-    return idx.astype(np.int32), w.astype(np.float32)
 
 
 def _grid_faces(rows: int, cols: int, wrap: bool) -> np.ndarray:
@@ -106,7 +100,7 @@ def skirt(r: BodyRegions, top_z: float, hem_z: float, offset: float, flare: floa
         rows[k] = gaussian_filter1d(rows[k], 1.0 + RING_BLUR * t, axis=0, mode="wrap")
     blended = rows.reshape(len(pts), -1)
     pts = pts + _spread_room(r, blended, pts, top_z, hem_z, cx, cy)
-    idx, w = top_k_weights(blended)
+    idx, w = top_k_weights(blended, TOP_K)
     # bind to the skin each point hangs squarely over, of its nearest few (as
     # bind_to_vertices picks faces), rather than whichever is a hair closer
     _, near = tree.query(pts, k=8)
@@ -151,7 +145,7 @@ def hair_curtain(r: BodyRegions, bottom_z: float, offset: float, cols: int = 24
     tree = cKDTree(v[cand])
     pts = push_outside(pts, v, r.normals, offset, candidates=cand, tree=tree)
     _, near = tree.query(pts, k=6)
-    idx, w = top_k_weights(r.dense_weights[cand[near]].mean(1))
+    idx, w = top_k_weights(r.dense_weights[cand[near]].mean(1), TOP_K)
     return GarmentPiece(vertices=pts.astype(np.float32),
                         faces=_grid_faces(rows, cols, wrap=False)[:, ::-1].copy(),  # face back
                         anchor=cand[near[:, 0]],
@@ -170,7 +164,7 @@ def bun(r: BodyRegions, radius: float = 0.045) -> GarmentPiece:
     # squash the side facing the skull onto the hair instead of sinking into the head
     pts = push_outside(pts, r.vertices, r.normals, 0.012, candidates=head, tree=tree)
     _, near = tree.query(pts, k=1)
-    idx, w = top_k_weights(r.dense_weights[head[near]])
+    idx, w = top_k_weights(r.dense_weights[head[near]], TOP_K)
     return GarmentPiece(vertices=pts.astype(np.float32), faces=ball.faces.astype(np.int32),
                         anchor=head[near], skin_indices=idx, skin_weights=w,
                         hides=np.zeros(0, np.int64))

@@ -71,11 +71,3 @@ def bone_transforms(avatar: RiggedAvatar, pose: Mapping[str, tuple[float, float,
     shift[2, 3] = lift
     # conjugate by the lift: Anny works with the feet below z = 0
     return shift @ transforms @ np.linalg.inv(shift), body
-
-
-def skin_layer(vertices: np.ndarray, skin_indices: np.ndarray, skin_weights: np.ndarray,
-               transforms: np.ndarray) -> np.ndarray:
-    """Linear blend skinning: (V, 3) rest -> (V, 3) posed."""
-    hom = np.concatenate([vertices.astype(np.float64), np.ones((len(vertices), 1))], 1)
-    per_bone = np.einsum("vkij,vj->vki", transforms[skin_indices], hom)[..., :3]
-    return np.einsum("vk,vki->vi", skin_weights.astype(np.float64), per_bone)

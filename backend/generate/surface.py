@@ -9,20 +9,16 @@ area is ignored on purpose: cloth keeps its thickness). All arrays are float32/i
 from __future__ import annotations
 
 import numpy as np
+import trimesh
 from scipy.spatial import cKDTree
 
 from protocol import SurfaceBinding
 
 
 def vertex_normals(vertices: np.ndarray, faces: np.ndarray) -> np.ndarray:
-    """(V, 3) unit area-weighted vertex normals of a triangle mesh."""
-    v = vertices.astype(np.float64)
-    fn = np.cross(v[faces[:, 1]] - v[faces[:, 0]], v[faces[:, 2]] - v[faces[:, 0]])
-    n = np.zeros_like(v)
-    for k in range(3):
-        np.add.at(n, faces[:, k], fn)
-    n /= np.maximum(np.linalg.norm(n, axis=1, keepdims=True), 1e-12)
-    return n.astype(np.float32)
+    """(V, 3) float32 unit vertex normals of a triangle mesh (trimesh's)."""
+    mesh = trimesh.Trimesh(np.asarray(vertices, np.float64), faces, process=False)
+    return np.asarray(mesh.vertex_normals, dtype=np.float32)
 
 
 def triangle_frames(vertices: np.ndarray, tris: np.ndarray) -> np.ndarray:

@@ -8,11 +8,11 @@ pattern repeats (Blender's default image extension) and has the same scale every
 
 from __future__ import annotations
 
-import io
 
 import numpy as np
-from PIL import Image
 from scipy.ndimage import gaussian_filter
+
+from ..imageio.png import png_bytes
 
 TILE_METRES = 0.25
 TILE_PX = 256
@@ -32,12 +32,6 @@ HAIR_COLORS: dict[str, tuple[int, int, int]] = {
     "auburn": (120, 50, 30), "blonde": (200, 165, 105), "grey": (160, 158, 152),
 }
 PATTERNS = ("plain", "stripes", "checks", "denim")
-
-
-def _png(rgb: np.ndarray) -> bytes:
-    buf = io.BytesIO()
-    Image.fromarray(np.clip(rgb, 0, 255).astype(np.uint8), "RGB").save(buf, format="PNG")
-    return buf.getvalue()
 
 
 def _tile_noise(rng: np.random.Generator, sigma: float) -> np.ndarray:
@@ -72,7 +66,7 @@ def cloth_texture(pattern: str, color: tuple[int, int, int], accent: tuple[int, 
         img = np.broadcast_to(base, (TILE_PX, TILE_PX, 3)).astype(np.float64)
     img = img * (1 + 0.035 * _tile_noise(rng, 0.8)[..., None])  # fabric grain
     mean = img.reshape(-1, 3).mean(0) / 255.0
-    return _png(img), (float(mean[0]), float(mean[1]), float(mean[2]), 1.0)
+    return png_bytes(img), (float(mean[0]), float(mean[1]), float(mean[2]), 1.0)
 
 
 def hair_texture(color: tuple[int, int, int], rng: np.random.Generator
@@ -82,7 +76,7 @@ def hair_texture(color: tuple[int, int, int], rng: np.random.Generator
     streak /= max(float(streak.std()), 1e-9)
     img = np.asarray(color, dtype=np.float64) * (1 + 0.22 * streak[..., None])
     mean = img.reshape(-1, 3).mean(0) / 255.0
-    return _png(img), (float(mean[0]), float(mean[1]), float(mean[2]), 1.0)
+    return png_bytes(img), (float(mean[0]), float(mean[1]), float(mean[2]), 1.0)
 
 
 def shoe_texture(color: tuple[int, int, int], sole: tuple[int, int, int], sole_height: float,
@@ -94,7 +88,7 @@ def shoe_texture(color: tuple[int, int, int], sole: tuple[int, int, int], sole_h
     img[:rows] = sole        # row 0 is v = 0 after the flip below
     img = img * (1 + 0.04 * _tile_noise(rng, 1.0)[..., None])
     mean = np.asarray(color, dtype=np.float64) / 255.0
-    return _png(img[::-1]), (float(mean[0]), float(mean[1]), float(mean[2]), 1.0)
+    return png_bytes(img[::-1]), (float(mean[0]), float(mean[1]), float(mean[2]), 1.0)
 
 
 def box_uvs(vertices: np.ndarray, faces: np.ndarray) -> np.ndarray:

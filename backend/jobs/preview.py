@@ -54,7 +54,8 @@ def run(params: Mapping[str, Any], inputs: Mapping, ctx: JobContext) -> RiggedAv
         avatar = avatar_from_parts(params["avatar"], dict(inputs))
     except ProtocolError as exc:
         raise JobInputError(f"the avatar to preview is not valid: {exc.message}") from None
-    from ..render.preview import png_bytes, render_turntable   # torch: only when run
+    from ..imageio.png import png_bytes
+    from ..render.preview import render_turntable   # torch: only when run
     ctx.progress("render", 0.2)
     images = render_turntable(avatar, views=views, size=size, count=count)
     avatar.metadata = {**avatar.metadata, "preview": {

@@ -12,11 +12,13 @@ import io
 from dataclasses import dataclass
 
 import numpy as np
+import trimesh
 
-from blender_addon.io.bone_math import matrix_to_quat, quat_to_matrix
+from rig.avatar_pose import skinning_matrices
+from rig.rotations import from_matrix as matrix_to_quat, to_matrix as quat_to_matrix
+from rig.skinning import blend_transforms, skin_points
 from protocol import Pose, RiggedAvatar
 
-from .skinning import blend_transforms, skin_points, skinning_matrices
 
 DEFAULT_COUNT = 100_000
 IN_PLANE_SIGMA = 0.6     # x the mean spacing between samples: neighbours overlap, no holes
@@ -81,8 +83,7 @@ def _layer_areas(avatar: RiggedAvatar) -> list[np.ndarray]:
     out = []
     for lay in avatar.layers:
         tri, _ = _triangles(np.asarray(lay.faces), None)
-        v = np.asarray(lay.vertices, np.float64)[tri]
-        out.append(0.5 * np.linalg.norm(np.cross(v[:, 1] - v[:, 0], v[:, 2] - v[:, 0]), axis=1))
+        out.append(trimesh.triangles.area(np.asarray(lay.vertices, np.float64)[tri]))
     return out
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 
 import numpy as np
 
@@ -48,13 +47,6 @@ def render_turntable(avatar: RiggedAvatar, views: int = 8, size: int = 256,
             rgba = torch.cat([r.image, r.alpha[..., None]], -1).clamp(0, 1)
             out.append((rgba.cpu().numpy() * 255 + 0.5).astype(np.uint8))
     return out
-
-
-def png_bytes(rgba: np.ndarray) -> bytes:
-    from PIL import Image
-    buf = io.BytesIO()
-    Image.fromarray(rgba).save(buf, format="PNG")
-    return buf.getvalue()
 
 
 def contact_sheet(images: list[np.ndarray]) -> np.ndarray:

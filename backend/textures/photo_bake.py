@@ -13,15 +13,14 @@
 
 from __future__ import annotations
 
-import io
 from dataclasses import dataclass
 from functools import lru_cache
 
 import cv2
 import numpy as np
-from PIL import Image
 from scipy.spatial import cKDTree
 
+from ..imageio.png import png_bytes
 from ..fit.raster import Raster, rasterize
 
 SIZE = 1024
@@ -80,10 +79,8 @@ def bake_photo_texture(photo: np.ndarray, mask: np.ndarray, posed: np.ndarray,
         flat = img.reshape(-1, 3)
         flat[tex_idx[seen]] = colours[seen]
     rgb = np.clip(img + 0.5, 0, 255).astype(np.uint8)
-    buf = io.BytesIO()
-    Image.fromarray(rgb, "RGB").save(buf, format="PNG", compress_level=1)
     island = uv_atlas(uvs, size).face >= 0
-    return BakedTexture(buf.getvalue(), rgb, island, *stats)
+    return BakedTexture(png_bytes(rgb, compress_level=1), rgb, island, *stats)
 
 
 def _texels(atlas: Raster):

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import io
 from functools import lru_cache
 
 import numpy as np
 from PIL import Image, ImageFilter
+
+from ..imageio.png import png_bytes
 
 DEFAULT_TONE = (224, 172, 140)   # sRGB, a mid-light skin tone
 
@@ -20,7 +21,4 @@ def skin_texture_png(size: int = 512, tone: tuple[int, int, int] = DEFAULT_TONE,
     blur = blur.resize((size, size), Image.BICUBIC).filter(ImageFilter.GaussianBlur(size / 64))
     var = (np.asarray(blur, dtype=np.float32) - 128.0) / 128.0 * 0.05
     rgb = np.asarray(tone, dtype=np.float32)[None, None, :] * (1.0 + var[..., None])
-    img = Image.fromarray(rgb.clip(0, 255).astype(np.uint8), "RGB")
-    buf = io.BytesIO()
-    img.save(buf, format="PNG", optimize=False)
-    return buf.getvalue()
+    return png_bytes(rgb)

@@ -1,5 +1,7 @@
-"""Headless conversion: .doppel files -> a saved .blend (+ an optional small Workbench render).
-Used by `doppel blend`; runs wherever `bpy` imports (the bpy module or Blender -b)."""
+"""Headless conversion: .doppel files -> a saved .blend (+ an optional small Workbench render),
+and a motion clip keyed onto an avatar. The server side's one way into the add-on (`doppel
+blend`, `doppel animate`, the demo; an import-linter contract keeps it so); runs wherever
+`bpy` imports (the bpy module or Blender -b)."""
 
 from __future__ import annotations
 
@@ -10,7 +12,10 @@ import bpy
 
 from .builder import build_avatar
 from .framing import framing_camera
+from .motion_writer import animate_blend
 from .turntable import setup_turntable
+
+__all__ = ["animate_blend", "build_blend", "render_workbench"]
 
 RENDER_SIZE = 320     # pixels, square
 

@@ -17,7 +17,7 @@ from types import SimpleNamespace
 import bpy
 import numpy as np
 
-from ..io.motion import MotionError, RetargetedClip, prepare_clip
+from ..deps import rig
 from .builder import AVATAR_PROP, build_avatar
 
 LINEAR = 1          # Keyframe.interpolation enum value of 'LINEAR'
@@ -31,9 +31,10 @@ def scene_fps(scene) -> float:
 def check_avatar(obj) -> None:
     """Raise MotionError unless ``obj`` is an armature that Doppel built."""
     if obj is None:
-        raise MotionError("Select a Doppel avatar (its armature) first.")
+        raise rig.motion.MotionError("Select a Doppel avatar (its armature) first.")
     if obj.type != "ARMATURE" or AVATAR_PROP not in obj.keys():
-        raise MotionError(f"'{obj.name}' is not a Doppel avatar; select the armature of an "
+        raise rig.motion.MotionError(
+            f"'{obj.name}' is not a Doppel avatar; select the armature of an "
                           "avatar imported or made by Doppel.")
 
 
@@ -110,7 +111,7 @@ def _write_curve(fcurves, layered: bool, path: str, index: int, group: str,
     points.foreach_set("interpolation", linear)
 
 
-def apply_clip(obj, clip: RetargetedClip, scene, start_frame: int = 1):
+def apply_clip(obj, clip: rig.motion.RetargetedClip, scene, start_frame: int = 1):
     """Write ``clip`` onto armature ``obj`` as a new action starting at ``start_frame`` and
     return it. A previous action is kept (fake user) so it survives saving. Keys land at
     exact scene times: frame = start + k * scene_fps / clip.fps."""
@@ -119,13 +120,13 @@ def apply_clip(obj, clip: RetargetedClip, scene, start_frame: int = 1):
     missing = [n for n in clip.bone_names if n not in pose_bones]
     if missing:
         shown = ", ".join(missing[:3]) + ("..." if len(missing) > 3 else "")
-        raise MotionError(f"'{obj.name}' lacks bones the clip was made for ({shown}); "
+        raise rig.motion.MotionError(f"'{obj.name}' lacks bones the clip was made for ({shown}); "
                           "retarget it to this avatar again.")
     rot = np.asarray(clip.rotations, np.float32)
     loc = np.asarray(clip.root_location, np.float32)
     usable = rot.ndim == 3 and rot.shape[0] > 0 and loc.shape == (rot.shape[0], 3)
     if not (usable and np.isfinite(rot).all() and np.isfinite(loc).all()):
-        raise MotionError(f"Clip '{clip.name}' has no usable frames.")
+        raise rig.motion.MotionError(f"Clip '{clip.name}' has no usable frames.")
     frames = start_frame + np.arange(rot.shape[0]) * (scene_fps(scene) / clip.fps)
 
     anim = obj.animation_data
@@ -171,7 +172,7 @@ def apply_motion_file(obj, path: str, scene, fps: float | None = None, in_place:
     animate`'s one entry point. ``fps`` None means the scene's rate. Raises MotionError with
     the scene unchanged."""
     check_avatar(obj)
-    clip = prepare_clip(path, armature_skeleton(obj), fps or scene_fps(scene),
+    clip = rig.motion.prepare_clip(path, armature_skeleton(obj), fps or scene_fps(scene),
                         in_place=in_place, source_fps=source_fps,
                         smpl_body=avatar_smpl_body(obj), method=method)
     return apply_clip(obj, clip, scene, start_frame=start_frame), clip

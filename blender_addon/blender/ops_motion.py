@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import bpy
 
-from ..io.motion import MotionError
+from ..deps import rig
 from .avatar_lookup import avatar_meshes
 from .job_operator import JobOperator
 
@@ -66,7 +66,7 @@ class DOPPEL_OT_apply_motion(bpy.types.Operator):
         try:
             action, clip = apply_motion_file(obj, path, context.scene,
                                              **settings.apply_options())
-        except MotionError as exc:
+        except rig.motion.MotionError as exc:
             self.report({"ERROR"}, str(exc))
             return {"CANCELLED"}
         report_applied(self, action, clip, obj)
@@ -90,7 +90,6 @@ class DOPPEL_OT_apply_motion_clip_body(JobOperator, bpy.types.Operator):
 
     def _prepare(self, context) -> bool:
         """Check the inputs before any server call; keeps what on_result needs."""
-        from ..io.motion.clip_body import clip_body_job
         from .motion_writer import avatar_smpl_body, check_avatar
         settings = context.scene.doppel_motion
         if not settings.filepath:
@@ -100,9 +99,9 @@ class DOPPEL_OT_apply_motion_clip_body(JobOperator, bpy.types.Operator):
         self._path = bpy.path.abspath(settings.filepath)
         try:
             check_avatar(obj)
-            self._params, warnings = clip_body_job(self._path, avatar_smpl_body(obj),
+            self._params, warnings = rig.motion.clip_body_job(self._path, avatar_smpl_body(obj),
                                                    obj.name)
-        except MotionError as exc:
+        except rig.motion.MotionError as exc:
             self.report({"ERROR"}, str(exc))
             return False
         for text in warnings:
@@ -136,7 +135,7 @@ class DOPPEL_OT_apply_motion_clip_body(JobOperator, bpy.types.Operator):
         try:
             action, clip = apply_motion_file(arm, self._path, context.scene,
                                              **context.scene.doppel_motion.apply_options())
-        except MotionError as exc:
+        except rig.motion.MotionError as exc:
             remove_avatar(built)
             self.report({"ERROR"}, str(exc))
             return {"CANCELLED"}

@@ -5,7 +5,7 @@ from __future__ import annotations
 import bpy
 import numpy as np
 
-from ...io.bone_math import bone_rolls
+from ...deps import rig
 
 
 def build_armature(skeleton, name: str, collection, context) -> bpy.types.Object:
@@ -15,7 +15,7 @@ def build_armature(skeleton, name: str, collection, context) -> bpy.types.Object
     obj = bpy.data.objects.new(name, data)
     obj.show_in_front = True
     collection.objects.link(obj)
-    rolls = bone_rolls(skeleton.matrices)
+    rolls = rig.bone_frames.bone_rolls(skeleton.matrices)
     with _edit_mode(context, obj):
         bones = data.edit_bones
         for bone_name in skeleton.names:

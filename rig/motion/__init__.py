@@ -7,6 +7,7 @@ a SMPL-family avatar skips retargeting: its joint rotations apply directly. Bad 
 ``MotionError`` with a sentence for the user.
 """
 
+from .clip_body import clip_body_job, read_clip_body
 from .clip import MOTION_SUFFIXES, RetargetedClip, load_motion, prepare_clip
 from .direct import can_apply_directly, is_smpl_rig, locals_to_pose
 from .errors import MotionError
@@ -14,5 +15,5 @@ from .resample import output_frame_count, resample
 from .source import SourceMotion, SourceSkeleton, world_transforms
 
 __all__ = ["MOTION_SUFFIXES", "MotionError", "RetargetedClip", "SourceMotion", "SourceSkeleton",
-           "can_apply_directly", "is_smpl_rig", "load_motion", "locals_to_pose",
+           "can_apply_directly", "clip_body_job", "read_clip_body", "is_smpl_rig", "load_motion", "locals_to_pose",
            "output_frame_count", "prepare_clip", "resample", "world_transforms"]

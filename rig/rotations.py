@@ -1,4 +1,5 @@
-"""Quaternion maths on numpy arrays (Blender ships numpy, not scipy).
+"""Rotation maths on numpy arrays (Blender ships numpy, not scipy): the one implementation
+the add-on, the motion path and the server share.
 
 Every quaternion is (..., 4) float64 in (w, x, y, z) order, the order of Blender's
 ``rotation_quaternion``. Functions broadcast over leading axes. Angles are radians.
@@ -8,11 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-# One implementation of the matrix conversions, shared with the bone maths and the server.
-from ..bone_math import matrix_to_quat as from_matrix  # noqa: F401  (..., 3, 3) -> (..., 4)
-from ..bone_math import quat_to_matrix as to_matrix    # noqa: F401  (..., 4) -> (..., 3, 3)
-
-_EPS = 1e-12
+_EPS = 1e-12          # below this norm a quaternion counts as zero
 
 
 def normalize(q: np.ndarray) -> np.ndarray:
@@ -124,3 +121,48 @@ def make_continuous(q: np.ndarray) -> np.ndarray:
     dots = np.sum(q[1:] * q[:-1], axis=-1)
     flips = np.concatenate([np.ones((1,) + dots.shape[1:]), np.where(dots < 0, -1.0, 1.0)])
     return q * np.cumprod(flips, axis=0)[..., None]
+
+
+def to_matrix(q: np.ndarray) -> np.ndarray:
+    """(..., 4) quaternions (w, x, y, z), normalised here -> (..., 3, 3) rotation matrices.
+    A zero quaternion gives the identity, as Blender's pose evaluation treats it."""
+    q = np.asarray(q, dtype=np.float64)
+    q = q / np.maximum(np.linalg.norm(q, axis=-1, keepdims=True), _EPS)
+    w, x, y, z = np.moveaxis(q, -1, 0)
+    return np.stack([
+        np.stack([1 - 2 * (y * y + z * z), 2 * (x * y - w * z), 2 * (x * z + w * y)], -1),
+        np.stack([2 * (x * y + w * z), 1 - 2 * (x * x + z * z), 2 * (y * z - w * x)], -1),
+        np.stack([2 * (x * z - w * y), 2 * (y * z + w * x), 1 - 2 * (x * x + y * y)], -1),
+    ], -2)
+
+
+def from_matrix(m: np.ndarray) -> np.ndarray:
+    """(..., 3, 3) rotation matrices -> (..., 4) unit quaternions (w, x, y, z) with w >= 0.
+    Shepperd's method: stable for every rotation, including half turns."""
+    m = np.asarray(m, dtype=np.float64)
+    m00, m11, m22 = m[..., 0, 0], m[..., 1, 1], m[..., 2, 2]
+    # Row k is 4 q_k q; use the row with the largest |q_k| (best conditioned).
+    cand = np.stack([
+        np.stack([1 + m00 + m11 + m22, m[..., 2, 1] - m[..., 1, 2],
+                  m[..., 0, 2] - m[..., 2, 0], m[..., 1, 0] - m[..., 0, 1]], -1),
+        np.stack([m[..., 2, 1] - m[..., 1, 2], 1 + m00 - m11 - m22,
+                  m[..., 0, 1] + m[..., 1, 0], m[..., 0, 2] + m[..., 2, 0]], -1),
+        np.stack([m[..., 0, 2] - m[..., 2, 0], m[..., 0, 1] + m[..., 1, 0],
+                  1 - m00 + m11 - m22, m[..., 1, 2] + m[..., 2, 1]], -1),
+        np.stack([m[..., 1, 0] - m[..., 0, 1], m[..., 0, 2] + m[..., 2, 0],
+                  m[..., 1, 2] + m[..., 2, 1], 1 - m00 - m11 + m22], -1),
+    ], -2)                                                       # (..., 4 candidates, 4)
+    best = np.argmax(np.stack([m00 + m11 + m22, m00, m11, m22], -1), axis=-1)
+    q = np.take_along_axis(cand, best[..., None, None], axis=-2)[..., 0, :]
+    q = q / np.maximum(np.linalg.norm(q, axis=-1, keepdims=True), _EPS)
+    return np.where(q[..., :1] < 0, -q, q)
+
+
+def axis_angle_to_matrix(aa: np.ndarray) -> np.ndarray:
+    """(..., 3) axis-angle (radians) -> (..., 3, 3) rotation matrices."""
+    return to_matrix(from_axis_angle(np.asarray(aa, dtype=np.float64)))
+
+
+def matrix_to_axis_angle(m: np.ndarray) -> np.ndarray:
+    """(..., 3, 3) -> (..., 3) axis-angle, angle in [0, pi]."""
+    return to_axis_angle(from_matrix(m))

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import quaternions as Q
+from .. import rotations as Q
 from .bvh_roles import find_roles
 from .errors import MotionError
 from .source import SourceMotion, SourceSkeleton, check_motion, reframe

@@ -8,7 +8,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import quaternions as Q
+from .. import rotations as Q
+from ..kinematics import posed_bone_matrices
 
 
 @dataclass
@@ -31,24 +32,13 @@ class TargetRest:
 
 def posed_bones(target: TargetRest, rotations: np.ndarray, root_location: np.ndarray
                 ) -> tuple[np.ndarray, np.ndarray]:
-    """(T, B, 4) local quaternions + (T, 3) location of bone 0 -> world heads and tails,
-    each (T, B, 3), armature space, metres. Non-root bones are not translated."""
-    t, b = rotations.shape[:2]
-    heads = np.empty((t, b, 3))
-    world = np.empty((t, b, 4))
-    r = target.rest_rot
-    for i in range(b):
-        p = target.parents[i]
-        if p < 0:
-            loc = root_location if i == 0 else np.zeros((t, 3))
-            heads[:, i] = target.heads[i] + Q.rotate(r[i], loc)
-            world[:, i] = Q.multiply(r[i], rotations[:, i])
-        else:
-            rel = Q.multiply(Q.conjugate(r[p]), r[i])                 # rest of i in p's frame
-            offset = Q.rotate(Q.conjugate(r[p]), target.heads[i] - target.heads[p])
-            heads[:, i] = heads[:, p] + Q.rotate(world[:, p], np.broadcast_to(offset, (t, 3)))
-            world[:, i] = Q.multiply(world[:, p], Q.multiply(rel, rotations[:, i]))
+    """(T, B, 4) local quaternions + (T, 3) location of bone 0 (``pose_bone.location``, in its
+    rest frame) -> world heads and tails, each (T, B, 3), armature space, metres."""
+    rest = np.tile(np.eye(4), (len(target.names), 1, 1))
+    rest[:, :3, :3] = Q.to_matrix(target.rest_rot)
+    rest[:, :3, 3] = target.heads
+    location = Q.rotate(target.rest_rot[0], np.asarray(root_location, dtype=np.float64))
+    posed = posed_bone_matrices(rest, target.parents, rotations, location)
     length = np.linalg.norm(target.tails - target.heads, axis=1)
-    y = np.zeros((t, b, 3))
-    y[..., 1] = length
-    return heads, heads + Q.rotate(world, y)
+    heads = posed[..., :3, 3]
+    return heads, heads + posed[..., :3, 1] * length[:, None]

@@ -12,7 +12,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from . import quaternions as Q
+from .. import rotations as Q
+from ..kinematics import posed_bone_matrices, rest_from_heads
 from .errors import MotionError
 
 # Roles: the joints retargeting understands, named as SMPL names them. Loaders tag the joints
@@ -82,19 +83,10 @@ def check_motion(m: SourceMotion) -> SourceMotion:
 def world_transforms(m: SourceMotion) -> tuple[np.ndarray, np.ndarray]:
     """Forward kinematics: (T, J, 4) world rotations and (T, J, 3) world joint positions."""
     sk = m.skeleton
-    t, j = m.rotations.shape[:2]
-    rot = np.empty((t, j, 4))
-    pos = np.empty((t, j, 3))
-    for i in range(j):
-        p = sk.parents[i]
-        if p < 0:
-            rot[:, i] = m.rotations[:, i]
-            pos[:, i] = m.root_position
-        else:
-            rot[:, i] = Q.multiply(rot[:, p], m.rotations[:, i])
-            offset = np.broadcast_to(sk.rest[i] - sk.rest[p], (t, 3))
-            pos[:, i] = pos[:, p] + Q.rotate(rot[:, p], offset)
-    return rot, pos
+    roots = np.nonzero(sk.parents < 0)[0]
+    posed = posed_bone_matrices(rest_from_heads(sk.rest), sk.parents, m.rotations,
+                                m.root_position - sk.rest[roots[0]])
+    return Q.from_matrix(posed[..., :3, :3]), posed[..., :3, 3]
 
 
 def reframe(m: SourceMotion, world: np.ndarray, rest: np.ndarray) -> SourceMotion:

@@ -27,7 +27,7 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
-from . import quaternions as Q
+from .. import rotations as Q
 from .errors import MotionError
 from .smpl_skeleton import PELVIS_REST
 from .source import BODY_ROLES, SourceMotion

@@ -12,7 +12,7 @@ from dataclasses import replace
 
 import numpy as np
 
-from . import quaternions as Q
+from .. import rotations as Q
 from .errors import MotionError
 from .source import SourceMotion
 

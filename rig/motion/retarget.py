@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import quaternions as Q
+from .. import rotations as Q
 from .bone_map import SEGMENT_CHILD, Chain
 from .source import SourceMotion, world_transforms
 from .target_pose import TargetRest

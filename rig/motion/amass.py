@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import quaternions as Q
+from .. import rotations as Q
 from .errors import MotionError
 from .smpl_skeleton import PELVIS_REST, smpl_family_skeleton
 from .source import SourceMotion, check_motion, reframe

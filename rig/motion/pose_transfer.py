@@ -27,11 +27,13 @@ from typing import Sequence
 
 import numpy as np
 
-from blender_addon.io.bone_math import matrix_to_quat, quat_to_matrix
-from blender_addon.io.motion import quaternions as Q
-from blender_addon.io.motion.direct import ALIASES, locals_to_pose
+from .. import rotations as Q
+from ..kinematics import world_rotations
+from .amass import SMPL_TO_BLENDER as _SMPL_TO_BLENDER_Q
+from .direct import ALIASES, locals_to_pose
 
-from .smpl_skeleton import SMPL_TO_BLENDER
+quat_to_matrix, matrix_to_quat = Q.to_matrix, Q.from_matrix
+SMPL_TO_BLENDER = quat_to_matrix(_SMPL_TO_BLENDER_Q)     # (3, 3): SMPL's Y-up axes -> Z-up
 
 
 def _smpl_to_anny() -> dict[str, str]:
@@ -58,17 +60,6 @@ SMPL_TO_ANNY = _smpl_to_anny()
 ROOTS = {"pelvis", "root"}
 
 
-# ---- rotation helpers (batched over leading axes) -----------------------------------------
-def axis_angle_to_matrix(aa: np.ndarray) -> np.ndarray:
-    """(..., 3) axis-angle (radians) -> (..., 3, 3) rotation matrices."""
-    return quat_to_matrix(Q.from_axis_angle(np.asarray(aa, dtype=np.float64)))
-
-
-def matrix_to_axis_angle(m: np.ndarray) -> np.ndarray:
-    """(..., 3, 3) -> (..., 3) axis-angle, angle in [0, pi]."""
-    return Q.to_axis_angle(matrix_to_quat(m))
-
-
 # ---- 1. SMPL parameters <-> SMPL-family avatar pose ---------------------------------------
 def _check_world(world: str) -> None:
     if world not in ("z_up", "y_up"):
@@ -82,7 +73,7 @@ def smpl_to_pose(axis_angle: np.ndarray, clip_joints: Sequence[str], bone_names:
     Joints are matched by name (the first must be the root); bones the clip lacks stay at
     rest, so an SMPL-H clip drives an SMPL or SMPL-X avatar on every joint they share."""
     _check_world(world)
-    r = axis_angle_to_matrix(axis_angle)                  # (T, J, 3, 3), SMPL axes
+    r = Q.axis_angle_to_matrix(axis_angle)                  # (T, J, 3, 3), SMPL axes
     a = SMPL_TO_BLENDER
     local = a @ r @ a.T
     if world == "z_up":
@@ -115,7 +106,7 @@ def pose_to_smpl(quats: np.ndarray, bone_names: Sequence[str], rest_matrices: np
             continue
         g = c[b] @ quat_to_matrix(q[:, b]) @ c[b].T
         r = g @ a if (j == 0 and world == "z_up") else a.T @ g @ a
-        out[:, j] = matrix_to_axis_angle(r)
+        out[:, j] = Q.matrix_to_axis_angle(r)
     return out
 
 
@@ -136,15 +127,6 @@ def smpl_root_offset(trans: np.ndarray, pelvis_native: np.ndarray, rest_pelvis: 
 
 
 # ---- 2. skeleton -> skeleton on shared joints --------------------------------------------
-def _world_rotations(parents: np.ndarray, rest: np.ndarray, local: np.ndarray) -> np.ndarray:
-    """(T, B, 3, 3) posed bone->armature rotations from (T, B, 3, 3) local pose rotations."""
-    out = np.empty_like(local)
-    for i, p in enumerate(parents):
-        rel = rest[i] if p < 0 else rest[p].T @ rest[i]
-        out[:, i] = (rel if p < 0 else out[:, p] @ rel) @ local[:, i]
-    return out
-
-
 def transfer_pose(src_names: Sequence[str], src_parents: np.ndarray, src_rest: np.ndarray,
                   src_quats: np.ndarray, dst_names: Sequence[str], dst_parents: np.ndarray,
                   dst_rest: np.ndarray, mapping: dict[str, str]) -> np.ndarray:
@@ -153,7 +135,7 @@ def transfer_pose(src_names: Sequence[str], src_parents: np.ndarray, src_rest: n
     skipped. Rest frames are (B, 4, 4) or (B, 3, 3)."""
     cs = np.asarray(src_rest, dtype=np.float64)[:, :3, :3]
     cd = np.asarray(dst_rest, dtype=np.float64)[:, :3, :3]
-    ws = _world_rotations(np.asarray(src_parents), cs, quat_to_matrix(src_quats))
+    ws = world_rotations(cs, np.asarray(src_parents), quat_to_matrix(src_quats))
     s_index = {n: i for i, n in enumerate(src_names)}
     source_of = {d: s_index[s] for s, d in mapping.items() if s in s_index}
     t = ws.shape[0]
