@@ -3,13 +3,14 @@
     .venv/bin/python benchmarks/generate.py [--seeds 12] [--first 0] [--poke] [--json] [--out out]
 
 Target: <= 3 s per avatar on the 2-core CI CPU. The sheet (out/generate_contact_sheet.png)
-shows every seed in rest pose, front three-quarter view, rendered by backend.generate.preview.
+shows every seed in rest pose, front three-quarter view, rendered by avatar_sheet.py.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import runpy
 import sys
 import time
 from pathlib import Path
@@ -51,7 +52,8 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
 
     from backend.generate import generate_avatar
-    from backend.generate.preview import contact_sheet, render_avatar
+    sheet = runpy.run_path(str(Path(__file__).with_name("avatar_sheet.py")))   # beside this file
+    contact_sheet, render_avatar = sheet["contact_sheet"], sheet["render_avatar"]
     from protocol import save_avatar
 
     t0 = time.perf_counter()
