@@ -35,7 +35,7 @@ def check_avatar(obj) -> None:
     if obj.type != "ARMATURE" or AVATAR_PROP not in obj.keys():
         raise rig.motion.MotionError(
             f"'{obj.name}' is not a Doppel avatar; select the armature of an "
-                          "avatar imported or made by Doppel.")
+            "avatar imported or made by Doppel.")
 
 
 def avatar_smpl_body(obj) -> dict | None:
@@ -173,8 +173,8 @@ def apply_motion_file(obj, path: str, scene, fps: float | None = None, in_place:
     the scene unchanged."""
     check_avatar(obj)
     clip = rig.motion.prepare_clip(path, armature_skeleton(obj), fps or scene_fps(scene),
-                        in_place=in_place, source_fps=source_fps,
-                        smpl_body=avatar_smpl_body(obj), method=method)
+                                   in_place=in_place, source_fps=source_fps,
+                                   smpl_body=avatar_smpl_body(obj), method=method)
     return apply_clip(obj, clip, scene, start_frame=start_frame), clip
 
 
