@@ -16,9 +16,12 @@ from protocol import SurfaceBinding
 
 
 def vertex_normals(vertices: np.ndarray, faces: np.ndarray) -> np.ndarray:
-    """(V, 3) float32 unit vertex normals of a triangle mesh (trimesh's)."""
-    mesh = trimesh.Trimesh(np.asarray(vertices, np.float64), faces, process=False)
-    return np.asarray(mesh.vertex_normals, dtype=np.float32)
+    """(V, 3) float32 unit area-weighted vertex normals of a triangle mesh. Area-weighted (the
+    face normals unnormalised), not trimesh's default angle weighting: garment offsets were
+    tuned on these and small faces at seams must not tilt them."""
+    v = np.asarray(vertices, np.float64)
+    area_normals = trimesh.triangles.cross(v[faces])
+    return trimesh.geometry.mean_vertex_normals(len(v), faces, area_normals).astype(np.float32)
 
 
 def triangle_frames(vertices: np.ndarray, tris: np.ndarray) -> np.ndarray:
