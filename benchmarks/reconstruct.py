@@ -108,7 +108,7 @@ def main() -> int:
     from backend.fit.raster import mask_iou
     from backend.perception import get_detector
     from backend.textures.photo_bake import uv_atlas
-    from backend.bodies import JobInputError
+    from backend.errors import JobInputError
     get_detector()                                    # warm: models loaded, atlas cached
     if _rig(args.body_model).uvs is not None:
         uv_atlas(_rig(args.body_model).uvs)

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from backend.bodies import JobInputError
+from backend.errors import JobInputError
 
 
 def run_job(data: bytes, **params):

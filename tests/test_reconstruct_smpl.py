@@ -140,7 +140,7 @@ def test_missing_uv_layout_is_said_and_the_colour_comes_from_the_photo(ryota):
 
 
 def test_absent_or_unknown_body_model_is_refused_clearly(ryota, smpl_folder):
-    from backend.bodies import JobInputError
+    from backend.errors import JobInputError
     from backend.jobs import JobContext, get_job
     data = np.frombuffer(ryota["photo"].read_bytes(), dtype=np.uint8)
     job = get_job("reconstruct")

@@ -11,8 +11,8 @@ import pickle
 import numpy as np
 import pytest
 
-from backend.bodies import JobInputError
-from backend.bodies.base import available_body_models, get_body_model
+from backend.errors import JobInputError
+from backend.bodies import available_body_models, get_body_model
 from backend.bodies.pose_convert import (anny_to_smpl_mapping, blender_locals_to_pose,
                                          pose_to_smpl, quat_to_matrix, smpl_root_offset,
                                          smpl_to_anny_mapping, smpl_to_pose, transfer_pose)

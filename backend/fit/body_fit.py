@@ -18,9 +18,10 @@ import numpy as np
 import roma
 import torch
 
+from ..bodies import RestState
 from ..perception import PersonObservation
+from .geometry import project, rotation_from_world_landmarks
 from .landmarks import PAIRS, SEGMENTS
-from .rig import RestState, project, rotation_from_world_landmarks
 from .silhouette import soft_iou_loss, soft_silhouette
 
 

@@ -23,15 +23,16 @@ from protocol import Camera, Pose, RiggedAvatar
 
 from .. import __version__
 from ..avatar_build import avatar_from_rest_body
-from ..bodies import JobInputError, RestBody
+from ..bodies import DEFAULT_BODY_MODEL, RestBody
+from ..errors import JobInputError
 from ..imageio import Photo, read_photo
 from ..perception import PersonObservation, get_detector
 from ..textures.photo_bake import bake_photo_texture
 from .body_fit import BodyFitter, Intrinsics
 from .clothing import fit_offsets
+from .geometry import project
 from .posing import posed_vertices
 from .raster import mask_iou, rasterize
-from .rig import project
 from .rigs import fit_rig
 
 QUALITY = {   # body iterations, clothing iterations (0: body only), silhouette grid, texture
@@ -53,14 +54,14 @@ class Reconstruction:
     debug: dict = field(default_factory=dict)   # working-resolution arrays for overlays/benchmarks
 
 
-def _rig(body_model: str = "anny"):
+def _rig(body_model: str = DEFAULT_BODY_MODEL):
     """The process-wide fitting rig (read-only after construction, shared by workers)."""
     return fit_rig(body_model)[0]
 
 
 def reconstruct_photo(data: bytes, name: str = "photo", quality: str = "default",
                       progress: Progress = lambda s, f: None,
-                      body_model: str = "anny") -> Reconstruction:
+                      body_model: str = DEFAULT_BODY_MODEL) -> Reconstruction:
     if quality not in QUALITY:
         raise JobInputError(f"unknown quality {quality!r}; choose one of {', '.join(QUALITY)}",
                             code="bad_params")
