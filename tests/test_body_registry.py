@@ -76,6 +76,15 @@ def test_listing_loads_no_model():
     subprocess.run([sys.executable, "-c", code], check=True, env=env, cwd=REPO)
 
 
+@pytest.mark.parametrize("name", ["anny", "smpl"])
+def test_models_implement_the_protocols(smpl_dir, name):
+    from backend.bodies import BodyModel, FitRig
+    from backend.fit.rigs import fit_rig
+    write_model(smpl_dir, "smpl", "neutral", "npz")
+    assert isinstance(get_body_model(name), BodyModel)
+    assert isinstance(fit_rig(name)[0], FitRig)
+
+
 def test_fit_rig_comes_from_the_body(smpl_dir):
     from backend.bodies.smpl_fit import SMPLFitRig
     from backend.fit.rigs import fit_rig

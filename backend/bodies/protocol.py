@@ -8,7 +8,7 @@ This module imports nothing from its implementers (no cycles): they import it.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Mapping, Protocol, Sequence
+from typing import Any, Mapping, Protocol, Sequence, runtime_checkable
 
 import numpy as np
 
@@ -44,6 +44,7 @@ class RestState:
     tails: Any         # (1, B, 3) torch
 
 
+@runtime_checkable
 class FitRig(Protocol):
     """A body model as a differentiable function for the photo fit (backend.fit uses only
     these members). Model space is Blender's: Z up, -Y forward, +X the person's left, metres,
@@ -120,6 +121,7 @@ class FitRig(Protocol):
         pipeline sets it from the global rotation)."""
 
 
+@runtime_checkable
 class BodyModel(Protocol):
     """A registered body model: parameters -> rest mesh, skeleton, skin weights and UVs; a
     pose -> posed vertices and bone transforms; named body parts; and its fitting rig."""

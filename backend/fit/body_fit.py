@@ -1,6 +1,7 @@
 """Fit a body model's pose, shape and placement to one person seen by a perspective camera.
 
-The body model comes as a fitting rig (rigs.py: Anny's phenotypes or SMPL's betas as shape).
+The body model comes as a fitting rig (backend.bodies.protocol.FitRig: Anny's phenotypes or
+SMPL's betas as shape).
 
 Energy (Adam, two stages): confidence-weighted 2D keypoint reprojection + MediaPipe's 3D limb
 directions (camera-aligned, so they fix orientation even for people seen from behind) + soft

@@ -4,9 +4,9 @@ Stages: read -> perceive -> fit body -> fit clothing -> texture -> assemble. Inp
 raise JobInputError(code="bad_input") before any fitting starts.
 
 The body model is a parameter: Anny (default) or an SMPL-family model whose files the user has
-(rigs.py gives the fitting rig; the stages only use its interface). A model without a UV layout
-(SMPL files without their UV .obj) gets no photo texture but one base colour from the photo,
-said in a warning.
+(the body model gives its fitting rig, cached by rigs.py; the stages only use the
+bodies.protocol.FitRig interface). A model without a UV layout (SMPL files without their UV
+.obj) gets no photo texture but one base colour from the photo, said in a warning.
 """
 
 from __future__ import annotations
