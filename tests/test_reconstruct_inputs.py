@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from backend.bodies import JobInputError
+from backend.errors import JobInputError
 
 
 def run_job(data: bytes, **params):
@@ -125,7 +125,7 @@ def test_grayscale_photo_is_used_with_a_warning(ryota_img):
 
 def test_rgba_cutout_alpha_becomes_the_fit_mask(shared_data, ryota_img):
     from backend.fit.pipeline import target_mask
-    from backend.fit.raster import mask_iou
+    from backend.raster import mask_iou
     true = np.asarray(Image.open(shared_data / "photos" / "single" / "ryota_mask.png")
                       .convert("L"))
     rgba = ryota_img.copy()

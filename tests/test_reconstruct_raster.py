@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from backend.fit.raster import mask_iou, rasterize
+from backend.raster import mask_iou, rasterize
 
 
 def test_overlapping_triangles_leave_no_hole_and_nearest_wins():

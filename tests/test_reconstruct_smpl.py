@@ -109,7 +109,7 @@ def test_posed_mesh_projects_onto_the_person_through_the_camera(ryota):
     width scores 0.08, turned 90 degrees about its pelvis 0.20, hence the floor 0.35. And most
     of the stick figure must lie on the person (measured 0.90; the fingers stick out)."""
     from backend.fit.posing import posed_vertices, project_to_photo
-    from backend.fit.raster import mask_iou, rasterize
+    from backend.raster import mask_iou, rasterize
     av, mask = ryota["avatar"], ryota["mask"]
     assert (av.camera.width, av.camera.height) == mask.shape[::-1]
     pix = project_to_photo(av, posed_vertices(av))
@@ -140,7 +140,7 @@ def test_missing_uv_layout_is_said_and_the_colour_comes_from_the_photo(ryota):
 
 
 def test_absent_or_unknown_body_model_is_refused_clearly(ryota, smpl_folder):
-    from backend.bodies import JobInputError
+    from backend.errors import JobInputError
     from backend.jobs import JobContext, get_job
     data = np.frombuffer(ryota["photo"].read_bytes(), dtype=np.uint8)
     job = get_job("reconstruct")

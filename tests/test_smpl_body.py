@@ -11,10 +11,10 @@ import pickle
 import numpy as np
 import pytest
 
-from backend.bodies import JobInputError
-from backend.bodies.base import available_body_models, get_body_model
+from backend.errors import JobInputError
+from backend.bodies import available_body_models, get_body_model
 from rig.motion.pose_transfer import (anny_to_smpl_mapping, blender_locals_to_pose,
-                                         pose_to_smpl, quat_to_matrix, smpl_root_offset,
+                                         pose_to_smpl, smpl_root_offset,
                                          smpl_to_anny_mapping, smpl_to_pose, transfer_pose)
 from backend.bodies.smpl_files import configure_smpl_dir
 from backend.bodies.smpl_skeleton import JOINT_NAMES_BY_MODEL, SMPL_TO_BLENDER

@@ -1,6 +1,6 @@
 """AMASS clips on SMPL-family avatars: applied directly (the clip's own joint rotations, no
 retargeting), the root where SMPL puts it, time-exact resampling, `doppel animate
---use-clip-body`, Anny <-> SMPL through pose_convert, and the same in real Blender.
+--use-clip-body`, Anny <-> SMPL through rig.motion.pose_transfer, and the same in real Blender.
 
 The licensed SMPL files cannot be had here, so tests/smpl_model_maker.py writes a stand-in
 SMPL-H model (same file format) into a temporary DOPPEL_SMPL_DIR; the avatar comes from the
@@ -203,7 +203,7 @@ def test_clip_body_reads_the_clips_shape_and_gender(shared_data, amass, tmp_path
         clip_body_job(shared_data / AMASS, None, "Anny")
 
 
-# ---- Anny <-> SMPL through pose_convert ---------------------------------------------------
+# ---- Anny <-> SMPL through rig.motion.pose_transfer ---------------------------------------------------
 def test_a_clip_retargeted_for_anny_plays_on_smpl(smplh_avatar, anny_avatar, shared_data):
     """The reverse (a SMPL pose onto Anny and back) is in test_smpl_body.py."""
     anny, sk = anny_avatar.skeleton, smplh_avatar.skeleton

@@ -110,7 +110,7 @@ def test_preview_job_returns_turntable_thumbnails(anny_avatar):
 
 
 def test_preview_job_rejects_bad_options(anny_avatar):
-    from backend.bodies import JobInputError
+    from backend.errors import JobInputError
     from backend.jobs import JobContext, get_job
     from backend.jobs.preview import preview_request
     params, inputs = preview_request(anny_avatar, views=0)

@@ -1,7 +1,13 @@
-"""Body models behind one small interface (see base.py). Anny is the default."""
+"""Body models behind one interface (protocol.py), looked up by name in one registry
+(registry.py). Anny is the default; the SMPL family is offered when the user's files are."""
 
-from .base import BodyModel, BodyParams, JobInputError, RestBody, get_body_model, \
-    available_body_models
+from .base import ScalarParamsBody
+from .protocol import BodyModel, BodyParams, FitRig, RestBody, RestState
+from .registry import (DEFAULT_BODY_MODEL, BodyEntry, available_body_models, body_entry,
+                       get_body_model, register_body_model, registered_body_models,
+                       unavailable_reason)
 
-__all__ = ["BodyModel", "BodyParams", "JobInputError", "RestBody", "get_body_model",
-           "available_body_models"]
+__all__ = ["BodyModel", "BodyParams", "FitRig", "RestBody", "RestState", "DEFAULT_BODY_MODEL",
+           "BodyEntry", "available_body_models", "body_entry", "get_body_model",
+           "register_body_model", "registered_body_models", "unavailable_reason",
+           "ScalarParamsBody"]

@@ -6,16 +6,22 @@ buys nothing here). Anny is already Z-up with -Y forward; we only lift it so the
 
 from __future__ import annotations
 
+from typing import Sequence
+
 import numpy as np
 import torch
 
-from .base import BodyModel, RestBody
+from rig import rotations as Q
+
+from .base import ScalarParamsBody
+from .protocol import RestBody
 
 PHENOTYPES = ("gender", "age", "muscle", "weight", "height", "proportions")
 
 
-class AnnyBody(BodyModel):
+class AnnyBody(ScalarParamsBody):
     name = "anny"
+    label = "Anny"
     parameter_defaults = {p: 0.5 for p in PHENOTYPES}
     parameter_ranges = {p: (0.0, 1.0) for p in PHENOTYPES}
 
@@ -55,3 +61,43 @@ class AnnyBody(BodyModel):
                         skin_indices=self.skin_indices, skin_weights=self.skin_weights,
                         bone_names=self.bone_names, parents=self.parents,
                         heads=heads + lift, tails=tails + lift, matrices=mats)
+
+    @torch.no_grad()
+    def pose_bones(self, params, quats: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(B, 4) local quaternions (w, x, y, z) -> ((B, 4, 4) skinning transforms, (V, 3)
+        vertices as Anny skins them), float64, rest_body's frame (feet on z = 0 at rest)."""
+        params = self.check_params(params)
+        mats = Q.to_matrix(np.asarray(quats, np.float64))
+        rest = self.model(phenotype_kwargs=params)
+        rest_poses = rest["rest_bone_poses"][0].double()
+        local = torch.eye(4, dtype=torch.float64).repeat(len(mats), 1, 1)
+        local[:, :3, :3] = torch.from_numpy(mats)
+        local[0] = rest_poses[0] @ local[0]          # the root's parameter is its world pose
+        out = self.model(pose_parameters=local[None].to(torch.float32), phenotype_kwargs=params)
+        posed = out["bone_poses"][0].double()
+        transforms = (posed @ torch.linalg.inv(rest_poses)).numpy()
+        lift = -float(rest["rest_vertices"][0, :, 2].min())
+        body = out["vertices"][0].double().numpy() + np.array([0, 0, lift])
+        shift = np.eye(4)
+        shift[2, 3] = lift
+        # conjugate by the lift: Anny works with the feet below z = 0
+        return shift @ transforms @ np.linalg.inv(shift), body
+
+    def part_faces(self, labels: Sequence[str]) -> dict[str, np.ndarray]:
+        """{label: (F,) bool} from Anny's UV-based body_parts_segmentation (e.g. "head",
+        "hand.L", "eye_cavity.R", "tongue"); unknown labels are left out."""
+        from anny.face_segmentation import get_face_segmentation_mask
+        out = {}
+        for label in labels:
+            try:
+                out[label] = get_face_segmentation_mask(self.model, [label]).cpu().numpy()
+            except (KeyError, ValueError):
+                continue
+        return out
+
+    def fit_rig(self):
+        from .anny_fit import AnnyFitRig     # anny.keypoints, roma: only for fitting
+        return AnnyFitRig(self)
+
+    def rig_key(self) -> tuple:
+        return (self.name,)     # one Anny per install: its rig never goes stale

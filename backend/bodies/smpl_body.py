@@ -13,14 +13,15 @@ from __future__ import annotations
 
 import threading
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 import torch
 
 from protocol.constants import ErrorCode
 
-from .base import BodyModel, JobInputError, RestBody
+from ..errors import JobInputError
+from .protocol import RestBody
 from .smpl_files import (GENDERS, LABELS, README_HINT, ModelKind, available_genders,
                          find_model_file, find_uv_file, missing_message)
 from .smpl_loader import MAX_BETAS, load_smplx_module
@@ -31,8 +32,9 @@ SKIN_TOP_K = 4
 BETA_RANGE = (-5.0, 5.0)     # shape coefficients are in standard deviations
 
 
-class SMPLFamilyBody(BodyModel):
-    """One of smpl / smplh / smplx. Loaded smplx modules are cached per file (and mtime)."""
+class SMPLFamilyBody:
+    """One of smpl / smplh / smplx (implements protocol.BodyModel). Loaded smplx modules are
+    cached per file (and mtime)."""
 
     def __init__(self, model: ModelKind) -> None:
         self.model = model
@@ -200,10 +202,44 @@ class SMPLFamilyBody(BodyModel):
                         warnings=warnings, metadata={"smpl": {
                             "model": self.model, "gender": p["gender"],
                             "betas": [float(b) for b in p["betas"]],
-                            # what pose_convert.smpl_root_offset needs to place clip frames
+                            # what rig.motion.pose_transfer.smpl_root_offset needs to place clip frames
                             "pelvis_native": [float(x) for x in pelvis_native],
                             "lift": float(lift[2]),
                             "file": find_model_file(self.model, p["gender"]).name}})
+
+
+    # ---- posing, parts, fitting --------------------------------------------------------------
+    def pose_bones(self, params: Mapping[str, object],
+                   quats: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(B, 4) pose quaternions (w, x, y, z) of rest_body's bones -> ((B, 4, 4) skinning
+        transforms as Blender's armature applies them, (V, 3) vertices as smplx skins them,
+        pose correctives included), float64, rest_body's frame (feet on z = 0 at rest)."""
+        from rig.kinematics import posed_bone_matrices
+        from rig.motion.pose_transfer import pose_to_smpl
+        rest = self.rest_body(params)
+        quats = np.asarray(quats, dtype=np.float64)
+        posed = posed_bone_matrices(rest.matrices, rest.parents, quats)
+        transforms = posed @ np.linalg.inv(rest.matrices.astype(np.float64))
+        # y_up: the root rotates in SMPL's own world, which rest_body turned into Blender's.
+        aa = pose_to_smpl(quats[None], rest.bone_names, rest.matrices, rest.bone_names,
+                          world="y_up")
+        verts, _ = self.posed(params, aa, world="y_up")
+        return transforms, verts[0] + [0.0, 0.0, rest.metadata["smpl"]["lift"]]
+
+    def part_faces(self, labels: Sequence[str]) -> dict[str, np.ndarray]:
+        """SMPL files carry no body-part segmentation: every label is left out."""
+        return {}
+
+    def fit_rig(self):
+        from .smpl_fit import SMPLFitRig     # built from the first installed gender's file
+        return SMPLFitRig(self)
+
+    def rig_key(self) -> tuple:
+        """The model file the rig is built from, and its mtime: a user who swaps files while
+        the server runs gets a rig for the new ones."""
+        genders = available_genders(self.model)
+        path = find_model_file(self.model, genders[0]) if genders else None
+        return (self.name,) if path is None else (self.name, str(path), path.stat().st_mtime)
 
 
 def top_k_weights(dense: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:

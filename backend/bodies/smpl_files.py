@@ -14,14 +14,15 @@ Inside it, files are named as the ``smplx`` package expects, either in a per-mod
     smplh/SMPLH_MALE.pkl    smplh/male/model.npz   ...   (the second form is AMASS's download)
     smplx/SMPLX_NEUTRAL.npz smplx/smplx_uv.obj     ...   (UV layout: optional)
 
-Everything here is cheap (existence checks only): the registry asks on every listing.
+Everything here is cheap (existence checks only): the registry (registry.py) asks on every
+listing.
 """
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Callable, Literal
+from typing import Literal
 
 from ..weights import load_manifest, sha256_file, weights_dir
 
@@ -37,6 +38,10 @@ EXTENSIONS = {"smpl": ("pkl", "npz"), "smplh": ("pkl", "npz"), "smplx": ("npz", 
 # UV layouts published next to the models (SMPL-H shares SMPL's topology, so SMPL's UVs fit).
 UV_FILES = {"smpl": ("smpl_uv.obj",), "smplh": ("smplh_uv.obj", "smpl_uv.obj"),
             "smplx": ("smplx_uv.obj",)}
+# smplx.vertex_ids has keypoint vertex ids per topology; SMPL shares SMPL-H's mesh.
+VERTEX_ID_TOPOLOGY = {"smpl": "smplh", "smplh": "smplh", "smplx": "smplx"}
+# Per-gender subfolder files (AMASS's SMPL-H download: smplh/male/model.npz).
+GENDER_FOLDER_FILES = {"smplh": ("model.npz",)}
 README_HINT = "see weights/README.md"
 
 _configured_dir: Path | None = None
@@ -65,8 +70,7 @@ def candidate_paths(model: ModelKind, gender: str, root: Path | None = None) -> 
         out += [root / model / f"{stem}.{ext}", root / f"{stem}.{ext}"]
         if ext == "pkl":   # the MPI downloads spell the gender in lower case
             out += [root / model / f"{model.upper()}_{gender}.pkl"]
-    if model == "smplh":
-        out.append(root / model / gender / "model.npz")
+    out += [root / model / gender / name for name in GENDER_FOLDER_FILES.get(model, ())]
     return out
 
 
@@ -125,16 +129,3 @@ def verify_digest(path: Path) -> str | None:
         return (f"{path} does not match the sha256 in the weights manifest (got {got[:12]}..., "
                 f"expected {want[:12]}...): the file is damaged or a different release")
     return None
-
-
-def register_smpl_family(register: Callable[..., None]) -> None:
-    """Register smpl / smplh / smplx with the body-model registry, each offered only while
-    its files are present. The factory imports torch and smplx lazily."""
-    def factory(model: ModelKind):
-        def build():
-            from .smpl_body import SMPLFamilyBody
-            return SMPLFamilyBody(model)
-        return build
-
-    for model in MODEL_KINDS:
-        register(model, factory(model), unavailable=lambda m=model: unavailable_reason(m))

@@ -20,7 +20,7 @@ import torch
 
 from protocol.constants import ErrorCode
 
-from .base import JobInputError
+from ..errors import JobInputError
 from .smpl_files import JOINT_COUNTS, LABELS, README_HINT, ModelKind, verify_digest
 
 MAX_BETAS = 300              # SMPL-X's full shape space

@@ -15,7 +15,7 @@ bones are our choice. The choice, used everywhere (skeleton, pose conversion):
   Blender's roll 0 (local X = world X).
 
 Because SMPL's joint frames are the identity, a SMPL local rotation R (native axes) becomes
-the Blender pose rotation C^T (A R A^T) C for a bone whose rest frame is C (see pose_convert).
+the Blender pose rotation C^T (A R A^T) C for a bone whose rest frame is C (see rig.motion.pose_transfer).
 """
 
 from __future__ import annotations

@@ -51,7 +51,8 @@ def clip_body_avatar(avatar, motion: str):
         fail(f"--use-clip-body needs an AMASS/SMPL .npz clip; '{Path(motion).name}' "
              "carries no SMPL body (betas, gender).")
         return None
-    from ..bodies import JobInputError, get_body_model
+    from ..bodies import get_body_model
+    from ..errors import JobInputError
     try:
         params, warnings = get_body_model(smpl["model"]).clip_params(motion)
     except JobInputError as exc:

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import sys
 
-from .common import fail, parse_assignments, run_job, write_avatar_file
+from ..bodies.registry import DEFAULT_BODY_MODEL
+from .common import parse_assignments, run_job, write_avatar_file
 
 
 def add_parser(sub) -> None:
@@ -14,7 +14,8 @@ def add_parser(sub) -> None:
     p.add_argument("--server", help="run the job on this server (default: in this process)")
     p.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
                    help="shape parameter, e.g. --set height=0.7 (repeatable)")
-    p.add_argument("--model", default="anny", help="body model (default anny)")
+    p.add_argument("--model", default=DEFAULT_BODY_MODEL,
+                   help=f"body model (default {DEFAULT_BODY_MODEL})")
     p.add_argument("--name", default="Body", help="avatar name")
     p.set_defaults(func=run)
 

@@ -63,7 +63,7 @@ def run_job(kind: str, params: Mapping[str, Any], inputs: Mapping[str, np.ndarra
         except ProtocolError as exc:
             fail(exc.message)
             return None
-    from ..bodies import JobInputError
+    from ..errors import JobInputError
     from ..jobs import JobContext, get_job
     try:
         return get_job(kind)(params, inputs, JobContext("local", report=report))

@@ -20,6 +20,7 @@ import numpy as np
 
 from protocol import ProtocolError, RiggedAvatar
 
+from ..bodies.registry import DEFAULT_BODY_MODEL
 from .common import fail, safe_stem, write_avatar_file
 
 
@@ -31,7 +32,7 @@ def add_parser(sub) -> None:
     p.add_argument("--quality", default="default", choices=("fast", "default", "high"),
                    help="fast: body only; default: body + clothing, 1024 px texture; "
                         "high: more iterations, 2048 px texture")
-    p.add_argument("--body-model", default="anny", metavar="MODEL",
+    p.add_argument("--body-model", default=DEFAULT_BODY_MODEL, metavar="MODEL",
                    help="body model to fit: anny (default), or smpl / smplh / smplx when their "
                         "model files are installed (see weights/README.md)")
     p.add_argument("--camera-space", action="store_true",
@@ -76,7 +77,7 @@ def _reconstruct(path: Path, stem: str, args) -> tuple[RiggedAvatar | None, str 
     except OSError as exc:
         return None, f"cannot read {path}: {exc.strerror or exc}"
     params = {"name": stem, "quality": args.quality}
-    if args.body_model != "anny":     # older servers know no body_model option
+    if args.body_model != DEFAULT_BODY_MODEL:   # older servers know no body_model option
         params["body_model"] = args.body_model
     inputs = {"photo": np.frombuffer(data, dtype=np.uint8)}
     report = (lambda s, f: None) if args.json else \
@@ -88,7 +89,7 @@ def _reconstruct(path: Path, stem: str, args) -> tuple[RiggedAvatar | None, str 
                 return client.run_job("reconstruct", params, inputs, on_progress=report), None
         except ProtocolError as exc:
             return None, exc.message
-    from ..bodies import JobInputError
+    from ..errors import JobInputError
     from ..jobs import JobContext, get_job
     try:
         return get_job("reconstruct")(params, inputs, JobContext("local", report=report)), None

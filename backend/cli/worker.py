@@ -7,6 +7,7 @@ import logging
 import signal
 from pathlib import Path
 
+from ..bodies.registry import DEFAULT_BODY_MODEL
 from .common import fail
 
 log = logging.getLogger("doppel.cli")
@@ -50,7 +51,7 @@ def run(args: argparse.Namespace) -> int:
 
     try:
         worker = RemoteWorker(args.connect, jobs=jobs, name=args.name,
-                              heartbeat=args.heartbeat, preload=() if jobs else ("anny",),
+                              heartbeat=args.heartbeat, preload=() if jobs else (DEFAULT_BODY_MODEL,),
                               job_time_limit=args.job_time_limit or None, **keys)
         signal.signal(signal.SIGTERM, on_term)
         worker.run()

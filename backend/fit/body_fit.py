@@ -1,6 +1,7 @@
 """Fit a body model's pose, shape and placement to one person seen by a perspective camera.
 
-The body model comes as a fitting rig (rigs.py: Anny's phenotypes or SMPL's betas as shape).
+The body model comes as a fitting rig (backend.bodies.protocol.FitRig: Anny's phenotypes or
+SMPL's betas as shape).
 
 Energy (Adam, two stages): confidence-weighted 2D keypoint reprojection + MediaPipe's 3D limb
 directions (camera-aligned, so they fix orientation even for people seen from behind) + soft
@@ -18,9 +19,10 @@ import numpy as np
 import roma
 import torch
 
+from ..bodies import RestState
 from ..perception import PersonObservation
+from .geometry import project, rotation_from_world_landmarks
 from .landmarks import PAIRS, SEGMENTS
-from .rig import RestState, project, rotation_from_world_landmarks
 from .silhouette import soft_iou_loss, soft_silhouette
 
 

@@ -18,8 +18,8 @@ import torch
 import trimesh
 from scipy.spatial import cKDTree
 
-from .raster import rasterize
-from .rig import project, vertex_normals
+from ..raster import rasterize
+from .geometry import project, vertex_normals
 
 MAX_OUT = 0.25     # metres; beyond this it is not clothing but a segmentation error
 MAX_IN = 0.015     # metres; bodies may shrink a little where the phenotype overshoots

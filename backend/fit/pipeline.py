@@ -4,9 +4,9 @@ Stages: read -> perceive -> fit body -> fit clothing -> texture -> assemble. Inp
 raise JobInputError(code="bad_input") before any fitting starts.
 
 The body model is a parameter: Anny (default) or an SMPL-family model whose files the user has
-(rigs.py gives the fitting rig; the stages only use its interface). A model without a UV layout
-(SMPL files without their UV .obj) gets no photo texture but one base colour from the photo,
-said in a warning.
+(the body model gives its fitting rig, cached by rigs.py; the stages only use the
+bodies.protocol.FitRig interface). A model without a UV layout (SMPL files without their UV
+.obj) gets no photo texture but one base colour from the photo, said in a warning.
 """
 
 from __future__ import annotations
@@ -17,21 +17,22 @@ from typing import Callable
 
 import numpy as np
 import torch
-from scipy.spatial.transform import Rotation
 
 from protocol import Camera, Pose, RiggedAvatar
+from rig import rotations as Q
 
 from .. import __version__
 from ..avatar_build import avatar_from_rest_body
-from ..bodies import JobInputError, RestBody
+from ..bodies import DEFAULT_BODY_MODEL, RestBody
+from ..errors import JobInputError
 from ..imageio import Photo, read_photo
 from ..perception import PersonObservation, get_detector
 from ..textures.photo_bake import bake_photo_texture
 from .body_fit import BodyFitter, Intrinsics
 from .clothing import fit_offsets
+from .geometry import project
 from .posing import posed_vertices
-from .raster import mask_iou, rasterize
-from .rig import project
+from ..raster import mask_iou, rasterize
 from .rigs import fit_rig
 
 QUALITY = {   # body iterations, clothing iterations (0: body only), silhouette grid, texture
@@ -53,14 +54,14 @@ class Reconstruction:
     debug: dict = field(default_factory=dict)   # working-resolution arrays for overlays/benchmarks
 
 
-def _rig(body_model: str = "anny"):
+def _rig(body_model: str = DEFAULT_BODY_MODEL):
     """The process-wide fitting rig (read-only after construction, shared by workers)."""
     return fit_rig(body_model)[0]
 
 
 def reconstruct_photo(data: bytes, name: str = "photo", quality: str = "default",
                       progress: Progress = lambda s, f: None,
-                      body_model: str = "anny") -> Reconstruction:
+                      body_model: str = DEFAULT_BODY_MODEL) -> Reconstruction:
     if quality not in QUALITY:
         raise JobInputError(f"unknown quality {quality!r}; choose one of {', '.join(QUALITY)}",
                             code="bad_params")
@@ -246,12 +247,12 @@ def _assemble(rig, fit, offsets: np.ndarray, shape: dict, photo: Photo, baked,
     tilt = float(np.arccos(np.clip(up[2], -1.0, 1.0)))
     if 1e-6 < tilt < np.radians(20.0):
         axis = np.cross(up, [0.0, 0.0, 1.0])
-        r_w = Rotation.from_rotvec(axis / np.linalg.norm(axis) * tilt).as_matrix() @ r_w
+        r_w = Q.axis_angle_to_matrix(axis / np.linalg.norm(axis) * tilt) @ r_w
     r_a = r_w @ r_g                                               # model -> world rotation
     p0 = rig.root_rest_frame(fit.rest)
     r0, h0 = p0[:3, :3], p0[:3, 3]
     # Blender turns the root about its head: basis = R0^T R_A R0 gives orientation R_A R0.
-    quats[0] = Rotation.from_matrix(r0.T @ r_a @ r0).as_quat()[[3, 0, 1, 2]]
+    quats[0] = Q.from_matrix(r0.T @ r_a @ r0)
     pose = Pose(rotations=quats, location=np.zeros(3, np.float32))
     if baked is not None:
         warnings.extend(rest.warnings)

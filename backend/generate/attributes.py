@@ -11,7 +11,7 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from ..bodies import JobInputError
+from ..errors import JobInputError
 from .textures import COLORS, HAIR_COLORS
 
 TOPS = ("tshirt", "longsleeve", "tank", "jacket", "dress", "none")

@@ -30,14 +30,12 @@ PART_PREFIXES = {
 @lru_cache(maxsize=1)
 def segmentation_labels() -> dict[str, np.ndarray]:
     """{label: (F,) bool face mask} from Anny's body_parts_segmentation (by UV lookup)."""
-    from anny.face_segmentation import get_face_segmentation_mask
     from ..bodies import get_body_model
-    model = get_body_model("anny").model
-    labels = ("head", "hand.L", "hand.R", "foot.L", "foot.R")
-    out = {lab: get_face_segmentation_mask(model, [lab]).cpu().numpy() for lab in labels}
-    inner = ("eye_back.L", "eye_front.L", "eye_back.R", "eye_front.R", "eye_cavity.R",
-             "eye_cavity.L", "mouth_cavity", "tongue")
-    out["inner"] = get_face_segmentation_mask(model, list(inner)).cpu().numpy()
+    model = get_body_model("anny")      # garments are built for Anny's mesh and rig
+    out = model.part_faces(("head", "hand.L", "hand.R", "foot.L", "foot.R"))
+    inner = model.part_faces(("eye_back.L", "eye_front.L", "eye_back.R", "eye_front.R",
+                              "eye_cavity.R", "eye_cavity.L", "mouth_cavity", "tongue"))
+    out["inner"] = np.logical_or.reduce(list(inner.values()))
     return out
 
 

@@ -1,6 +1,6 @@
-"""Pose an avatar's layers with Anny's own forward kinematics: the body as Anny skins it, and
-every other layer with linear blend skinning under the same bone transforms (what Blender's
-armature modifier does). Used by the poke-through checks.
+"""Pose an avatar's layers with its body model's own forward kinematics: the body as the model
+skins it, and every other layer with linear blend skinning under the same bone transforms
+(what Blender's armature modifier does). Used by the poke-through checks.
 
 Poses are given as world-axis rotations per bone (axis-angle, radians, applied about the
 bone's head in its rest orientation), e.g. {"upperleg01.L": (-0.4, 0, 0)} swings the left leg
@@ -12,10 +12,9 @@ from __future__ import annotations
 from typing import Mapping
 
 import numpy as np
-import torch
-from scipy.spatial.transform import Rotation
 
 from protocol import RiggedAvatar
+from rig import rotations as Q
 
 FIXED_POSES: dict[str, dict[str, tuple[float, float, float]]] = {
     "walk": {"upperleg01.L": (-0.45, 0, 0), "upperleg01.R": (0.3, 0, 0),
@@ -39,35 +38,16 @@ def local_rotations(avatar: RiggedAvatar, pose: Mapping[str, tuple[float, float,
     for bone, rotvec in pose.items():
         j = names.index(bone)
         r_rest = avatar.skeleton.matrices[j, :3, :3].astype(np.float64)
-        local = Rotation.from_matrix(r_rest.T @ Rotation.from_rotvec(rotvec).as_matrix() @ r_rest)
-        x, y, z, w = local.as_quat()
-        quats[j] = (w, x, y, z)
+        quats[j] = Q.from_matrix(r_rest.T @ Q.axis_angle_to_matrix(np.asarray(rotvec)) @ r_rest)
     return quats
 
 
 def bone_transforms(avatar: RiggedAvatar, pose: Mapping[str, tuple[float, float, float]] |
                     np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Pose as world-axis rotations per bone, or (B, 4) local quaternions (w, x, y, z) ->
-    ((B, 4, 4) armature-space skinning transforms, posed Anny body vertices (V, 3)), both in
+    ((B, 4, 4) armature-space skinning transforms, posed body vertices (V, 3)), both in
     the avatar's frame (feet on z = 0 at rest; the root stays in place)."""
-    from ..bodies import get_body_model
-    model = get_body_model(avatar.metadata.get("body_model", "anny"))
+    from ..bodies import DEFAULT_BODY_MODEL, get_body_model
+    model = get_body_model(avatar.metadata.get("body_model", DEFAULT_BODY_MODEL))
     quats = local_rotations(avatar, pose) if isinstance(pose, Mapping) else np.asarray(pose)
-    params = avatar.metadata["params"]
-    mats = Rotation.from_quat(np.asarray(quats, np.float64)[:, [1, 2, 3, 0]]).as_matrix()
-    with torch.no_grad():
-        rest = model.model(phenotype_kwargs=params)
-        rest_poses = rest["rest_bone_poses"][0].double()
-        local = torch.eye(4, dtype=torch.float64).repeat(len(quats), 1, 1)
-        local[:, :3, :3] = torch.from_numpy(mats)
-        local[0] = rest_poses[0] @ local[0]          # the root's parameter is its world pose
-        out = model.model(pose_parameters=local[None].to(torch.float32),
-                          phenotype_kwargs=params)
-        posed = out["bone_poses"][0].double()
-        transforms = (posed @ torch.linalg.inv(rest_poses)).numpy()
-        lift = -float(rest["rest_vertices"][0, :, 2].min())
-        body = out["vertices"][0].double().numpy() + np.array([0, 0, lift])
-    shift = np.eye(4)
-    shift[2, 3] = lift
-    # conjugate by the lift: Anny works with the feet below z = 0
-    return shift @ transforms @ np.linalg.inv(shift), body
+    return model.pose_bones(avatar.metadata["params"], quats)

@@ -10,7 +10,8 @@ import numpy as np
 
 from protocol import MeshLayer, RiggedAvatar
 
-from ..bodies import JobInputError, get_body_model
+from ..bodies import get_body_model
+from ..errors import JobInputError
 from .assemble import ROLE_ORDER, hide_covered_faces
 from .surface import make_binding, push_outside, refit, triangle_frames, vertex_normals
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from ..bodies import JobInputError
+from ..errors import JobInputError
 
 MIN_SIDE = 64                 # px; below this no detector can find a body
 MAX_PIXELS = 80_000_000       # above any camera we expect (the 24 MP test photo is 4016x6016)

@@ -21,7 +21,7 @@ def job_kinds() -> list[str]:
 
 
 def get_job(kind: str) -> JobFn:
-    from ..bodies import JobInputError
+    from ..errors import JobInputError
     if kind not in JOB_KINDS:
         raise JobInputError(f"unknown job kind {kind!r}; this server runs: "
                             f"{', '.join(job_kinds())}", code="unknown_job_kind")

@@ -10,11 +10,7 @@ import numpy as np
 
 from protocol import RiggedAvatar
 
-from ..bodies.base import JobInputError
-
-
-class JobCancelled(Exception):
-    """Raised inside a job when its client cancelled it."""
+from ..errors import JobCancelled, JobInputError
 
 
 @dataclass

@@ -11,7 +11,8 @@ from protocol import RiggedAvatar
 
 from .. import __version__
 from ..avatar_build import avatar_from_rest_body
-from ..bodies import JobInputError, get_body_model
+from ..bodies import DEFAULT_BODY_MODEL, get_body_model
+from ..errors import JobInputError
 from ..textures.skin import skin_texture_png
 from .base import JobContext, avatar_name, reject_unknown_options
 
@@ -25,7 +26,7 @@ def run(params: Mapping[str, Any], inputs: Mapping, ctx: JobContext) -> RiggedAv
         raise JobInputError("'params' must be an object of shape parameters")
     name = avatar_name(params, "Body")
     ctx.progress("load body model", 0.05)
-    model = get_body_model(params.get("body_model", "anny"))
+    model = get_body_model(params.get("body_model", DEFAULT_BODY_MODEL))
     shape = model.check_params(shape)
     ctx.progress("build rest body", 0.4)
     rest = model.rest_body(shape)

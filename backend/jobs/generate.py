@@ -10,7 +10,7 @@ from typing import Any, Mapping
 
 from protocol import RiggedAvatar
 
-from ..bodies import JobInputError
+from ..errors import JobInputError
 from ..generate import generate_avatar
 from .base import JobContext, avatar_name, reject_unknown_options
 

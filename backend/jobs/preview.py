@@ -15,7 +15,7 @@ from typing import Any, Mapping
 
 from protocol import ProtocolError, RiggedAvatar, avatar_from_parts, avatar_to_parts
 
-from ..bodies import JobInputError
+from ..errors import JobInputError
 from .base import JobContext
 
 MAX_PIXELS = 8 * 512 * 512     # ~0.6 MB of base64 PNG, well inside the 1 MiB JSON header

@@ -15,7 +15,8 @@ import numpy as np
 
 from protocol import RiggedAvatar
 
-from ..bodies import JobInputError
+from ..bodies import DEFAULT_BODY_MODEL
+from ..errors import JobInputError
 from .base import JobContext, avatar_name
 
 ALLOWED = {"name", "quality", "body_model"}
@@ -39,6 +40,6 @@ def run(params: Mapping[str, Any], inputs: Mapping[str, np.ndarray],
     from ..fit.pipeline import reconstruct_photo   # torch + mediapipe: only when needed
     result = reconstruct_photo(data.tobytes(), name, params.get("quality", "default"),
                                progress=ctx.progress,
-                               body_model=params.get("body_model", "anny"))
+                               body_model=params.get("body_model", DEFAULT_BODY_MODEL))
     result.avatar.metadata["warnings"] = list(ctx.warnings) + result.warnings
     return result.avatar

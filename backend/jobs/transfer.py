@@ -10,7 +10,7 @@ from typing import Any, Mapping
 
 from protocol import ProtocolError, RiggedAvatar, avatar_from_parts, avatar_to_parts
 
-from ..bodies import JobInputError
+from ..errors import JobInputError
 from ..generate.transfer import transfer_layer
 from .base import JobContext
 

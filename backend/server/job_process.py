@@ -28,6 +28,8 @@ import numpy as np
 
 from protocol import ErrorCode, ProtocolError, RiggedAvatar, avatar_message, encode
 
+from ..errors import JobInputError
+
 from ..jobs.base import JobCancelled, JobContext
 
 log = logging.getLogger("doppel.worker")
@@ -65,10 +67,7 @@ def resolve_job(spec: str) -> Callable:
 
 
 def _input_error(exc: BaseException) -> bool:
-    # backend.bodies (which imports torch) is loaded only if a job used it; a job that raised
-    # its JobInputError has necessarily imported it already.
-    bodies = sys.modules.get("backend.bodies.base")
-    return bodies is not None and isinstance(exc, bodies.JobInputError)
+    return isinstance(exc, JobInputError)
 
 
 def run_task(task: Task, send: Callable[[tuple], None], is_cancelled: Callable[[], bool]) -> bool:

@@ -21,7 +21,7 @@ import numpy as np
 from scipy.spatial import cKDTree
 
 from ..imageio.png import png_bytes
-from ..fit.raster import Raster, rasterize
+from ..raster import Raster, rasterize
 
 SIZE = 1024
 MIRROR_TOL = 0.015     # metres between a texel's mirror point and the seen texel we copy

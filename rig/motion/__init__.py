@@ -15,5 +15,5 @@ from .resample import output_frame_count, resample
 from .source import SourceMotion, SourceSkeleton, world_transforms
 
 __all__ = ["MOTION_SUFFIXES", "MotionError", "RetargetedClip", "SourceMotion", "SourceSkeleton",
-           "can_apply_directly", "clip_body_job", "read_clip_body", "is_smpl_rig", "load_motion", "locals_to_pose",
-           "output_frame_count", "prepare_clip", "resample", "world_transforms"]
+           "can_apply_directly", "clip_body_job", "is_smpl_rig", "load_motion", "locals_to_pose",
+           "output_frame_count", "prepare_clip", "read_clip_body", "resample", "world_transforms"]

@@ -1,7 +1,7 @@
 """An SMPL-family model (smpl / smplh / smplx, from the user's files) as a fitting rig: betas,
 global pose and body-joint rotations -> posed vertices and keypoints in the photo's camera frame.
 
-Same interface as Anny's rig (see rigs.py). The forward pass is smplx's linear blend skinning
+Implements protocol.FitRig, as Anny's rig does. The forward pass is smplx's linear blend skinning
 (smplx.lbs building blocks: shape blend shapes, pose correctives, rigid joint transforms) in
 SMPL's native axes (Y up), turned into Blender's model axes (Z up, -Y forward) by
 SMPL_TO_BLENDER, then placed in the camera by the fit's global rotation and translation. The
@@ -24,9 +24,11 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from ..bodies.smpl_files import available_genders
-from ..bodies.smpl_skeleton import SMPL_TO_BLENDER, bone_tails, joint_names, rest_frames
-from .rig import RestState
+from rig import rotations as Q
+
+from .protocol import RestState
+from .smpl_files import VERTEX_ID_TOPOLOGY, available_genders
+from .smpl_skeleton import SMPL_TO_BLENDER, bone_tails, joint_names, rest_frames
 
 FIT_JOINTS = (
     "spine1", "spine2", "spine3", "neck", "head",
@@ -44,14 +46,15 @@ JOINT_KEYPOINTS = {f"{side}_{j}": f"{side}_{j}" for side in ("left", "right")
 VERTEX_KEYPOINTS = {"nose": "nose", "left_eye": "leye", "right_eye": "reye",
                     "left_ear": "lear", "right_ear": "rear", "left_big_toe": "LBigToe",
                     "right_big_toe": "RBigToe", "left_heel": "LHeel", "right_heel": "RHeel"}
-OFFICIAL_VERTEX_COUNT = {"smplh": 6890, "smplx": 10475}   # smpl shares SMPL-H's topology
+OFFICIAL_VERTEX_COUNT = {"smplh": 6890, "smplx": 10475}   # per smplx.vertex_ids topology
 SHAPE_SIZE = 10            # betas fitted: the first ten carry nearly all of the body's shape
 BETA_PRIOR = 0.2           # Gaussian prior weight per beta (betas are in standard deviations)
 BETA_LIMIT = 5.0           # the body registry's range
 
 
 class SMPLFitRig:
-    """Holds one SMPL-family module's buffers (float32), takes every parameter per call."""
+    """Holds one SMPL-family module's buffers (float32), takes every parameter per call.
+    Implements protocol.FitRig."""
 
     fit_bones = FIT_JOINTS
     twist_bones = TWIST_JOINTS
@@ -93,7 +96,7 @@ class SMPLFitRig:
         for label, joint in JOINT_KEYPOINTS.items():
             labels.append(label)
             rows.append(self.j_regressor[self.joint_names.index(joint)])
-        topology = "smplx" if self.body.model == "smplx" else "smplh"
+        topology = VERTEX_ID_TOPOLOGY[self.body.model]
         if self.vertex_count == OFFICIAL_VERTEX_COUNT[topology]:
             picks = {label: vertex_ids[topology][vid] for label, vid in VERTEX_KEYPOINTS.items()}
         else:
@@ -176,16 +179,15 @@ class SMPLFitRig:
     def bone_quaternions(self, rest_body, bone_rotvecs: np.ndarray) -> np.ndarray:
         """Fitted rotations (template frames C0) -> pose quaternions in the fitted body's bone
         frames C: B = C^T (C0 R C0^T) C keeps every bone's world rotation."""
-        from scipy.spatial.transform import Rotation
         quats = np.tile(np.array([1, 0, 0, 0], np.float32), (len(rest_body.bone_names), 1))
-        rots = Rotation.from_rotvec(np.asarray(bone_rotvecs, np.float64)).as_matrix()
+        rots = Q.axis_angle_to_matrix(np.asarray(bone_rotvecs, np.float64))
         frames = rest_body.matrices[:, :3, :3].astype(np.float64)
         for k, name in enumerate(FIT_JOINTS):
             j = self.joint_names.index(name)
             b = rest_body.bone_names.index(name)
             local = self.frames0[j] @ rots[k] @ self.frames0[j].T
             basis = frames[b].T @ local @ frames[b]
-            quats[b] = Rotation.from_matrix(basis).as_quat()[[3, 0, 1, 2]]
+            quats[b] = Q.from_matrix(basis)
         return quats
 
 

@@ -1,6 +1,6 @@
 """Anny as a differentiable function for fitting: (phenotype, global pose, bone rotations, rest
 offsets) -> posed vertices and keypoints in the photo's camera frame. The fitting-rig interface
-it implements (shared with the SMPL family's rig) is described in rigs.py.
+it implements (shared with the SMPL family's rig) is protocol.FitRig.
 
 Frames: Anny's own model space (Z up, -Y forward, NOT lifted to the floor) is posed and then
 placed in the camera frame (OpenCV: x right, y down, z forward, metres) by one rigid transform G,
@@ -10,11 +10,13 @@ Every other bone's delta is Blender's pose_bone matrix, so fitted rotations go t
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 import roma
 import torch
+
+from rig import rotations as Q
+
+from .protocol import RestState
 
 # Bones the fitter rotates (the rest stay at rest: fingers, toes, face, twist bones).
 FIT_BONES = (
@@ -32,18 +34,9 @@ PHENO_PRIOR = {"gender": 0.3, "age": 0.3, "muscle": 3.0, "weight": 3.0, "height"
                "proportions": 1.0}
 
 
-@dataclass
-class RestState:
-    """Shape-dependent rest data for one phenotype (recomputed while the phenotype is free)."""
-
-    vertices: torch.Tensor      # (1, V, 3) rest vertices, model space (or a subset's)
-    bone_poses: torch.Tensor    # (1, B, 4, 4) rest bone frames, model space
-    heads: torch.Tensor         # (1, B, 3)
-    tails: torch.Tensor         # (1, B, 3)
-
-
-class FitRig:
-    """Thin, stateless-ish wrapper: holds Anny's buffers, takes every parameter per call."""
+class AnnyFitRig:
+    """Thin, stateless-ish wrapper: holds Anny's buffers, takes every parameter per call.
+    Implements protocol.FitRig."""
 
     fit_bones = FIT_BONES
     twist_bones = TWIST_BONES
@@ -178,38 +171,8 @@ class FitRig:
 
     def bone_quaternions(self, rest_body, bone_rotvecs: np.ndarray) -> np.ndarray:
         """Anny's fit rotations are already Blender pose rotations (bone rest frames)."""
-        from scipy.spatial.transform import Rotation
         quats = np.tile(np.array([1, 0, 0, 0], np.float32), (len(rest_body.bone_names), 1))
-        rq = Rotation.from_rotvec(np.asarray(bone_rotvecs, np.float64)).as_quat()
+        rq = Q.from_axis_angle(np.asarray(bone_rotvecs, np.float64))
         for k, bone in enumerate(FIT_BONES):
-            quats[rest_body.bone_names.index(bone)] = rq[k, [3, 0, 1, 2]]
+            quats[rest_body.bone_names.index(bone)] = rq[k]
         return quats
-
-
-def vertex_normals(verts: torch.Tensor, faces: torch.Tensor) -> torch.Tensor:
-    """(V, 3), (F, 3) -> (V, 3) unit area-weighted normals."""
-    a, b, c = verts[faces[:, 0]], verts[faces[:, 1]], verts[faces[:, 2]]
-    fn = torch.cross(b - a, c - a, dim=1)
-    n = torch.zeros_like(verts)
-    for k in range(3):
-        n = n.index_add(0, faces[:, k], fn)
-    return n / n.norm(dim=1, keepdim=True).clamp_min(1e-9)
-
-
-def project(points: torch.Tensor, f: float, cx: float, cy: float) -> torch.Tensor:
-    """(N, 3) camera-space points (OpenCV) -> (N, 2) pixels."""
-    z = points[:, 2:3].clamp_min(1e-3)
-    return torch.cat([f * points[:, :1] / z + cx, f * points[:, 1:2] / z + cy], dim=1)
-
-
-def rotation_from_world_landmarks(world: np.ndarray, visibility: np.ndarray) -> np.ndarray:
-    """MediaPipe's camera-aligned 3D landmarks -> (3, 3) rotation taking Anny's model axes
-    (+X the person's left, +Z up, -Y forward) into the camera frame."""
-    lh, rh, ls, rs = world[23], world[24], world[11], world[12]
-    left = (lh - rh) + (ls - rs)
-    up = 0.5 * (ls + rs) - 0.5 * (lh + rh)
-    up /= max(np.linalg.norm(up), 1e-6)
-    left = left - up * (left @ up)
-    left /= max(np.linalg.norm(left), 1e-6)
-    y = np.cross(up, left)            # model +Y = Z x X
-    return np.stack([left, y, up], axis=1).astype(np.float32)

@@ -1,0 +1,1 @@
+"""Fitting a body model to a photo: silhouettes, landmarks, clothing offsets, the pipeline."""
