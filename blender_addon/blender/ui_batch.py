@@ -10,7 +10,6 @@ the panel row shows as its icon. A failed preview only leaves the row without a 
 
 from __future__ import annotations
 
-import time
 import uuid
 from pathlib import Path
 
@@ -20,6 +19,7 @@ from ..deps import protocol
 from ..io.batch import BatchItem, BatchRunner, grid_position, plan_batch, plan_files
 from ..io.batch_preview import PreviewQueue
 from .builder import build_avatar
+from .modal_loop import ModalLoop
 from .panels import DoppelPanel
 from .properties import connect, reply_timeout
 
@@ -190,16 +190,17 @@ class BatchSession:
         s.fraction = self.runner.fraction
 
 
-class BatchRunOperator:
-    """Operator behaviour shared by Batch Import and Reconstruct (a mixin: Blender refuses a
-    registered operator class as the base of another): modal with a timer in the UI, blocking
-    from scripts; ``make_session`` says which photos."""
+class BatchRunOperator(ModalLoop):
+    """The steps of Batch Import and Reconstruct on the shared modal loop (a mixin: Blender
+    refuses a registered operator class as the base of another); ``make_session`` says which
+    photos."""
+    loop_label = "batch"
     script_timeout = 3600.0
 
     def make_session(self, context) -> BatchSession:
         return BatchSession(context)
 
-    def _begin(self, context) -> bool:
+    def loop_start(self, context) -> bool:
         try:
             self._session = self.make_session(context)
         except (OSError, protocol.ProtocolError) as exc:
@@ -207,7 +208,18 @@ class BatchRunOperator:
             return False
         return True
 
-    def _end(self) -> set:
+    def loop_step(self, context) -> bool:
+        return self._session.tick()
+
+    def loop_cancel(self, context) -> None:
+        self._session.cancel()
+
+    def loop_progress(self, context) -> tuple[str, float]:
+        runner = self._session.runner
+        done = sum(1 for i in runner.items if i.finished)
+        return f"{done}/{len(runner.items)} photos", runner.fraction
+
+    def loop_finish(self, context) -> set:
         session = self._session
         session.close()
         for item in session.failures:
@@ -218,45 +230,6 @@ class BatchRunOperator:
         self.report({"INFO"}, f"imported {len(session.imported)} avatars, "
                               f"{len(session.failures)} failed")
         return {"FINISHED"}
-
-    def execute(self, context):
-        if not self._begin(context):
-            return {"CANCELLED"}
-        deadline = time.monotonic() + self.script_timeout
-        while self._session.tick():
-            if time.monotonic() > deadline:
-                self._session.cancel()
-                break
-            time.sleep(0.02)
-        return self._end()
-
-    def invoke(self, context, event):
-        if context.window is None:
-            return self.execute(context)
-        if not self._begin(context):
-            return {"CANCELLED"}
-        wm = context.window_manager
-        self._timer = wm.event_timer_add(0.1, window=context.window)
-        wm.progress_begin(0, 1000)
-        wm.modal_handler_add(self)
-        return {"RUNNING_MODAL"}
-
-    def modal(self, context, event):
-        wm = context.window_manager
-        if event.type == "ESC":
-            self._session.cancel()
-        elif event.type != "TIMER":
-            return {"PASS_THROUGH"}
-        running = not self._session.runner.cancelled and self._session.tick()
-        wm.progress_update(int(self._session.runner.fraction * 1000))
-        for area in context.screen.areas if context.screen else ():
-            if area.type == "VIEW_3D":
-                area.tag_redraw()
-        if running:
-            return {"RUNNING_MODAL"}
-        wm.event_timer_remove(self._timer)
-        wm.progress_end()
-        return self._end()
 
 
 class DOPPEL_OT_batch_import(BatchRunOperator, bpy.types.Operator):

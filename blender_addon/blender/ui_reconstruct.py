@@ -35,6 +35,7 @@ class DOPPEL_OT_reconstruct(BatchRunOperator, ImportHelper, bpy.types.Operator):
     """Reconstruct rigged, textured avatars from photos of people on the Doppel server"""
     bl_idname = "doppel.reconstruct"
     bl_label = "Reconstruct from Photos"
+    loop_label = "reconstruct"
     filter_glob: bpy.props.StringProperty(default="*.png;*.jpg;*.jpeg;*.webp",
                                           options={"HIDDEN"})
     files: bpy.props.CollectionProperty(type=bpy.types.OperatorFileListElement,
@@ -66,8 +67,8 @@ class DOPPEL_OT_reconstruct(BatchRunOperator, ImportHelper, bpy.types.Operator):
         # ...modal when a window exists (the file browser returns here), blocking otherwise.
         if not bpy.app.background and context.window is not None \
                 and not getattr(self, "_session", None):
-            return BatchRunOperator.invoke(self, context, None)
-        return BatchRunOperator.execute(self, context)
+            return self.run_modal(context)
+        return self.run_blocking(context)
 
 
 class DOPPEL_PT_reconstruct(DoppelPanel, bpy.types.Panel):
