@@ -140,10 +140,4 @@ class DOPPEL_OT_apply_motion_clip_body(JobOperator, bpy.types.Operator):
 
 CLASSES = (DoppelMotionSettings, DOPPEL_OT_apply_motion, DOPPEL_OT_apply_motion_clip_body)
 
-
-def register_extra() -> None:
-    bpy.types.Scene.doppel_motion = bpy.props.PointerProperty(type=DoppelMotionSettings)
-
-
-def unregister_extra() -> None:
-    del bpy.types.Scene.doppel_motion
+POINTERS = (("Scene", "doppel_motion", DoppelMotionSettings),)

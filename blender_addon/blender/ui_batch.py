@@ -20,7 +20,7 @@ from ..io.batch import BatchItem, BatchRunner, grid_position, plan_batch, plan_f
 from ..io.batch_preview import PreviewQueue
 from .builder import build_avatar
 from .modal_loop import ModalLoop
-from .panels import DoppelPanel
+from .panels import DoppelPanel, draw_props
 from .properties import connect, reply_timeout
 
 PHOTO_PROP = "doppel_photo_sha256"     # on each imported armature: the photo's content hash
@@ -246,9 +246,7 @@ class DOPPEL_PT_batch(DoppelPanel, bpy.types.Panel):
     def draw(self, context):
         s = context.scene.doppel_batch
         layout = self.layout
-        layout.prop(s, "folder")
-        layout.prop(s, "quality")
-        layout.prop(s, "thumbnails")
+        draw_props(layout, s, ("folder", "quality", "thumbnails"))
         layout.operator(DOPPEL_OT_batch_import.bl_idname, icon="FILE_FOLDER")
         draw_photo_states(layout, s)
 
@@ -271,10 +269,4 @@ def draw_photo_states(layout, settings) -> None:
 
 CLASSES = (DoppelBatchItem, DoppelBatchSettings, DOPPEL_OT_batch_import, DOPPEL_PT_batch)
 
-
-def register_extra() -> None:
-    bpy.types.Scene.doppel_batch = bpy.props.PointerProperty(type=DoppelBatchSettings)
-
-
-def unregister_extra() -> None:
-    del bpy.types.Scene.doppel_batch
+POINTERS = (("Scene", "doppel_batch", DoppelBatchSettings),)

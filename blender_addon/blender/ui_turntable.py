@@ -10,7 +10,7 @@ import bpy
 
 from .avatar_lookup import active_avatar
 from .modal_loop import ModalLoop
-from .panels import DoppelPanel
+from .panels import DoppelPanel, draw_props
 from .scene_guard import removed_on_error
 from .turntable import render_movie, setup_turntable
 
@@ -89,17 +89,10 @@ class DOPPEL_PT_turntable(DoppelPanel, bpy.types.Panel):
     def draw(self, context):
         s = context.scene.doppel_turntable
         col = self.layout.column()
-        for name in ("frames", "elevation", "engine", "resolution", "output_dir", "movie"):
-            col.prop(s, name)
+        draw_props(col, s, ("frames", "elevation", "engine", "resolution", "output_dir", "movie"))
         col.operator(DOPPEL_OT_turntable.bl_idname, icon="RENDER_ANIMATION")
 
 
 CLASSES = (DoppelTurntableSettings, DOPPEL_OT_turntable, DOPPEL_PT_turntable)
 
-
-def register_extra() -> None:
-    bpy.types.Scene.doppel_turntable = bpy.props.PointerProperty(type=DoppelTurntableSettings)
-
-
-def unregister_extra() -> None:
-    del bpy.types.Scene.doppel_turntable
+POINTERS = (("Scene", "doppel_turntable", DoppelTurntableSettings),)
