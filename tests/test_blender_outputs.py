@@ -55,6 +55,35 @@ def test_turntable_movie_is_an_mp4(avatar, tmp_path):
     assert len(list(tmp_path.glob("turntable_*.png"))) == 4
 
 
+def test_a_turntable_that_cannot_be_set_up_leaves_no_half_rig(avatar, tmp_path, monkeypatch):
+    from blender_addon.blender import turntable
+
+    def no_floor(*args):
+        raise OSError("disk full")
+    monkeypatch.setattr(turntable, "_floor", no_floor)      # after camera and lights exist
+    before = {name: set(getattr(bpy.data, name)) for name in ("objects", "collections",
+                                                              "cameras", "lights")}
+    bpy.context.scene.doppel_turntable.output_dir = str(tmp_path)
+    with pytest.raises(RuntimeError, match="cannot set up the turntable: disk full"):
+        bpy.ops.doppel.turntable()
+    assert {name: set(getattr(bpy.data, name)) for name in before} == before
+
+
+def test_a_frame_that_fails_is_reported_and_the_run_stops(avatar, tmp_path, monkeypatch):
+    from blender_addon.blender import turntable
+    rendered = []
+
+    def render_frame(self, i):
+        if i == 2:
+            raise RuntimeError("GPU lost")
+        rendered.append(i)
+    monkeypatch.setattr(turntable.Turntable, "render_frame", render_frame)
+    settings = bpy.context.scene.doppel_turntable
+    settings.frames, settings.output_dir = 6, str(tmp_path)
+    with pytest.raises(RuntimeError, match="Doppel turntable failed: GPU lost"):
+        bpy.ops.doppel.turntable()
+    assert rendered == [0, 1]
+
 def counts(objects) -> tuple[int, int]:
     arms = [o for o in objects if o.type == "ARMATURE"]
     # (the glTF importer adds an Icosphere as bone display shape: skinned meshes only)

@@ -1,5 +1,5 @@
-"""A base for operators that run one server job: modal in the UI (timer-driven, progress in
-the status bar and header, ESC cancels), blocking when called from a script.
+"""A base for operators that run one server job on the shared modal loop (modal_loop.py):
+modal in the UI, blocking when called from a script.
 
 Subclass with ``bpy.types.Operator`` and define ``job_kind``, ``job_params(context)``, optionally
 ``job_inputs(context)``, and ``on_result(context, avatar) -> set`` (import it). Example::
@@ -15,18 +15,19 @@ server cannot freeze Blender: a step of the modal loop returns in well under 50 
 
 from __future__ import annotations
 
-import time
-
 from ..deps import protocol
 from ..io.job_watch import JobWatch
+from .modal_loop import ModalLoop
 from .properties import connect, reply_timeout
+from .scene_guard import removed_on_error
 
-POLL_INTERVAL = 0.1       # seconds between modal timer events
 
-
-class JobOperator:
+class JobOperator(ModalLoop):
     job_kind: str = ""
-    script_timeout: float = 600.0      # seconds a blocking (script) call waits at most
+
+    @property
+    def loop_label(self) -> str:
+        return self.job_kind
 
     # --- to override ------------------------------------------------------------------------
 
@@ -39,9 +40,9 @@ class JobOperator:
     def on_result(self, context, avatar) -> set:
         raise NotImplementedError
 
-    # --- shared machinery -------------------------------------------------------------------
+    # --- the loop's steps -------------------------------------------------------------------
 
-    def _start(self, context) -> bool:
+    def loop_start(self, context) -> bool:
         try:
             self._client = connect(context)
         except protocol.ProtocolError as exc:
@@ -51,14 +52,26 @@ class JobOperator:
                                self.job_inputs(context), reply_timeout=reply_timeout(context))
         return True
 
-    def _finish(self, context) -> set:
+    def loop_step(self, context) -> bool:
+        return self._watch.step()
+
+    def loop_cancel(self, context) -> None:
+        self._watch.cancel()
+
+    def loop_progress(self, context) -> tuple[str, float]:
+        conn = context.window_manager.doppel_connection     # the Server panel shows it too
+        conn.job_stage, conn.job_fraction = self._watch.stage, self._watch.fraction
+        return self._watch.stage, self._watch.fraction
+
+    def loop_finish(self, context) -> set:
         watch = self._watch
         self._client.close()
         conn = context.window_manager.doppel_connection
         conn.job_stage, conn.job_fraction = "", 0.0
         if watch.state == "done":
             try:
-                return self.on_result(context, watch.avatar)
+                with removed_on_error():    # a refused import leaves nothing behind either
+                    return self.on_result(context, watch.avatar)
             except protocol.ProtocolError as exc:
                 self.report({"ERROR"}, exc.message)
                 return {"CANCELLED"}
@@ -73,49 +86,3 @@ class JobOperator:
                 conn.state, conn.message = "FAILED", err.message
             self.report({"ERROR"}, err.message if err else f"{self.job_kind} job failed")
         return {"CANCELLED"}
-
-    def execute(self, context):
-        """Blocking run (scripts, background mode): waits for the result."""
-        if not self._start(context):
-            return {"CANCELLED"}
-        deadline = time.monotonic() + self.script_timeout
-        while self._watch.step():
-            if time.monotonic() > deadline:
-                self._watch.cancel()
-                break
-            time.sleep(0.02)
-        return self._finish(context)
-
-    def invoke(self, context, event):
-        if context.window is None:          # no UI (background mode): run blocking
-            return self.execute(context)
-        if not self._start(context):
-            return {"CANCELLED"}
-        wm = context.window_manager
-        self._timer = wm.event_timer_add(POLL_INTERVAL, window=context.window)
-        wm.progress_begin(0, 100)
-        wm.modal_handler_add(self)
-        return {"RUNNING_MODAL"}
-
-    def modal(self, context, event):
-        if event.type == "ESC":
-            self._watch.cancel()
-        elif event.type != "TIMER":
-            return {"PASS_THROUGH"}
-        active = self._watch.step()
-        wm, conn = context.window_manager, context.window_manager.doppel_connection
-        conn.job_stage, conn.job_fraction = self._watch.stage, self._watch.fraction
-        wm.progress_update(int(self._watch.fraction * 100))
-        if context.area is not None:
-            context.area.header_text_set(
-                f"Doppel {self.job_kind}: {self._watch.stage} "
-                f"{self._watch.fraction * 100:.0f}%  (Esc to cancel)")
-        if active:
-            return {"RUNNING_MODAL"}
-        wm.event_timer_remove(self._timer)
-        wm.progress_end()
-        if context.area is not None:
-            context.area.header_text_set(None)
-        for area in context.screen.areas if context.screen else ():
-            area.tag_redraw()
-        return self._finish(context)

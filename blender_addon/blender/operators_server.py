@@ -3,6 +3,7 @@ local server as a child process and wait until it answers, stop it."""
 
 from __future__ import annotations
 
+import math
 import time
 
 import bpy
@@ -10,6 +11,7 @@ import bpy
 from ..deps import protocol
 from ..io.job_watch import HelloWatch
 from . import local_server
+from .modal_loop import ModalLoop
 from .properties import connect, reply_timeout, server_address, server_command
 
 START_TIMEOUT = 120.0      # seconds a fresh server may take to import its models and answer
@@ -25,10 +27,11 @@ def _apply(conn, watch: HelloWatch) -> None:
         conn.state, conn.message = "FAILED", watch.error.message
 
 
-class _HelloOperator:
-    """Shared modal/blocking loop around HelloWatch: execute() blocks, invoke() runs modal in
-    a window. Subclasses override ``_begin``. ``_retry_until`` > 0 keeps asking until then
-    (a server that is still starting)."""
+class _HelloOperator(ModalLoop):
+    """Hello on the shared modal loop (modal in a window, blocking from scripts; Esc stops
+    waiting). ``_retry_until`` > 0 keeps asking until then (a server that is still starting)."""
+    loop_label = "connect"
+    script_timeout = math.inf     # HelloWatch's reply timeout and _retry_until bound it
     _retry_until = 0.0
 
     def _hello(self, context) -> bool:
@@ -41,9 +44,14 @@ class _HelloOperator:
             return False
         conn.state, conn.message = "CONNECTING", f"connecting to {self._client.address}"
         self._watch = HelloWatch(self._client, reply_timeout(context), client_name="blender")
+        self._cancelled = False
         return True
 
-    def _step(self, context) -> bool:
+    def loop_start(self, context) -> bool:
+        """Send the first hello; False (reported) when that is impossible."""
+        return self._hello(context)
+
+    def loop_step(self, context) -> bool:
         """True while still waiting."""
         if self._watch.step():
             return True
@@ -55,9 +63,19 @@ class _HelloOperator:
             self._watch = HelloWatch(self._client, self._watch.reply_timeout, "blender")
         return retry
 
-    def _end(self, context) -> set:
+    def loop_cancel(self, context) -> None:
+        self._cancelled = True
+
+    def loop_progress(self, context) -> tuple[str, None]:
+        return context.window_manager.doppel_connection.message, None
+
+    def loop_finish(self, context) -> set:
         self._client.close()
         conn = context.window_manager.doppel_connection
+        if self._cancelled:
+            conn.state, conn.message = "UNKNOWN", "stopped waiting for the server"
+            self.report({"WARNING"}, conn.message)
+            return {"CANCELLED"}
         _apply(conn, self._watch)
         if conn.state == "CONNECTED":
             self.report({"INFO"}, conn.message)
@@ -66,39 +84,6 @@ class _HelloOperator:
             conn.message = (f"the local server stopped; see its log {local_server.log_path()}")
         self.report({"ERROR"}, conn.message)
         return {"CANCELLED"}
-
-    def _begin(self, context) -> bool:
-        """Send the first hello; False (reported) when that is impossible."""
-        return self._hello(context)
-
-    def execute(self, context):
-        return self._blocking(context) if self._begin(context) else {"CANCELLED"}
-
-    def invoke(self, context, event):
-        if context.window is None:
-            return self.execute(context)
-        return self._modal_start(context) if self._begin(context) else {"CANCELLED"}
-
-    def _blocking(self, context) -> set:
-        while self._step(context):
-            time.sleep(0.05)
-        return self._end(context)
-
-    def _modal_start(self, context) -> set:
-        wm = context.window_manager
-        self._timer = wm.event_timer_add(0.1, window=context.window)
-        wm.modal_handler_add(self)
-        return {"RUNNING_MODAL"}
-
-    def modal(self, context, event):
-        if event.type != "TIMER":
-            return {"PASS_THROUGH"}
-        if self._step(context):
-            return {"RUNNING_MODAL"}
-        context.window_manager.event_timer_remove(self._timer)
-        for area in context.screen.areas if context.screen else ():
-            area.tag_redraw()
-        return self._end(context)
 
 
 class DOPPEL_OT_connect(_HelloOperator, bpy.types.Operator):
@@ -116,7 +101,7 @@ class DOPPEL_OT_start_server(_HelloOperator, bpy.types.Operator):
     def poll(cls, context):
         return not local_server.running()
 
-    def _begin(self, context) -> bool:
+    def loop_start(self, context) -> bool:
         """Launch the server, then keep saying hello until it answers or START_TIMEOUT."""
         try:
             local_server.start(server_command(context), server_address(context))

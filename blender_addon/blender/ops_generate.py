@@ -15,7 +15,7 @@ import bpy
 from ..deps import protocol
 from .avatar_lookup import avatar_armature
 from .builder import build_avatar
-from .job_operator import POLL_INTERVAL, JobOperator
+from .job_operator import JobOperator
 
 FILE_PROP, ROLE_PROP = "doppel_file", "doppel_role"
 SPACING = 0.9          # metres between people added in one go
@@ -59,7 +59,7 @@ class DOPPEL_OT_generate(JobOperator, bpy.types.Operator):
     job_kind = "generate"
 
     def _seed(self, context) -> int:
-        return context.scene.doppel_generate.seed + getattr(self, "_index", 0)
+        return context.scene.doppel_generate.seed + self._index
 
     def job_params(self, context) -> dict:
         s = context.scene.doppel_generate
@@ -67,36 +67,37 @@ class DOPPEL_OT_generate(JobOperator, bpy.types.Operator):
         return {"seed": seed, "attributes": s.attributes(), "name": f"Doppel_{seed}"}
 
     def on_result(self, context, avatar) -> set:
-        i = getattr(self, "_index", 0)
-        built = import_kept(context, avatar, (i * SPACING, 0.0, 0.0))
+        built = import_kept(context, avatar, (self._index * SPACING, 0.0, 0.0))
         self.report({"INFO"}, f"added {built.collection.name}")
         return {"FINISHED"}
 
-    def _remaining(self, context) -> bool:
-        return getattr(self, "_index", 0) + 1 < context.scene.doppel_generate.count
+    def loop_start(self, context) -> bool:
+        self._index, self._outcome = 0, None
+        return JobOperator.loop_start(self, context)
 
-    def execute(self, context):
-        self._index, result = 0, {"CANCELLED"}
-        while True:
-            result = JobOperator.execute(self, context)
-            if result != {"FINISHED"} or not self._remaining(context):
-                return result
-            self._index += 1
+    def loop_step(self, context) -> bool:
+        """One job per person, one after the other: each is imported as soon as it arrives."""
+        if JobOperator.loop_step(self, context):
+            return True
+        if self._watch.state != "done" or \
+                self._index + 1 >= context.scene.doppel_generate.count:
+            return False                   # loop_finish imports the last one, or reports
+        self._outcome = {"CANCELLED"}      # stays so if this import or the next start fails
+        if JobOperator.loop_finish(self, context) != {"FINISHED"}:
+            return False
+        self._index += 1                   # next seed: same loop, a new job
+        if not JobOperator.loop_start(self, context):
+            return False
+        self._outcome = None
+        return True
 
-    def invoke(self, context, event):
-        self._index = 0
-        return JobOperator.invoke(self, context, event)
+    def loop_progress(self, context) -> tuple[str, float]:
+        stage, fraction = JobOperator.loop_progress(self, context)
+        count = context.scene.doppel_generate.count
+        return f"person {self._index + 1}/{count}: {stage}", (self._index + fraction) / count
 
-    def modal(self, context, event):
-        result = JobOperator.modal(self, context, event)
-        if result == {"FINISHED"} and self._remaining(context):
-            self._index += 1                  # next seed: same modal handler, new job
-            if self._start(context):
-                wm = context.window_manager
-                self._timer = wm.event_timer_add(POLL_INTERVAL, window=context.window)
-                wm.progress_begin(0, 100)
-                return {"RUNNING_MODAL"}
-        return result
+    def loop_finish(self, context) -> set:
+        return self._outcome or JobOperator.loop_finish(self, context)
 
 
 def layer_role(obj) -> str | None:
@@ -132,7 +133,7 @@ class DOPPEL_OT_swap_layer(JobOperator, bpy.types.Operator):
     def job_inputs(self, context) -> dict:
         return self._request[1]
 
-    def _start(self, context) -> bool:
+    def loop_start(self, context) -> bool:
         source, target = self._avatars(context)
         try:
             a = protocol.load_avatar(bpy.path.abspath(source[FILE_PROP]))
@@ -146,7 +147,7 @@ class DOPPEL_OT_swap_layer(JobOperator, bpy.types.Operator):
         self._request = ({"layer": role, "from": desc_a, "to": desc_b},
                          {**arrays_a, **arrays_b})
         self._target_name = target.name
-        return JobOperator._start(self, context)
+        return JobOperator.loop_start(self, context)
 
     def on_result(self, context, avatar) -> set:
         old = bpy.data.objects.get(self._target_name)

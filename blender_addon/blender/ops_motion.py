@@ -112,17 +112,8 @@ class DOPPEL_OT_apply_motion_clip_body(JobOperator, bpy.types.Operator):
     def job_params(self, context) -> dict:
         return self._params
 
-    def execute(self, context):
-        if not self._prepare(context):
-            return {"CANCELLED"}
-        return JobOperator.execute(self, context)
-
-    def invoke(self, context, event):
-        if context.window is None:            # background: execute() prepares
-            return self.execute(context)
-        if not self._prepare(context):
-            return {"CANCELLED"}
-        return JobOperator.invoke(self, context, event)
+    def loop_start(self, context) -> bool:
+        return self._prepare(context) and JobOperator.loop_start(self, context)
 
     def on_result(self, context, avatar) -> set:
         from .builder import build_avatar, remove_avatar
@@ -148,10 +139,4 @@ class DOPPEL_OT_apply_motion_clip_body(JobOperator, bpy.types.Operator):
 
 CLASSES = (DoppelMotionSettings, DOPPEL_OT_apply_motion, DOPPEL_OT_apply_motion_clip_body)
 
-
-def register_extra() -> None:
-    bpy.types.Scene.doppel_motion = bpy.props.PointerProperty(type=DoppelMotionSettings)
-
-
-def unregister_extra() -> None:
-    del bpy.types.Scene.doppel_motion
+POINTERS = (("Scene", "doppel_motion", DoppelMotionSettings),)

@@ -24,6 +24,12 @@ class DoppelPanel:
     bl_category = CATEGORY
 
 
+def draw_props(layout, data, names) -> None:
+    """One row per property of ``data``, in order: most sections are just their settings."""
+    for name in names:
+        layout.prop(data, name)
+
+
 class DOPPEL_PT_server(DoppelPanel, bpy.types.Panel):
     bl_label = "Server"
     bl_order = 0

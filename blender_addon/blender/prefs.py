@@ -50,11 +50,9 @@ class DOPPEL_AP_preferences(bpy.types.AddonPreferences):
 
     def draw(self, context):
         col = self.layout.column()
-        col.prop(self, "server_address")
-        col.prop(self, "reply_timeout")
-        col.prop(self, "server_key_file")
-        col.prop(self, "client_key_file")
-        col.prop(self, "server_command")
+        for name in ("server_address", "reply_timeout", "server_key_file", "client_key_file",
+                     "server_command"):
+            col.prop(self, name)
 
 
 def preferences(context=None):

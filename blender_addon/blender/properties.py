@@ -83,12 +83,5 @@ def connect(context=None, address: str | None = None, identity: bytes | None = N
 
 CLASSES = (DoppelBodySettings, DoppelConnection)
 
-
-def register_extra() -> None:
-    bpy.types.Scene.doppel_body = bpy.props.PointerProperty(type=DoppelBodySettings)
-    bpy.types.WindowManager.doppel_connection = bpy.props.PointerProperty(type=DoppelConnection)
-
-
-def unregister_extra() -> None:
-    del bpy.types.WindowManager.doppel_connection
-    del bpy.types.Scene.doppel_body
+POINTERS = (("Scene", "doppel_body", DoppelBodySettings),
+            ("WindowManager", "doppel_connection", DoppelConnection))

@@ -10,7 +10,6 @@ the panel row shows as its icon. A failed preview only leaves the row without a 
 
 from __future__ import annotations
 
-import time
 import uuid
 from pathlib import Path
 
@@ -20,7 +19,8 @@ from ..deps import protocol
 from ..io.batch import BatchItem, BatchRunner, grid_position, plan_batch, plan_files
 from ..io.batch_preview import PreviewQueue
 from .builder import build_avatar
-from .panels import DoppelPanel
+from .modal_loop import ModalLoop
+from .panels import DoppelPanel, draw_props
 from .properties import connect, reply_timeout
 
 PHOTO_PROP = "doppel_photo_sha256"     # on each imported armature: the photo's content hash
@@ -190,16 +190,17 @@ class BatchSession:
         s.fraction = self.runner.fraction
 
 
-class BatchRunOperator:
-    """Operator behaviour shared by Batch Import and Reconstruct (a mixin: Blender refuses a
-    registered operator class as the base of another): modal with a timer in the UI, blocking
-    from scripts; ``make_session`` says which photos."""
+class BatchRunOperator(ModalLoop):
+    """The steps of Batch Import and Reconstruct on the shared modal loop (a mixin: Blender
+    refuses a registered operator class as the base of another); ``make_session`` says which
+    photos."""
+    loop_label = "batch"
     script_timeout = 3600.0
 
     def make_session(self, context) -> BatchSession:
         return BatchSession(context)
 
-    def _begin(self, context) -> bool:
+    def loop_start(self, context) -> bool:
         try:
             self._session = self.make_session(context)
         except (OSError, protocol.ProtocolError) as exc:
@@ -207,7 +208,18 @@ class BatchRunOperator:
             return False
         return True
 
-    def _end(self) -> set:
+    def loop_step(self, context) -> bool:
+        return self._session.tick()
+
+    def loop_cancel(self, context) -> None:
+        self._session.cancel()
+
+    def loop_progress(self, context) -> tuple[str, float]:
+        runner = self._session.runner
+        done = sum(1 for i in runner.items if i.finished)
+        return f"{done}/{len(runner.items)} photos", runner.fraction
+
+    def loop_finish(self, context) -> set:
         session = self._session
         session.close()
         for item in session.failures:
@@ -218,45 +230,6 @@ class BatchRunOperator:
         self.report({"INFO"}, f"imported {len(session.imported)} avatars, "
                               f"{len(session.failures)} failed")
         return {"FINISHED"}
-
-    def execute(self, context):
-        if not self._begin(context):
-            return {"CANCELLED"}
-        deadline = time.monotonic() + self.script_timeout
-        while self._session.tick():
-            if time.monotonic() > deadline:
-                self._session.cancel()
-                break
-            time.sleep(0.02)
-        return self._end()
-
-    def invoke(self, context, event):
-        if context.window is None:
-            return self.execute(context)
-        if not self._begin(context):
-            return {"CANCELLED"}
-        wm = context.window_manager
-        self._timer = wm.event_timer_add(0.1, window=context.window)
-        wm.progress_begin(0, 1000)
-        wm.modal_handler_add(self)
-        return {"RUNNING_MODAL"}
-
-    def modal(self, context, event):
-        wm = context.window_manager
-        if event.type == "ESC":
-            self._session.cancel()
-        elif event.type != "TIMER":
-            return {"PASS_THROUGH"}
-        running = not self._session.runner.cancelled and self._session.tick()
-        wm.progress_update(int(self._session.runner.fraction * 1000))
-        for area in context.screen.areas if context.screen else ():
-            if area.type == "VIEW_3D":
-                area.tag_redraw()
-        if running:
-            return {"RUNNING_MODAL"}
-        wm.event_timer_remove(self._timer)
-        wm.progress_end()
-        return self._end()
 
 
 class DOPPEL_OT_batch_import(BatchRunOperator, bpy.types.Operator):
@@ -273,9 +246,7 @@ class DOPPEL_PT_batch(DoppelPanel, bpy.types.Panel):
     def draw(self, context):
         s = context.scene.doppel_batch
         layout = self.layout
-        layout.prop(s, "folder")
-        layout.prop(s, "quality")
-        layout.prop(s, "thumbnails")
+        draw_props(layout, s, ("folder", "quality", "thumbnails"))
         layout.operator(DOPPEL_OT_batch_import.bl_idname, icon="FILE_FOLDER")
         draw_photo_states(layout, s)
 
@@ -298,10 +269,4 @@ def draw_photo_states(layout, settings) -> None:
 
 CLASSES = (DoppelBatchItem, DoppelBatchSettings, DOPPEL_OT_batch_import, DOPPEL_PT_batch)
 
-
-def register_extra() -> None:
-    bpy.types.Scene.doppel_batch = bpy.props.PointerProperty(type=DoppelBatchSettings)
-
-
-def unregister_extra() -> None:
-    del bpy.types.Scene.doppel_batch
+POINTERS = (("Scene", "doppel_batch", DoppelBatchSettings),)

@@ -79,10 +79,4 @@ class DOPPEL_PT_generate(DoppelPanel, bpy.types.Panel):
 
 CLASSES = (DoppelGenerateSettings, DOPPEL_PT_generate)
 
-
-def register_extra() -> None:
-    bpy.types.Scene.doppel_generate = bpy.props.PointerProperty(type=DoppelGenerateSettings)
-
-
-def unregister_extra() -> None:
-    del bpy.types.Scene.doppel_generate
+POINTERS = (("Scene", "doppel_generate", DoppelGenerateSettings),)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import bpy
 
 from .ops_motion import avatar_of
-from .panels import DoppelPanel
+from .panels import DoppelPanel, draw_props
 
 
 class DOPPEL_PT_motion(DoppelPanel, bpy.types.Panel):
@@ -22,9 +22,7 @@ class DOPPEL_PT_motion(DoppelPanel, bpy.types.Panel):
         sub = col.row()
         sub.enabled = not settings.use_scene_fps
         sub.prop(settings, "fps")
-        layout.prop(settings, "source_fps")
-        layout.prop(settings, "in_place")
-        layout.prop(settings, "start_frame")
+        draw_props(layout, settings, ("source_fps", "in_place", "start_frame"))
         obj = avatar_of(context.active_object)
         smpl_family = obj is not None and avatar_smpl_body(obj) is not None
         if smpl_family:           # only SMPL-family avatars can take an AMASS clip's body

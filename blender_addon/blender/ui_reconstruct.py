@@ -8,7 +8,7 @@ from __future__ import annotations
 import bpy
 from bpy_extras.io_utils import ImportHelper
 
-from .panels import DoppelPanel
+from .panels import DoppelPanel, draw_props
 from .ui_batch import BatchRunOperator, BatchSession, PhotoRunState, draw_photo_states
 
 
@@ -35,6 +35,7 @@ class DOPPEL_OT_reconstruct(BatchRunOperator, ImportHelper, bpy.types.Operator):
     """Reconstruct rigged, textured avatars from photos of people on the Doppel server"""
     bl_idname = "doppel.reconstruct"
     bl_label = "Reconstruct from Photos"
+    loop_label = "reconstruct"
     filter_glob: bpy.props.StringProperty(default="*.png;*.jpg;*.jpeg;*.webp",
                                           options={"HIDDEN"})
     files: bpy.props.CollectionProperty(type=bpy.types.OperatorFileListElement,
@@ -66,8 +67,8 @@ class DOPPEL_OT_reconstruct(BatchRunOperator, ImportHelper, bpy.types.Operator):
         # ...modal when a window exists (the file browser returns here), blocking otherwise.
         if not bpy.app.background and context.window is not None \
                 and not getattr(self, "_session", None):
-            return BatchRunOperator.invoke(self, context, None)
-        return BatchRunOperator.execute(self, context)
+            return self.run_modal(context)
+        return self.run_blocking(context)
 
 
 class DOPPEL_PT_reconstruct(DoppelPanel, bpy.types.Panel):
@@ -77,20 +78,11 @@ class DOPPEL_PT_reconstruct(DoppelPanel, bpy.types.Panel):
     def draw(self, context):
         s = context.scene.doppel_reconstruct
         layout = self.layout
-        layout.prop(s, "quality")
-        layout.prop(s, "body_model")
-        layout.prop(s, "posed")
-        layout.prop(s, "add_camera")
+        draw_props(layout, s, ("quality", "body_model", "posed", "add_camera"))
         layout.operator(DOPPEL_OT_reconstruct.bl_idname, icon="IMAGE_DATA")
         draw_photo_states(layout, s)
 
 
 CLASSES = (DoppelReconstructSettings, DOPPEL_OT_reconstruct, DOPPEL_PT_reconstruct)
 
-
-def register_extra() -> None:
-    bpy.types.Scene.doppel_reconstruct = bpy.props.PointerProperty(type=DoppelReconstructSettings)
-
-
-def unregister_extra() -> None:
-    del bpy.types.Scene.doppel_reconstruct
+POINTERS = (("Scene", "doppel_reconstruct", DoppelReconstructSettings),)
