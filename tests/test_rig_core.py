@@ -99,3 +99,14 @@ def test_degenerate_quaternions_follow_blender(bad):
         np.testing.assert_allclose(m, np.eye(3))
     else:
         np.testing.assert_allclose(m @ m.T, np.eye(3), atol=1e-12)
+
+
+def test_a_zero_pose_quaternion_is_no_rotation_down_the_whole_chain():
+    rest, parents = random_skeleton(6, seed=3)
+    quats = np.random.default_rng(4).normal(size=(6, 4))
+    zeroed = quats.copy()
+    zeroed[2] = 0.0
+    ident = quats.copy()
+    ident[2] = [1.0, 0.0, 0.0, 0.0]
+    np.testing.assert_allclose(posed_bone_matrices(rest, parents, zeroed),
+                               posed_bone_matrices(rest, parents, ident), atol=1e-12)

@@ -28,9 +28,8 @@ import numpy as np
 
 from protocol import ErrorCode, ProtocolError, RiggedAvatar, avatar_message, encode
 
-from ..errors import JobInputError
-
-from ..jobs.base import JobCancelled, JobContext
+from ..errors import JobCancelled, JobInputError
+from ..jobs.base import JobContext
 
 log = logging.getLogger("doppel.worker")
 

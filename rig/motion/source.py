@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .. import rotations as Q
-from ..kinematics import posed_bone_matrices, rest_from_heads
+from ..kinematics import forward_kinematics
 from .errors import MotionError
 
 # Roles: the joints retargeting understands, named as SMPL names them. Loaders tag the joints
@@ -83,10 +83,10 @@ def check_motion(m: SourceMotion) -> SourceMotion:
 def world_transforms(m: SourceMotion) -> tuple[np.ndarray, np.ndarray]:
     """Forward kinematics: (T, J, 4) world rotations and (T, J, 3) world joint positions."""
     sk = m.skeleton
-    roots = np.nonzero(sk.parents < 0)[0]
-    posed = posed_bone_matrices(rest_from_heads(sk.rest), sk.parents, m.rotations,
-                                m.root_position - sk.rest[roots[0]])
-    return Q.from_matrix(posed[..., :3, :3]), posed[..., :3, 3]
+    root = int(np.nonzero(sk.parents < 0)[0][0])
+    identity = np.tile([1.0, 0.0, 0.0, 0.0], (sk.joint_count, 1))      # joints have no rest turn
+    return forward_kinematics(identity, sk.rest, sk.parents, m.rotations,
+                              m.root_position - sk.rest[root])
 
 
 def reframe(m: SourceMotion, world: np.ndarray, rest: np.ndarray) -> SourceMotion:

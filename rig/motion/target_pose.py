@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .. import rotations as Q
-from ..kinematics import posed_bone_matrices
+from ..kinematics import forward_kinematics
 
 
 @dataclass
@@ -34,11 +34,9 @@ def posed_bones(target: TargetRest, rotations: np.ndarray, root_location: np.nda
                 ) -> tuple[np.ndarray, np.ndarray]:
     """(T, B, 4) local quaternions + (T, 3) location of bone 0 (``pose_bone.location``, in its
     rest frame) -> world heads and tails, each (T, B, 3), armature space, metres."""
-    rest = np.tile(np.eye(4), (len(target.names), 1, 1))
-    rest[:, :3, :3] = Q.to_matrix(target.rest_rot)
-    rest[:, :3, 3] = target.heads
     location = Q.rotate(target.rest_rot[0], np.asarray(root_location, dtype=np.float64))
-    posed = posed_bone_matrices(rest, target.parents, rotations, location)
-    length = np.linalg.norm(target.tails - target.heads, axis=1)
-    heads = posed[..., :3, 3]
-    return heads, heads + posed[..., :3, 1] * length[:, None]
+    rot, heads = forward_kinematics(target.rest_rot, target.heads, target.parents, rotations,
+                                    location)
+    y = np.zeros(target.heads.shape)
+    y[:, 1] = np.linalg.norm(target.tails - target.heads, axis=1)      # +Y runs head -> tail
+    return heads, heads + Q.rotate(rot, y)
