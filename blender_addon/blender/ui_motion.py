@@ -23,7 +23,8 @@ class DOPPEL_PT_motion(DoppelPanel, bpy.types.Panel):
         sub.enabled = not settings.use_scene_fps
         sub.prop(settings, "fps")
         layout.prop(settings, "source_fps")
-        layout.prop(settings, "in_place")
+        layout.prop(settings, "root_motion")
+        layout.prop(settings, "plant_feet")
         layout.prop(settings, "start_frame")
         obj = avatar_of(context.active_object)
         smpl_family = obj is not None and avatar_smpl_body(obj) is not None
