@@ -77,18 +77,15 @@ def _fade(corr: np.ndarray, on: np.ndarray, frames: int) -> np.ndarray:
     ``frames`` frames on either side of each contact."""
     out = np.where(on[:, None], corr, 0.0)
     idx = np.flatnonzero(on)
-    if len(idx) == 0 or frames < 1:
+    off = np.flatnonzero(~on)
+    if len(idx) == 0 or frames < 1 or len(off) == 0:
         return out
-    for t in np.flatnonzero(~on):
-        prev = idx[idx < t]
-        nxt = idx[idx > t]
-        wp = max(0.0, 1 - (t - prev[-1]) / frames) if len(prev) else 0.0
-        wn = max(0.0, 1 - (nxt[0] - t) / frames) if len(nxt) else 0.0
-        total = max(1.0, wp + wn)
-        if wp > 0:
-            out[t] += wp / total * corr[prev[-1]]
-        if wn > 0:
-            out[t] += wn / total * corr[nxt[0]]
+    k = np.searchsorted(idx, off)                      # first contact frame after each t
+    prev, nxt = idx[np.maximum(k - 1, 0)], idx[np.minimum(k, len(idx) - 1)]
+    wp = np.where(k > 0, np.maximum(0.0, 1 - (off - prev) / frames), 0.0)
+    wn = np.where(k < len(idx), np.maximum(0.0, 1 - (nxt - off) / frames), 0.0)
+    total = np.maximum(1.0, wp + wn)
+    out[off] = (wp / total)[:, None] * corr[prev] + (wn / total)[:, None] * corr[nxt]
     return out
 
 
