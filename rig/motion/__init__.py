@@ -3,9 +3,9 @@
 ``prepare_clip(path, skeleton, fps)`` reads an AMASS/SMPL ``.npz`` or a BVH file, resamples it
 time-exactly to ``fps`` and retargets it onto the avatar's skeleton, giving per-frame
 ``pose_bone.rotation_quaternion`` values and the root bone's location (or, with
-``root_motion="object"``, the armature object's travel), with the feet on the floor. An AMASS/SMPL clip on
-a SMPL-family avatar skips retargeting: its joint rotations apply directly. Bad input raises
-``MotionError`` with a sentence for the user.
+``root_motion="object"``, the armature object's travel), with the feet on the floor. An
+AMASS/SMPL clip on a SMPL-family avatar skips retargeting: its joint rotations apply
+directly. Bad input raises ``MotionError`` with a sentence for the user.
 """
 
 from .clip_body import clip_body_job, read_clip_body
@@ -19,5 +19,5 @@ from .source import SourceMotion, SourceSkeleton, world_transforms
 
 __all__ = ["FootPoints", "MOTION_SUFFIXES", "MotionError", "ROOT_MOTIONS", "RetargetedClip",
            "SourceMotion", "SourceSkeleton", "sole_points_from_mesh",
-           "can_apply_directly", "clip_body_job", "read_clip_body", "is_smpl_rig", "load_motion", "locals_to_pose",
-           "output_frame_count", "prepare_clip", "resample", "world_transforms"]
+           "can_apply_directly", "clip_body_job", "read_clip_body", "is_smpl_rig",
+           "load_motion", "locals_to_pose", "output_frame_count", "prepare_clip", "resample", "world_transforms"]
