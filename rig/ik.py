@@ -22,7 +22,8 @@ def two_bone_ik(a: np.ndarray, b: np.ndarray, c: np.ndarray, target: np.ndarray,
     ``target`` -> (upper, lower) world rotations (..., 4): the upper segment turns by
     ``upper`` about a; the lower by ``upper * lower`` (lower about b first). The end lands on
     the target, or as near as the segment lengths allow (fully stretched towards it).
-    ``fallback_axis`` (3,): bend axis for a perfectly straight limb (default +X)."""
+    ``fallback_axis`` (3,) or (..., 3): bend axis for a perfectly straight limb (default
+    +X: the lateral axis of a body facing -Y, so a straight knee bends forward)."""
     u, w = a - b, c - b
     l1, l2 = np.linalg.norm(u, axis=-1), np.linalg.norm(w, axis=-1)
     d = np.linalg.norm(target - a, axis=-1)
@@ -34,7 +35,10 @@ def two_bone_ik(a: np.ndarray, b: np.ndarray, c: np.ndarray, target: np.ndarray,
     straight = np.linalg.norm(axis, axis=-1) < 1e-9
     if np.any(straight):
         fb = np.array([1.0, 0.0, 0.0]) if fallback_axis is None else np.asarray(fallback_axis)
-        axis = np.where(straight[..., None], np.cross(fb, w), axis)
+        fb = np.broadcast_to(fb, w.shape)
+        wn = _unit(w)
+        fb = fb - np.sum(fb * wn, -1, keepdims=True) * wn      # perpendicular to the limb
+        axis = np.where(straight[..., None], fb, axis)
     # Turning w about w x u moves it towards u: a positive fold closes the knee.
     lower = Q.from_axis_angle(_unit(axis) * fold[..., None])
     c_new = b + Q.rotate(lower, w)

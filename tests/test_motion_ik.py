@@ -57,3 +57,14 @@ def test_unreachable_target_stretches_towards_it():
     assert np.allclose(got, l1 + l2, atol=1e-5)
     cos = np.sum((c2 - a) * (far - a), 1) / (got * np.linalg.norm(far - a, axis=1))
     assert (cos > 1 - 1e-9).all()
+
+
+def test_a_straight_leg_bends_its_knee_forward():
+    """Perfectly straight (a T-pose frame): no bend plane, so the fallback axis decides; the
+    body's left-right axis bends the knee forward (-Y), even for a body turned 90 degrees."""
+    a, b, c = np.array([[0.0, 0, 0.9]]), np.array([[0.0, 0, 0.5]]), np.array([[0.0, 0, 0.1]])
+    b2, c2 = _solve(a, b, c, c + [0.0, 0.0, 0.05])
+    assert np.allclose(c2, c + [0.0, 0.0, 0.05]) and b2[0, 1] < -0.05 and abs(b2[0, 0]) < 1e-9
+    upper, lower = two_bone_ik(a, b, c, c + [0.0, 0.0, 0.05], fallback_axis=[0.0, 1.0, 0.0])
+    knee = a + Q.rotate(upper, b - a)                 # facing +X: lateral is +Y
+    assert knee[0, 0] > 0.05 and abs(knee[0, 1]) < 1e-9

@@ -153,8 +153,11 @@ def place_feet(m: SourceMotion, target: TargetRest, chains: tuple[Chain, ...],
         moving = np.linalg.norm(corr, axis=1) > 1e-6
         if not moving.any():
             continue
+        # A straight leg bends about the pelvis' left-right axis (knee forward).
+        lateral = Q.rotate(delta[moving, 0], np.broadcast_to([1.0, 0.0, 0.0],
+                                                             (int(moving.sum()), 3)))
         upper, lower = two_bone_ik(heads[moving, h], heads[moving, k], heads[moving, a],
-                                   heads[moving, a] + corr[moving])
+                                   heads[moving, a] + corr[moving], fallback_axis=lateral)
         for b in thigh:
             delta[moving, b] = Q.multiply(upper, delta[moving, b])
         for b in shin:

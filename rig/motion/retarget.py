@@ -80,14 +80,27 @@ def _segment(m: SourceMotion, role: str, g: np.ndarray, p: np.ndarray, tdir: np.
     return None
 
 
+def _aim(a: np.ndarray, tdir: np.ndarray, rest_seg: np.ndarray, posed_seg: np.ndarray,
+         g_j: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Steps 2-3 for one chain: parent alignment ``a`` (4,), the chain's rest direction
+    ``tdir`` (3,), the source segment at rest (3,) and posed (T, 3), the source joint's world
+    rotations (T, 4) -> ((T, 4) world delta, (4,) the chain's alignment)."""
+    if np.linalg.norm(rest_seg) <= 1e-6 or np.linalg.norm(tdir) <= 1e-6:
+        return Q.multiply(g_j, a), a                 # nothing to aim along: rotation only
+    a = Q.multiply(Q.between(Q.rotate(a, tdir), rest_seg), a)                    # step 2
+    d = Q.multiply(g_j, a)
+    now = Q.rotate(d, np.broadcast_to(tdir, posed_seg.shape))
+    return Q.multiply(Q.between(now, posed_seg), d), a                           # step 3
+
+
 def world_deltas(m: SourceMotion, target: TargetRest, chains: tuple[Chain, ...],
                  g: np.ndarray, p: np.ndarray) -> tuple[np.ndarray, list[str]]:
     """Steps 2-3: (T, B, 4) world rotation of every target bone from its rest, and the names
     of the bones the source drives. ``g``, ``p``: the source's world rotations and joint
     positions (``world_transforms``)."""
-    t_count, b_count = m.frame_count, len(target.names)
+    b_count = len(target.names)
     roles = m.skeleton.roles
-    delta = np.empty((t_count, b_count, 4))
+    delta = np.empty((m.frame_count, b_count, 4))
     align = np.tile(IDENTITY, (b_count, 1))
     starts = {bones[0]: (chain, bones) for chain, bones in _chain_index(target, chains, roles)}
     member = {b: bones[0] for _, bones in starts.values() for b in bones}
@@ -103,11 +116,8 @@ def world_deltas(m: SourceMotion, target: TargetRest, chains: tuple[Chain, ...],
         a = align[parent] if parent >= 0 else IDENTITY
         if b in curve:
             rest_seg, posed_seg, j = curve[b]
-            tdir = target.tails[b] - target.heads[b]
-            a = Q.multiply(Q.between(Q.rotate(a, tdir), rest_seg), a)
-            d = Q.multiply(g[:, j], a)
-            now = Q.rotate(d, np.broadcast_to(tdir, (t_count, 3)))
-            delta[:, b], align[b] = Q.multiply(Q.between(now, posed_seg), d), a
+            delta[:, b], align[b] = _aim(a, target.tails[b] - target.heads[b], rest_seg,
+                                         posed_seg, g[:, j])
             continue
         if b not in starts:                                   # undriven: rigid with the parent
             delta[:, b] = delta[:, parent] if parent >= 0 else IDENTITY
@@ -117,14 +127,10 @@ def world_deltas(m: SourceMotion, target: TargetRest, chains: tuple[Chain, ...],
         j = roles[chain.role]
         tdir = target.tails[bones[-1]] - target.heads[b]
         seg = _segment(m, chain.role, g, p, tdir) if chain.aim else None
-        if seg is not None and np.linalg.norm(seg[0]) > 1e-6 and np.linalg.norm(tdir) > 1e-6:
-            a = Q.multiply(Q.between(Q.rotate(a, tdir), seg[0]), a)              # step 2
-            d = Q.multiply(g[:, j], a)
-            now = Q.rotate(d, np.broadcast_to(tdir, (t_count, 3)))
-            d = Q.multiply(Q.between(now, seg[1]), d)                            # step 3
+        if seg is not None:
+            delta[:, b], align[b] = _aim(a, tdir, seg[0], seg[1], g[:, j])
         else:
-            d = Q.multiply(g[:, j], a)
-        delta[:, b], align[b] = d, a
+            delta[:, b], align[b] = Q.multiply(g[:, j], a), a
     if curve:
         fit_torso(m, target, back, delta, p, target_hip(target, chains))
     return delta, sorted(target.names[b] for b in member)
