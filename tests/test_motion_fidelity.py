@@ -12,9 +12,10 @@ import bpy  # noqa: F401  (a missing bpy fails the run, never skips it)
 
 from benchmarks.motion_quality import (GROUPS, bvh_direction_errors, feet_report,
                                        group_summary, mesh_feet)
+from conftest import SHARED_DATA
 from rig.motion import load_motion, prepare_clip
 
-SHARED = __import__("conftest").SHARED_DATA / "motions"
+SHARED = SHARED_DATA / "motions"
 BVHS = sorted(p.name for p in (SHARED / "bvh").glob("*.bvh"))
 AMASS = sorted(p.name for p in (SHARED / "amass").glob("*.npz"))
 CLIPS = [f"bvh/{n}" for n in BVHS] + [f"amass/{n}" for n in AMASS]
