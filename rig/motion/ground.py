@@ -146,6 +146,7 @@ def place_feet(m: SourceMotion, target: TargetRest, chains: tuple[Chain, ...],
     head_world[:, 2] += lift
     heads[..., 2] += lift[:, None]
     low += lift[:, None]
+    shift[..., 2] = np.where(contacts, -low, 0.0)       # contact soles exactly on z = 0
     fade = int(round(FADE_S * m.fps))
     for s, (thigh, shin, h, k, a) in enumerate(legs):
         corr = _fade(shift[:, s], contacts[:, s], fade)
