@@ -1,8 +1,12 @@
 """Motion benchmark: a 60 s, 120 fps AMASS clip (a real one tiled) applied to the Anny avatar
 at 30 fps (1800 frames x 104 bones) with Doppel's bulk writer vs per-frame keyframe_insert,
-in the same run, plus the numpy load + resample + retarget time on its own.
+in the same run, plus the numpy load + resample + retarget time on its own. Then fidelity
+(issue 15) on every shared clip: BVH segment directions against Blender's own BVH importer
+(median / max degrees per group) and the feet on the skinned mesh (share of contact frames
+within +-2 cm of the floor, lowest point, drift of a planted foot); see motion_quality.py.
 
     .venv/bin/python benchmarks/motion.py [--json] [--repeats N] [--baseline-frames N]
+                                          [--no-quality]
 
 Goals (issue 4): writer <= 0.3 s and >= 30x faster than keyframe_insert. Wall-clock seconds;
 medians over --repeats. --baseline-frames times keyframe_insert on the first N frames and
@@ -73,6 +77,8 @@ def main() -> int:
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--baseline-frames", type=int, default=0,
                         help="time keyframe_insert on this many frames and scale (0: all)")
+    parser.add_argument("--no-quality", action="store_true",
+                        help="skip the per-clip direction and feet measurements")
     args = parser.parse_args()
 
     from protocol import load_avatar, save_avatar  # noqa: F401
@@ -129,6 +135,9 @@ def main() -> int:
         "goals_met": {"doppel_s": doppel_s <= GOALS["doppel_s"],
                       "ratio": baseline_s / doppel_s >= GOALS["ratio"]},
     }
+    quality = None if args.no_quality else fidelity(avatar)
+    if quality is not None:
+        result["fidelity"] = quality
     if args.json:
         print(json.dumps(result))
         return 0
@@ -144,7 +153,61 @@ def main() -> int:
     met = "met" if result["goals_met"]["doppel_s"] else "MISSED"
     print(f"ratio keyframe_insert / Doppel: {result['ratio']}x (goal >= {GOALS['ratio']:g}x); "
           f"writer goal <= {GOALS['doppel_s']} s: {met}")
+    if quality is not None:
+        print_fidelity(quality)
     return 0
+
+
+def fidelity(avatar) -> dict:
+    """Clip -> {"directions": group -> [median, max] degrees (BVH only), "feet": {...}} for
+    every shared BVH and AMASS clip on ``avatar`` at 30 fps, feet on its mesh's soles."""
+    from benchmarks.motion_quality import (bvh_direction_errors, feet_report, group_summary,
+                                           mesh_feet)
+    from rig.motion import prepare_clip
+    out = {}
+    feet = mesh_feet(avatar)
+    clips = sorted((CLIP.parents[1] / "bvh").glob("*.bvh")) + sorted(CLIP.parent.glob("*.npz"))
+    for path in clips:
+        entry = {}
+        if path.suffix == ".bvh":
+            with contextlib.redirect_stdout(sys.stderr):          # the importer's chatter
+                errors, clip = bvh_direction_errors(path, avatar)
+            entry["directions"] = {g: [round(m, 2), round(x, 2)]
+                                   for g, (m, x) in group_summary(errors).items()}
+        else:
+            clip = prepare_clip(path, avatar.skeleton, TARGET_FPS, feet=feet)
+        r = feet_report(avatar, clip)
+        loose = feet_report(avatar, prepare_clip(path, avatar.skeleton, TARGET_FPS, feet=feet,
+                                                 plant_feet=False))
+        entry["feet"] = {"frames": clip.frame_count, "contact_frames": r["contact_frames"],
+                         "within_2cm": round(r["within_2cm"], 3),
+                         "within_1cm": round(r["within_1cm"], 3),
+                         "lowest_cm": round(100 * r["lowest_m"], 2),
+                         "drift_cm": round(100 * r["drift_m"], 2),
+                         "drift_unplanted_cm": round(100 * loose["drift_m"], 2)}
+        out[path.name] = entry
+    return out
+
+
+def print_fidelity(quality: dict) -> None:
+    groups = ("spine", "neck", "head", "arms", "legs")
+    print("\nBVH directions vs Blender's importer, degrees median/max (goal <= 5 / 15):")
+    print(f"{'clip':<14}" + "".join(f"{g:>13}" for g in groups))
+    for name, entry in quality.items():
+        if "directions" in entry:
+            d = entry["directions"]
+            print(f"{name:<14}" + "".join(f"{d[g][0]:>6.1f} /{d[g][1]:>5.1f}" for g in groups))
+    print("\nFeet on the skinned mesh over the source's contact frames (goal: >= 95 % within "
+          "1 cm, lowest >= -1 cm, drift < 1 cm):")
+    print(f"{'clip':<36}{'frames':>7}{'contact':>8}{'<=2cm':>7}{'<=1cm':>7}{'lowest cm':>10}"
+          f"{'drift cm':>9}{'unplanted':>10}")
+    for name, entry in quality.items():
+        f = entry["feet"]
+        print(f"{name:<36}{f['frames']:>7}{f['contact_frames']:>8}{f['within_2cm']:>7.0%}"
+              f"{f['within_1cm']:>7.0%}{f['lowest_cm']:>10.2f}{f['drift_cm']:>9.2f}"
+              f"{f['drift_unplanted_cm']:>10.2f}")
+    print("(contact: foot-frames in contact; drift: a planted foot's ball from where it landed; "
+          "unplanted: the same with Plant Feet off)")
 
 
 if __name__ == "__main__":

@@ -8,9 +8,11 @@ scipy or torch (Blender's Python has numpy alone); import-linter checks that.
 - ``bone_frames`` Blender's head/tail/roll bone frames
 - ``kinematics`` forward kinematics as Blender's pose evaluates it
 - ``skinning``   linear blend skinning, top-k skin weights
-- ``motion``     AMASS/SMPL and BVH readers, resampling, retargeting, SMPL pose transfer
+- ``ik``         two-bone IK (planting feet)
+- ``motion``     AMASS/SMPL and BVH readers, resampling, retargeting, grounding, SMPL pose
+                 transfer
 """
 
-from . import bone_frames, kinematics, motion, rotations, skinning
+from . import bone_frames, ik, kinematics, motion, rotations, skinning
 
-__all__ = ["bone_frames", "kinematics", "motion", "rotations", "skinning"]
+__all__ = ["bone_frames", "ik", "kinematics", "motion", "rotations", "skinning"]

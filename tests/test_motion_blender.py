@@ -16,7 +16,7 @@ import bpy  # noqa: E402  (a missing bpy fails the run, never skips it)
 
 import blender_addon  # noqa: E402
 from blender_addon.blender.builder import build_avatar  # noqa: E402
-from rig.motion import output_frame_count, prepare_clip  # noqa: E402
+from rig.motion import output_frame_count, prepare_clip, sole_points_from_mesh  # noqa: E402
 from rig.motion.target_pose import TargetRest, posed_bones  # noqa: E402
 from panel_layout import draw_panel  # noqa: E402
 
@@ -76,7 +76,10 @@ def test_applied_walk_moves_the_bones_as_retargeted(avatar, anny_avatar, motions
     assert len(curves) == 104 * 4 + 3 and len(curves[0].keyframe_points) == frames
     assert {k.interpolation for k in curves[-1].keyframe_points} == {"LINEAR"}
 
-    clip = prepare_clip(motions / "bvh" / "walk.bvh", anny_avatar.skeleton, 30.0)
+    sk, body = anny_avatar.skeleton, anny_avatar.layers[0]       # grounded on the mesh's soles
+    feet = sole_points_from_mesh(sk.names, sk.parents, body.vertices, body.skin_indices,
+                                 body.skin_weights)
+    clip = prepare_clip(motions / "bvh" / "walk.bvh", sk, 30.0, feet=feet)
     want, _ = posed_bones(TargetRest.from_skeleton(anny_avatar.skeleton),
                           clip.rotations.astype(np.float64), clip.root_location.astype(np.float64))
     names = [pb.name for pb in avatar.pose.bones]
@@ -187,5 +190,6 @@ def test_motion_panel_draws_its_settings_and_the_apply_button(avatar):
     panel = bpy.types.DOPPEL_PT_motion
     assert panel.bl_category == "Doppel" and panel.bl_label == "Motion"
     layout = draw_panel(panel, bpy.context)
-    assert {"filepath", "use_scene_fps", "fps", "in_place", "start_frame"} <= set(layout.props)
+    assert {"filepath", "use_scene_fps", "fps", "root_motion", "plant_feet",
+            "start_frame"} <= set(layout.props)
     assert layout.operators == ["doppel.apply_motion"]

@@ -1,6 +1,12 @@
-"""`doppel animate AVATAR_FILE MOTION_FILE --out FILE.blend [--fps F] [--in-place] [--start N]
+"""`doppel animate AVATAR_FILE MOTION_FILE --out FILE.blend [--fps F]
+[--root-motion bone|object|in_place] [--in-place] [--no-plant-feet] [--start N]
 [--use-clip-body] [--retarget]`: build the avatar in headless Blender, key the motion clip onto
 it with the add-on's own code, and save the scene.
+
+Root motion: "bone" (default) keys the travel on the root bone, as Unity's and Unreal's root
+motion read it; "object" on the armature object; "in_place" nowhere (``--in-place`` is the old
+spelling). Retargeted clips have their feet on the floor; planted feet are held still unless
+``--no-plant-feet``.
 
 An AMASS/SMPL clip on a SMPL-family avatar is applied directly (the clip's own joint
 rotations); every other pairing is retargeted. ``--use-clip-body`` first rebuilds a
@@ -27,7 +33,13 @@ def add_parser(sub) -> None:
     p.add_argument("--fps", type=float, help="frames per second to sample at (default: the "
                                              "scene's, 24)")
     p.add_argument("--source-fps", type=float, help="frame rate of a clip that stores none")
-    p.add_argument("--in-place", action="store_true", help="no root travel")
+    p.add_argument("--root-motion", choices=("bone", "object", "in_place"),
+                   help="where the travel goes: the root bone (default, for game engines' "
+                        "root motion), the armature object, or nowhere (in place)")
+    p.add_argument("--in-place", action="store_true",
+                   help="no root travel (same as --root-motion in_place)")
+    p.add_argument("--no-plant-feet", dest="plant_feet", action="store_false",
+                   help="let feet slide as the clip's do (soles still meet the floor)")
     p.add_argument("--start", type=int, default=1, help="first frame (default 1)")
     p.add_argument("--use-clip-body", action="store_true",
                    help="rebuild a SMPL/SMPL-H/SMPL-X avatar with the AMASS clip's betas and "
@@ -83,19 +95,24 @@ def run(args: argparse.Namespace) -> int:
         if avatar is None:
             return 1
     method = "retarget" if args.retarget else "auto"
+    if args.in_place and args.root_motion not in (None, "in_place"):
+        return fail(f"--in-place contradicts --root-motion {args.root_motion}; give one.")
+    root_motion = "in_place" if args.in_place else (args.root_motion or "bone")
     # bpy is slow to import, so only now; the motion maths needs no bpy and is checked first.
     from rig.motion import MotionError, prepare_clip
     try:
-        prepare_clip(args.motion, avatar.skeleton, args.fps or 24.0, in_place=args.in_place,
+        prepare_clip(args.motion, avatar.skeleton, args.fps or 24.0, root_motion=root_motion,
                      source_fps=args.source_fps, smpl_body=avatar.metadata.get("smpl"),
-                     method=method)
+                     method=method, plant_feet=False)
     except MotionError as exc:
         return fail(str(exc))
     from blender_addon.blender.headless import animate_blend
     action, clip = animate_blend(avatar, args.motion, out, fps=args.fps,
-                                 in_place=args.in_place, start_frame=args.start,
-                                 source_fps=args.source_fps, method=method)
+                                 root_motion=root_motion, start_frame=args.start,
+                                 source_fps=args.source_fps, method=method,
+                                 plant_feet=args.plant_feet)
     for text in clip.warnings:
         print(f"warning: {text}", file=sys.stderr)
-    print(f"{out} (action {action}, {clip.frame_count} frames; {clip.info})")
+    print(f"{out} (action {action}, {clip.frame_count} frames, root motion "
+          f"{clip.root_motion}; {clip.info})")
     return 0

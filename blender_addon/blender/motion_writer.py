@@ -21,6 +21,7 @@ from ..deps import rig
 from .builder import AVATAR_PROP, build_avatar
 
 LINEAR = 1          # Keyframe.interpolation enum value of 'LINEAR'
+HOME_PROP = "doppel_motion_home"    # object location before root motion went on the object
 
 
 def scene_fps(scene) -> float:
@@ -111,6 +112,29 @@ def _write_curve(fcurves, layered: bool, path: str, index: int, group: str,
     points.foreach_set("interpolation", linear)
 
 
+def object_travel(obj, clip) -> np.ndarray | None:
+    """(T, 3) float32 object location keys for a clip whose root motion goes on the object:
+    the object's current location plus the clip's armature-space travel turned and scaled
+    into the object's parent space (so a moved or turned avatar walks from where it stands);
+    None for other clips."""
+    travel = getattr(clip, "object_location", None)
+    if travel is None:
+        return None
+    travel = np.asarray(travel, np.float64)
+    if travel.shape != (np.asarray(clip.rotations).shape[0], 3) or not np.isfinite(travel).all():
+        raise rig.motion.MotionError(f"Clip '{clip.name}' has unusable root motion.")
+    basis = np.array(obj.matrix_basis)
+    return (home_location(obj) + travel @ basis[:3, :3].T).astype(np.float32)
+
+
+def home_location(obj) -> np.ndarray:
+    """Where the avatar stands between clips: its location before the first clip that put
+    root motion on the object (kept on the object; its animated location is the travel)."""
+    if HOME_PROP not in obj.keys():
+        obj[HOME_PROP] = list(obj.location)
+    return np.array(obj[HOME_PROP], np.float64)
+
+
 def apply_clip(obj, clip: rig.motion.RetargetedClip, scene, start_frame: int = 1):
     """Write ``clip`` onto armature ``obj`` as a new action starting at ``start_frame`` and
     return it. A previous action is kept (fake user) so it survives saving. Keys land at
@@ -128,6 +152,7 @@ def apply_clip(obj, clip: rig.motion.RetargetedClip, scene, start_frame: int = 1
     if not (usable and np.isfinite(rot).all() and np.isfinite(loc).all()):
         raise rig.motion.MotionError(f"Clip '{clip.name}' has no usable frames.")
     frames = start_frame + np.arange(rot.shape[0]) * (scene_fps(scene) / clip.fps)
+    travel = object_travel(obj, clip)
 
     anim = obj.animation_data
     previous = (anim.action, getattr(anim, "action_slot", None)) if anim else (None, None)
@@ -144,6 +169,10 @@ def apply_clip(obj, clip: rig.motion.RetargetedClip, scene, start_frame: int = 1
         path = f'pose.bones["{bpy.utils.escape_identifier(root)}"].location'
         for i in range(3):
             _write_curve(fcurves, layered, path, i, root, frames, loc[:, i], linear)
+        if travel is not None:      # root motion on the object: same action, same slot
+            for i in range(3):
+                _write_curve(fcurves, layered, "location", i, "Object Transforms", frames,
+                             travel[:, i], linear)
         if previous[0] is not None:
             previous[0].use_fake_user = True
         anim = obj.animation_data or obj.animation_data_create()
@@ -159,6 +188,8 @@ def apply_clip(obj, clip: rig.motion.RetargetedClip, scene, start_frame: int = 1
         raise
     for name in clip.bone_names:
         pose_bones[name].rotation_mode = "QUATERNION"
+    if travel is None and HOME_PROP in obj.keys():     # back home after an object-motion clip
+        obj.location = obj[HOME_PROP]
     scene.frame_start = int(start_frame)
     scene.frame_end = int(math.ceil(frames[-1] - 1e-6))
     return action
@@ -166,21 +197,29 @@ def apply_clip(obj, clip: rig.motion.RetargetedClip, scene, start_frame: int = 1
 
 def apply_motion_file(obj, path: str, scene, fps: float | None = None, in_place: bool = False,
                       start_frame: int = 1, source_fps: float | None = None,
-                      method: str = "auto"):
+                      method: str = "auto", root_motion: str | None = None,
+                      plant_feet: bool = True):
     """Read ``path``, put it on avatar ``obj`` (directly for an AMASS clip on a SMPL-family
-    avatar, else retargeted; see prepare_clip) and key it; the add-on's and `doppel
-    animate`'s one entry point. ``fps`` None means the scene's rate. Raises MotionError with
-    the scene unchanged."""
+    avatar, else retargeted with its mesh's soles on the floor; see prepare_clip) and key it;
+    the add-on's and `doppel animate`'s one entry point. ``fps`` None means the scene's rate;
+    ``root_motion`` "bone" (default), "object" or "in_place" (``in_place=True`` is the old
+    spelling); ``plant_feet`` holds contact feet still. Raises MotionError with the scene
+    unchanged."""
+    from .motion_feet import armature_feet
     check_avatar(obj)
-    clip = rig.motion.prepare_clip(path, armature_skeleton(obj), fps or scene_fps(scene),
+    skeleton = armature_skeleton(obj)
+    clip = rig.motion.prepare_clip(path, skeleton, fps or scene_fps(scene),
                                    in_place=in_place, source_fps=source_fps,
-                                   smpl_body=avatar_smpl_body(obj), method=method)
+                                   smpl_body=avatar_smpl_body(obj), method=method,
+                                   root_motion=root_motion, plant_feet=plant_feet,
+                                   feet=armature_feet(obj, skeleton))
     return apply_clip(obj, clip, scene, start_frame=start_frame), clip
 
 
 def animate_blend(avatar, motion_path, out_blend, fps: float | None = None,
                   in_place: bool = False, start_frame: int = 1,
-                  source_fps: float | None = None, method: str = "auto"):
+                  source_fps: float | None = None, method: str = "auto",
+                  root_motion: str | None = None, plant_feet: bool = True):
     """Headless `doppel animate`: a fresh scene, the avatar built at rest, the clip applied as
     the add-on does, the .blend saved; returns (action name, the RetargetedClip). ``fps``
     also becomes the scene's rate, so playback is real time."""
@@ -192,7 +231,8 @@ def animate_blend(avatar, motion_path, out_blend, fps: float | None = None,
     built = build_avatar(avatar, bpy.context, posed=False, with_camera=False)
     action, clip = apply_motion_file(built.armature, str(motion_path), scene,
                                      in_place=in_place, start_frame=start_frame,
-                                     source_fps=source_fps, method=method)
+                                     source_fps=source_fps, method=method,
+                                     root_motion=root_motion, plant_feet=plant_feet)
     out = Path(out_blend).resolve()
     out.parent.mkdir(parents=True, exist_ok=True)
     bpy.ops.wm.save_as_mainfile(filepath=str(out), compress=True)

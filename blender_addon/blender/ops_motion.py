@@ -32,8 +32,24 @@ class DoppelMotionSettings(bpy.types.PropertyGroup):
     source_fps: bpy.props.FloatProperty(
         name="Source fps", default=0.0, min=0.0, max=1000.0, precision=3,
         description="Frame rate of clips that do not store one (plain SMPL .npz); 0: unknown")
+    root_motion: bpy.props.EnumProperty(
+        name="Root Motion", default="BONE",
+        description="Where the clip's travel across the floor goes",
+        items=(("BONE", "Root Bone", "On the root bone (what Unity and Unreal root motion "
+                                     "read)"),
+               ("OBJECT", "Armature Object", "On the armature object's location; the root "
+                                             "bone stays over the origin"),
+               ("IN_PLACE", "In Place", "Nowhere: the avatar stays over the origin")))
+    # The old checkbox, kept for scripts: an alias of root_motion == "IN_PLACE".
     in_place: bpy.props.BoolProperty(
-        name="In Place", default=False, description="Keep the avatar over the origin")
+        name="In Place", description="Keep the avatar over the origin",
+        get=lambda self: self.root_motion == "IN_PLACE",
+        set=lambda self, on: setattr(self, "root_motion", "IN_PLACE" if on else (
+            "BONE" if self.root_motion == "IN_PLACE" else self.root_motion)))
+    plant_feet: bpy.props.BoolProperty(
+        name="Plant Feet", default=True,
+        description="Hold feet still while they touch the floor (light leg IK); off, soles "
+                    "still meet the floor but feet slide as much as the clip's do")
     start_frame: bpy.props.IntProperty(
         name="Start Frame", default=1, description="Scene frame the clip's first frame lands on")
     use_clip_body: bpy.props.BoolProperty(
@@ -44,7 +60,8 @@ class DoppelMotionSettings(bpy.types.PropertyGroup):
 
     def apply_options(self) -> dict:
         """Keyword arguments of motion_writer.apply_motion_file."""
-        return {"fps": None if self.use_scene_fps else self.fps, "in_place": self.in_place,
+        return {"fps": None if self.use_scene_fps else self.fps,
+                "root_motion": self.root_motion.lower(), "plant_feet": self.plant_feet,
                 "start_frame": self.start_frame, "source_fps": self.source_fps or None}
 
 

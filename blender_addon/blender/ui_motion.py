@@ -22,7 +22,7 @@ class DOPPEL_PT_motion(DoppelPanel, bpy.types.Panel):
         sub = col.row()
         sub.enabled = not settings.use_scene_fps
         sub.prop(settings, "fps")
-        draw_props(layout, settings, ("source_fps", "in_place", "start_frame"))
+        draw_props(layout, settings, ("source_fps", "root_motion", "plant_feet", "start_frame"))
         obj = avatar_of(context.active_object)
         smpl_family = obj is not None and avatar_smpl_body(obj) is not None
         if smpl_family:           # only SMPL-family avatars can take an AMASS clip's body

@@ -49,7 +49,9 @@ ANNY_CHAINS: tuple[Chain, ...] = (
     Chain("spine2", ("spine02",)),
     Chain("spine3", ("spine01",)),
     Chain("neck", ("neck01", "neck02", "neck03")),
-    Chain("head", ("head",), aim=False),
+    # Aimed like the neck: left unaimed, the head would inherit the neck's straightening
+    # (Anny's neck leans ~20 degrees further forward at rest than CMU's) and tilt back.
+    Chain("head", ("head",)),
     *_sided("left"),
     *_sided("right"),
 )
@@ -62,6 +64,9 @@ SEGMENT_CHILD = {
     "left_collar": "left_shoulder", "left_shoulder": "left_elbow", "left_elbow": "left_wrist",
     "left_wrist": None, "left_foot": None,
 }
+# Segments whose end is no body joint: the head ends at the top of the head (a BVH end site,
+# role "head_end"); the pelvis segment runs from the hip centre to spine1 (see retarget).
+SEGMENT_END = {"head": "head_end"}
 _SMPL_SHORT = {"left": "l", "right": "r"}
 
 
@@ -76,7 +81,7 @@ def _smpl_chains(names: list[str]) -> tuple[Chain, ...] | None:
                 keys.add(r.replace(f"{side}_", _SMPL_SHORT[side]))
             bone = next((lookup[k] for k in keys if k in lookup), None)
             if bone is not None:
-                chains.append(Chain(r, (bone,), aim=child is not None))
+                chains.append(Chain(r, (bone,), aim=child is not None or r in SEGMENT_END))
     if len(chains) < 10:
         return None
     # Fingers, jaw, eyes: bones named like the clip's joints take their rotations as they are.

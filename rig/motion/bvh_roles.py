@@ -44,6 +44,10 @@ def find_roles(names: list[str], parents: np.ndarray) -> dict[str, int]:
     head_path = set(_ancestors(head, parents)) if head is not None else set()
     if head is not None:
         roles["head"] = head
+        # The head's own direction: its end site (top of the head) when the file has one.
+        ends = [c for c in children[head] if names[c] == f"{names[head]}_end"]
+        if ends or len(children[head]) == 1:
+            roles["head_end"] = (ends or children[head])[0]
     chest = None
     for side in ("left", "right"):
         ankle = _find(names, ("ankle", "foot"), side)
@@ -52,7 +56,9 @@ def find_roles(names: list[str], parents: np.ndarray) -> dict[str, int]:
             roles[f"{side}_knee"] = int(parents[ankle])
             roles[f"{side}_hip"] = int(parents[parents[ankle]])
             if children[ankle]:
-                roles[f"{side}_foot"] = children[ankle][0]
+                roles[f"{side}_foot"] = toe = children[ankle][0]
+                if children[toe]:                  # the toe's end site: the tip of the foot
+                    roles[f"{side}_toe_end"] = children[toe][0]
         wrist = _find(names, ("wrist", "hand"), side)
         if wrist is not None and parents[wrist] > 0 and parents[parents[wrist]] > 0:
             roles[f"{side}_wrist"] = wrist

@@ -9,13 +9,16 @@ from typing import Literal, Mapping
 
 import numpy as np
 
+from .. import rotations as Q
 from .amass import load_smpl_npz
 from .bone_map import chains_for
 from .bvh import load_bvh
 from .direct import apply_directly, can_apply_directly
 from .errors import MotionError
+from .feet import FootPoints
 from .resample import resample
 from .retarget import retarget
+from .root_path import ROOT_MOTIONS
 from .target_pose import TargetRest
 from .source import SourceMotion
 
@@ -38,6 +41,11 @@ class RetargetedClip:
     warnings: list[str] = field(default_factory=list)
     method: str = "retarget"    # how the clip was put on the skeleton: "direct" or "retarget"
     info: str = ""              # one sentence saying so, for the user
+    root_motion: str = "bone"   # who carries the horizontal travel: "bone", "object", "in_place"
+    # (T, 3) float32 armature-space travel to add to the armature object's location
+    # (root_motion "object"; None otherwise).
+    object_location: np.ndarray | None = None
+    contacts: np.ndarray | None = None   # (T, 2) bool: left/right foot planted (retargeting)
 
     @property
     def frame_count(self) -> int:
@@ -62,16 +70,26 @@ def load_motion(path: str | Path, source_fps: float | None = None) -> SourceMoti
 
 def prepare_clip(path: str | Path, skeleton, fps: float, in_place: bool = False,
                  source_fps: float | None = None, smpl_body: Mapping | None = None,
-                 method: Method = "auto") -> RetargetedClip:
+                 method: Method = "auto", root_motion: str | None = None,
+                 plant_feet: bool = True, feet: FootPoints | None = None) -> RetargetedClip:
     """Load ``path``, resample it to ``fps`` and put it on ``skeleton`` (a protocol Skeleton,
     or anything with names/parents/heads/tails/matrices). ``smpl_body`` is a SMPL-family
     avatar's ``metadata["smpl"]`` (places the root exactly). ``method`` "auto" applies an
     AMASS/SMPL clip directly to a SMPL-family avatar and retargets every other pairing; the
-    clip's ``method`` and ``info`` say which was used. Raises MotionError."""
+    clip's ``method`` and ``info`` say which was used. ``root_motion``: "bone" (default:
+    travel on the root bone, as game engines' root motion expects), "object" (travel on the
+    armature object, ``clip.object_location``) or "in_place"; ``in_place=True`` is the old
+    spelling of "in_place". Retargeting also grounds the feet (soles on z = 0 in contact) and
+    with ``plant_feet`` holds contact feet still; ``feet`` are sole points of the avatar's
+    mesh (``sole_points_from_mesh``; default: from its foot bones). Raises MotionError."""
     if fps is None or not (np.isfinite(fps) and fps > 0):
         raise MotionError(f"Target frame rate {fps} must be a positive number.")
     if method not in ("auto", "direct", "retarget"):
         raise MotionError(f"Unknown motion method {method!r}; use auto, direct or retarget.")
+    root_motion = "in_place" if in_place else (root_motion or "bone")
+    if root_motion not in ROOT_MOTIONS:
+        raise MotionError(f"Unknown root motion {root_motion!r}; use "
+                          f"{', '.join(ROOT_MOTIONS)}.")
     names = list(skeleton.names)
     chains = chains_for(names) if method == "retarget" else None
     source = load_motion(path, source_fps=source_fps)
@@ -82,17 +100,33 @@ def prepare_clip(path: str | Path, skeleton, fps: float, in_place: bool = False,
     moved = resample(source, float(fps))
     target = TargetRest.from_skeleton(skeleton)
     warnings = list(source.warnings)
+    travel = contacts = None
     if direct:
-        out = apply_directly(moved, target, smpl_body=smpl_body, in_place=in_place)
+        out = apply_directly(moved, target, smpl_body=smpl_body,
+                             in_place=root_motion != "bone")
+        if root_motion == "object":      # what in-place took off the bone goes on the object
+            travel = _direct_travel(moved, target, out, smpl_body)
         warnings += out.warnings
         info = (f"applied the {source.kind.upper()} clip's joint rotations directly to "
                 f"{len(out.mapped)} SMPL joints (no retargeting)")
     else:
-        out = retarget(moved, target, chains, in_place=in_place)
+        out = retarget(moved, target, chains, root_motion=root_motion, plant_feet=plant_feet,
+                       feet=feet)
+        travel, contacts = out.object_location, out.contacts
         info = f"retargeted the {source.kind.upper() or 'clip'} onto {len(out.mapped)} bones"
     return RetargetedClip(name=source.name, fps=float(fps), bone_names=names,
                           rotations=out.rotations.astype(np.float32),
                           root_location=out.root_location.astype(np.float32),
                           source_duration=duration, source=moved, mapped=out.mapped,
                           warnings=warnings, method="direct" if direct else "retarget",
-                          info=info)
+                          info=info, root_motion=root_motion,
+                          object_location=None if travel is None else travel.astype(np.float32),
+                          contacts=contacts)
+
+
+def _direct_travel(moved: SourceMotion, target: TargetRest, held, smpl_body) -> np.ndarray:
+    """(T, 3) horizontal travel a directly applied clip loses when held in place."""
+    free = apply_directly(moved, target, smpl_body=smpl_body, in_place=False)
+    diff = Q.rotate(target.rest_rot[0], free.root_location - held.root_location)
+    diff[:, 2] = 0.0
+    return diff
