@@ -88,9 +88,10 @@ def avatar_from_parts(desc: Any, arrays: dict[str, np.ndarray]) -> RiggedAvatar:
         return validate_avatar(_build(desc, arrays))
     except ProtocolError:
         raise
-    except (KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:
-        raise ProtocolError(ErrorCode.BAD_FILE,
-                            f"invalid avatar description: {type(exc).__name__}: {exc}") from None
+    except (KeyError, TypeError, ValueError, AttributeError, IndexError, OverflowError,
+            RecursionError, MemoryError, ZeroDivisionError) as exc:
+        raise ProtocolError(ErrorCode.BAD_FILE, f"invalid avatar description: "
+                            f"{type(exc).__name__}: {str(exc)[:200]}") from None
 
 
 def _build(desc: dict, arrays: dict[str, np.ndarray]) -> RiggedAvatar:

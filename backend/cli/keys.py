@@ -33,7 +33,10 @@ def run_init(args: argparse.Namespace) -> int:
           f"{paths['server_secret']} (secret: stays on the server)")
     print(f"client keys:  {paths['client_public']}, {paths['client_secret']} "
           f"(give both to one artist's add-on preferences)")
-    print(f"allow-list:   {paths['allowed_clients']}")
+    print(f"worker keys:  {paths['worker_public']}, {paths['worker_secret']} "
+          f"(for `doppel worker --client-key`; client keys cannot register as workers)")
+    print(f"allow-lists:  {paths['allowed_clients']} (clients), {paths['allowed_workers']} "
+          f"(workers)")
     print(f"start the server with: doppel serve --bind tcp://0.0.0.0:5557 --keys {folder}")
     return 0
 
