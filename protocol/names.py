@@ -13,19 +13,19 @@ import re
 import unicodedata
 from pathlib import Path
 
-MAX_STEM_CHARS = 80
-_UNSAFE = re.compile(r"[^\w\-. ]+", re.UNICODE)
+MAX_STEM_CHARS = 100
+_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 _RESERVED = {"con", "prn", "aux", "nul", *(f"com{i}" for i in range(10)),
              *(f"lpt{i}" for i in range(10))}
 
 
 def safe_stem(name: object, fallback: str = "avatar") -> str:
-    """One file-name component from any text: no path separators, no ``..``, no control or
-    other unusual characters, no leading dots, not a reserved Windows name, at most
-    MAX_STEM_CHARS characters. Never empty (``fallback`` instead)."""
+    """One file-name component from any text: ASCII letters, digits, ``._-`` only (anything
+    else, path separators and spaces included, becomes ``_``), no ``..``, no leading or
+    trailing dots, not a reserved Windows name, at most MAX_STEM_CHARS characters. Never
+    empty (``fallback`` instead)."""
     text = unicodedata.normalize("NFKC", str(name)) if name is not None else ""
-    text = "".join(c for c in text if c.isprintable())
-    text = _UNSAFE.sub("_", text.replace("/", "_").replace("\\", "_"))
+    text = _UNSAFE.sub("_", text)
     text = re.sub(r"\.{2,}", "_", text).strip(" ._")[:MAX_STEM_CHARS].strip(" ._")
     if not text or text.lower().split(".")[0] in _RESERVED:
         text = fallback if text == "" else f"{fallback}_{text}"

@@ -180,6 +180,10 @@ class Server(RequestHandlers):
                 raise OSError(f"cannot listen on {self.bind_address}: {exc}{hint}") from None
             self.address = router.getsockopt(zmq.LAST_ENDPOINT).decode()
             self._outbox = Outbox(self._ctx, self._wake_address)
+            from .store import sweep_parts
+            swept = sweep_parts(self.store.root) + sweep_parts(self.table.disk.root)
+            if swept:
+                log.info("removed %d half-written files left by an earlier crash", swept)
             self._cleanup()
             interrupted = self.table.restore()
             if interrupted:
