@@ -33,7 +33,10 @@ class Limits:
     client_jobs: int = 32                        # queued + running jobs of one owner
     client_input_bytes: int = 256 << 20          # input bytes of one owner's queued jobs
     total_input_bytes: int = 1 << 30             # input bytes of all queued jobs together
-    send_hwm: int = 128                          # replies queued for one peer (zmq SNDHWM)
+    send_hwm: int = 16                           # replies queued for one peer (zmq SNDHWM)
+    deferred_reply_bytes: int = 64 << 10         # larger replies (results) are never deferred
+    deferred_replies: int = 4096                 # small replies waiting for one peer
+    deferred_total_bytes: int = 32 << 20         # small replies waiting, all peers together
 
 
 def budget_check(limits: Limits, owner_jobs: int, owner_bytes: int, all_bytes: int,

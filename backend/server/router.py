@@ -14,7 +14,7 @@ import logging
 import threading
 import time
 import uuid
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
@@ -46,6 +46,7 @@ CLEANUP_INTERVAL = 3600.0       # seconds between sweeps for old results
 SIGNAL_CHECK_MS = 250           # main-thread poll timeout, so Ctrl-C / SIGTERM act promptly
 RECV_BATCH = 64                 # client messages handled before looking at worker events again
 MAX_ROUTES = 10_000             # routing ids remembered with their owner (oldest forgotten)
+DEFERRED_POLL_MS = 5            # loop period while small replies wait for a full send queue
 
 
 class Server(RequestHandlers):
@@ -79,6 +80,10 @@ class Server(RequestHandlers):
         # latest authenticated sender is the job's owner.
         self._route_owner: OrderedDict[bytes, bytes] = OrderedDict()
         self._backed_up: set[bytes] = set()   # routes whose last send found their queue full
+        # Small replies that met a full send queue wait here (bounded) and go out in order on
+        # the next loop turns, so bursts of small replies are never lost to the small HWM.
+        self._deferred: OrderedDict[bytes, deque] = OrderedDict()
+        self._deferred_bytes = 0
         self._warned = Throttle(60.0)
         default = {} if broker else JOB_KINDS
         self.job_specs: dict[str, str] = {k: job_spec(v) for k, v in
@@ -247,7 +252,9 @@ class Server(RequestHandlers):
         if self.is_broker:
             timeout_ms = min(timeout_ms, int(self.heartbeat * 500))
         while True:
-            ready = dict(poller.poll(timeout_ms))
+            ready = dict(poller.poll(DEFERRED_POLL_MS if self._deferred else timeout_ms))
+            if self._deferred:
+                self._flush_deferred()
             if ready.get(router):
                 for _ in range(RECV_BATCH):
                     try:
@@ -268,26 +275,68 @@ class Server(RequestHandlers):
                 self._cleanup()
 
     def _send(self, identity: bytes, frames: list) -> bool:
+        """Send without ever blocking. A full send queue (the peer is slow or not reading):
+        a small reply waits in a bounded per-peer queue, a large one (a result) is dropped
+        and the peer counts as backed up, so it gets no more results until it reads."""
+        if identity in self._deferred:                    # keep the order of replies
+            return self._defer(identity, frames)
         try:
             self._router.send_multipart([identity, *frames], flags=zmq.NOBLOCK, copy=False)
             self._backed_up.discard(identity)
             return True
         except zmq.Again:
-            self._backed_up.add(identity)
-            held = self._warned.allow(("unread", identity))
-            if held is not None:
-                log.warning("peer %s is not reading; dropped a message%s", who(identity),
-                            held_note(held))
+            return self._defer(identity, frames)
         except zmq.ZMQError as exc:
             if exc.errno != zmq.EHOSTUNREACH:
                 raise
-            self._route_owner.pop(identity, None)    # gone: its id may be taken by anyone
-            self._backed_up.discard(identity)
+            self._forget_route(identity)
             log.debug("peer %s is gone; dropped a message", who(identity))
         return False
 
+    def _forget_route(self, identity: bytes) -> None:
+        self._route_owner.pop(identity, None)    # gone: its id may be taken by anyone
+        self._backed_up.discard(identity)
+        for frames in self._deferred.pop(identity, ()):
+            self._deferred_bytes -= _size(frames)
+
+    def _defer(self, identity: bytes, frames: list) -> bool:
+        size, lim = _size(frames), self.limits
+        queue = self._deferred.get(identity)
+        if size <= lim.deferred_reply_bytes and self._deferred_bytes + size \
+                <= lim.deferred_total_bytes and (queue is None or len(queue)
+                                                 < lim.deferred_replies):
+            if queue is None:
+                queue = self._deferred[identity] = deque()
+            queue.append(frames)
+            self._deferred_bytes += size
+            return True
+        self._backed_up.add(identity)
+        held = self._warned.allow(("unread", identity))
+        if held is not None:
+            log.warning("peer %s is not reading; dropped a message%s", who(identity),
+                        held_note(held))
+        return False
+
+    def _flush_deferred(self) -> None:
+        for identity in list(self._deferred):
+            queue = self._deferred[identity]
+            while queue:
+                try:
+                    self._router.send_multipart([identity, *queue[0]], flags=zmq.NOBLOCK,
+                                                copy=False)
+                except zmq.Again:
+                    break
+                except zmq.ZMQError as exc:
+                    if exc.errno != zmq.EHOSTUNREACH:
+                        raise
+                    self._forget_route(identity)
+                    break
+                self._deferred_bytes -= _size(queue.popleft())
+            else:
+                self._deferred.pop(identity, None)
+
     def backed_up(self, route: bytes) -> bool:
-        return route in self._backed_up
+        return route in self._backed_up or route in self._deferred
 
     def _push(self, rec: JobRecord, frames: list) -> None:
         """Send a job event to its owner's latest route, never to a route that someone
@@ -387,6 +436,11 @@ class Server(RequestHandlers):
         self.table.finish(rec, state, code, text)
         err = error_message(ProtocolError(code, text, rec.job_id), re=rec.submit_id)
         self._push(rec, encode(err))
+
+
+def _size(frames: list) -> int:
+    return sum(f.buffer.nbytes if hasattr(f, "buffer") else len(memoryview(f).cast("B"))
+               for f in frames)
 
 
 def _user_id(frame: Any) -> str | None:
