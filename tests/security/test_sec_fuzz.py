@@ -34,7 +34,6 @@ def _valid_doppel() -> bytes:
 
 
 VALID = _valid_doppel()
-HEADER_AT = len(VALID) - len(VALID)   # placeholder, computed below
 
 
 def _frames(data: bytes) -> list[bytes]:
@@ -99,12 +98,30 @@ def test_avatar_header_fields_replaced(path, value):
 
 
 @FUZZ
-@given(st.lists(st.integers(-3, 2 ** 64), max_size=9), st.sampled_from(
-    ["float32", "uint8", "int64", "bool", "object", "float16"]), st.integers(-1, 2 ** 63))
-def test_avatar_array_declarations(shape, dtype, nbytes):
+@given(st.lists(st.one_of(st.integers(-3, 2 ** 64), st.sampled_from([0, 2 ** 62, 2 ** 31])),
+                max_size=9),
+       st.sampled_from(["float32", "uint8", "int64", "bool", "object", "float16"]),
+       st.one_of(st.just(0), st.integers(-1, 2 ** 63)), st.booleans())
+def test_avatar_array_declarations(shape, dtype, nbytes, empty_frame):
     header = json.loads(FRAMES[0])
     header["arrays"][0].update(shape=shape, dtype=dtype, nbytes=nbytes)
-    _decodes_cleanly(doppel_file(header, FRAMES[1:]))
+    frames = list(FRAMES[1:])
+    if empty_frame:
+        frames[0] = b""
+    _decodes_cleanly(doppel_file(header, frames))
+
+
+@settings(max_examples=25, deadline=None, derandomize=True)
+@given(st.integers(1, 200_000), st.sampled_from(["[", '{"a":']), st.sampled_from(PATHS))
+def test_avatar_header_nested_deeply(depth, opener, path):
+    closer = "]" if opener == "[" else "}"
+    header = json.loads(FRAMES[0])
+    node = header
+    for key in path[:-1]:
+        node = node[key]
+    node[path[-1]] = "@@NEST@@"
+    text = json.dumps(header).replace('"@@NEST@@"', opener * depth + "0" + closer * depth)
+    _decodes_cleanly(doppel_file(text.encode(), FRAMES[1:]))
 
 
 # --- BVH ----------------------------------------------------------------------------------------
