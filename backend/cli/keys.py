@@ -19,6 +19,9 @@ def add_parser(sub) -> None:
     a.add_argument("public_key", type=Path)
     a.add_argument("--name", required=True, help="who this key belongs to")
     a.add_argument("--dir", type=Path)
+    a.add_argument("--worker", action="store_true",
+                   help="allow the key as a `doppel worker` of a broker (allowed_workers/), "
+                        "not as a client")
     a.set_defaults(func=run_allow)
 
 
@@ -46,5 +49,5 @@ def run_allow(args: argparse.Namespace) -> int:
     folder = args.dir or default_keys_dir()
     if not args.public_key.is_file():
         return fail(f"no public key file at {args.public_key}")
-    print(allow_client(folder, args.public_key, args.name))
+    print(allow_client(folder, args.public_key, args.name, worker=args.worker))
     return 0

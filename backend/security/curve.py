@@ -93,13 +93,16 @@ def init_keys(folder: Path, force: bool = False) -> dict[str, Path]:
             "allowed_clients": allowed, "allowed_workers": workers}
 
 
-def allow_client(folder: Path, public_key_file: Path, name: str) -> Path:
-    """Add a client's public key (a zmq .key certificate) to the allow-list."""
+def allow_client(folder: Path, public_key_file: Path, name: str, worker: bool = False) -> Path:
+    """Add a client's public key (a zmq .key certificate) to the allow-list, or with
+    ``worker`` to the broker's worker allow-list."""
     public, _ = zmq.auth.load_certificate(public_key_file)
     from protocol.names import safe_stem
-    dest = folder / "allowed_clients" / f"{safe_stem(name, 'client')}.key"
+    listing = folder / ("allowed_workers" if worker else "allowed_clients")
+    listing.mkdir(exist_ok=True)
+    dest = listing / f"{safe_stem(name, 'client')}.key"
     shutil.copy(public_key_file, dest)
-    log.info("allowed client %s (%s)", name, public.decode())
+    log.info("allowed %s %s (%s)", "worker" if worker else "client", name, public.decode())
     return dest
 
 
