@@ -118,3 +118,34 @@ def test_doppel_animate_reports_a_hostile_clip_in_one_sentence(tmp_path, capsys,
     code = main(["animate", str(anny_avatar_file), str(clip), "--out", str(tmp_path / "o.blend")])
     err = capsys.readouterr().err.strip()
     assert code != 0 and "Traceback" not in err and err.startswith("doppel: error:"), err
+
+
+class _FakeClient:
+    """Hands the add-on's JobWatch whatever a hostile server would send."""
+
+    def __init__(self, messages):
+        self.messages = list(messages)
+
+    def send(self, kind, fields=None, arrays=None):
+        return "submit-1"
+
+    def poll(self, timeout=0.0):
+        out, self.messages = self.messages, []
+        return out
+
+
+@pytest.mark.parametrize("avatar", [
+    {"metadata": [[[[[]]]]]},                                  # no skeleton at all
+    {"skeleton": {"names": ["a"], "parents": "missing", "heads": None, "tails": None,
+                  "matrices": None}, "layers": [], "name": "../../x"},
+    "not an object",
+], ids=["nested", "missing array", "not an object"])
+def test_the_addon_poll_loop_turns_a_hostile_result_into_one_error(avatar):
+    from blender_addon.io.job_watch import JobWatch
+    from protocol import Message
+    accepted = Message("accepted", {"job_id": "a" * 32, "job_kind": "body"}, re="submit-1")
+    result = Message("result", {"job_id": "a" * 32, "result": {"type": "avatar",
+                                                               "avatar": avatar}})
+    watch = JobWatch(_FakeClient([accepted, result]), "body", {}, reply_timeout=5.0)
+    assert watch.step() is False                               # no exception escapes
+    assert watch.state == "failed" and watch.error.code == ErrorCode.BAD_FILE
