@@ -19,6 +19,10 @@ from protocol import ErrorCode, Message, ProtocolError
 from protocol.constants import MAX_ARRAYS
 
 
+MAX_QUEUED_JOBS = 64        # queued + running jobs of all clients (Server's max_queued, --max-queued)
+MAX_ROUTES = 10_000         # routing ids remembered with the owner last seen on them
+
+
 @dataclass(frozen=True)
 class Limits:
     """Bytes unless noted. ``message_bytes`` is also the socket's MAXMSGSIZE."""

@@ -30,7 +30,7 @@ from .address import check_bind_address
 from .events import Outbox
 from .job_process import job_spec
 from .jobs import JobRecord, JobTable
-from .limits import Limits, check_fields, check_frames
+from .limits import MAX_QUEUED_JOBS, MAX_ROUTES, Limits, check_fields, check_frames
 from .logsafe import Throttle, held_note, printable
 from .owners import Owners, curve_owner
 from .records import RecordStore, cleanup
@@ -39,13 +39,11 @@ from .store import ResultStore
 
 log = logging.getLogger("doppel.server")
 
-MAX_QUEUED_JOBS = 64            # queued + running; more submits get BUSY
 JOB_TIME_LIMIT = 6 * 3600.0     # seconds; generous: a big reconstruction on a slow GPU
 KEEP_RESULTS = 7 * 86400.0      # seconds finished jobs stay fetchable
 CLEANUP_INTERVAL = 3600.0       # seconds between sweeps for old results
 SIGNAL_CHECK_MS = 250           # main-thread poll timeout, so Ctrl-C / SIGTERM act promptly
 RECV_BATCH = 64                 # client messages handled before looking at worker events again
-MAX_ROUTES = 10_000             # routing ids remembered with their owner (oldest forgotten)
 DEFERRED_POLL_MS = 5            # loop period while small replies wait for a full send queue
 
 
