@@ -160,3 +160,11 @@ def test_with_curve_a_stolen_routing_id_under_another_key_gets_nothing(curve):
         victim.close()
         if thief is not None:
             thief.close()
+
+
+def test_the_client_recovers_from_a_token_the_server_does_not_know(server):
+    stale = "f" * 32 + "." + "0" * 64
+    with Client(server.address, token=stale) as c:
+        job_id = c.submit("fast", {"n": 2})           # refused once, new hello, sent again
+        assert c.token != stale
+        assert [r["job_id"] for r in c.status()] == [job_id]
