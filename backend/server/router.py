@@ -45,6 +45,7 @@ CLEANUP_INTERVAL = 3600.0       # seconds between sweeps for old results
 SIGNAL_CHECK_MS = 250           # main-thread poll timeout, so Ctrl-C / SIGTERM act promptly
 RECV_BATCH = 64                 # client messages handled before looking at worker events again
 DEFERRED_POLL_MS = 5            # loop period while small replies wait for a full send queue
+DEFERRED_MAX_AGE = 30.0         # seconds a waiting reply is kept for a peer that reads nothing
 
 
 class Server(RequestHandlers):
@@ -294,7 +295,7 @@ class Server(RequestHandlers):
     def _forget_route(self, identity: bytes) -> None:
         self._route_owner.pop(identity, None)    # gone: its id may be taken by anyone
         self._backed_up.discard(identity)
-        for frames in self._deferred.pop(identity, ()):
+        for _, frames in self._deferred.pop(identity, ()):
             self._deferred_bytes -= _size(frames)
 
     def _defer(self, identity: bytes, frames: list) -> bool:
@@ -305,7 +306,7 @@ class Server(RequestHandlers):
                                                  < lim.deferred_replies):
             if queue is None:
                 queue = self._deferred[identity] = deque()
-            queue.append(frames)
+            queue.append((time.monotonic(), frames))
             self._deferred_bytes += size
             return True
         self._backed_up.add(identity)
@@ -316,20 +317,26 @@ class Server(RequestHandlers):
         return False
 
     def _flush_deferred(self) -> None:
+        stale = time.monotonic() - DEFERRED_MAX_AGE
         for identity in list(self._deferred):
             queue = self._deferred[identity]
             while queue:
                 try:
-                    self._router.send_multipart([identity, *queue[0]], flags=zmq.NOBLOCK,
+                    self._router.send_multipart([identity, *queue[0][1]], flags=zmq.NOBLOCK,
                                                 copy=False)
                 except zmq.Again:
+                    if queue[0][0] < stale:     # reads nothing: give up on its replies
+                        self._forget_route(identity)
+                        self._backed_up.add(identity)
+                        log.warning("peer %s read nothing for %g s; dropped its waiting "
+                                    "replies", who(identity), DEFERRED_MAX_AGE)
                     break
                 except zmq.ZMQError as exc:
                     if exc.errno != zmq.EHOSTUNREACH:
                         raise
                     self._forget_route(identity)
                     break
-                self._deferred_bytes -= _size(queue.popleft())
+                self._deferred_bytes -= _size(queue.popleft()[1])
             else:
                 self._deferred.pop(identity, None)
 
