@@ -188,7 +188,11 @@ class HelloWatch:
                 if msg.kind == "error":
                     self.error = ProtocolError(msg.fields["code"], msg.fields["message"])
                 else:
-                    self.info = dict(msg.fields)
+                    fields = dict(msg.fields)
+                    token = fields.pop("token", None)
+                    if token and getattr(self.client, "token", None) is None:
+                        self.client.token = token      # the owner token for later jobs
+                    self.info = fields
         except ProtocolError as exc:
             self.error = exc
         if not self.done and (time.monotonic() if now is None else now) > self.deadline:
