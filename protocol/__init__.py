@@ -13,6 +13,7 @@ from .constants import (DEFAULT_ADDRESS, JOB_STATES, PROTOCOL_VERSION, SUPPORTED
                         ErrorCode)
 from .errors import ProtocolError
 from .messages import error_message, validate_reply, validate_request
+from .names import inside, safe_child, safe_stem
 
 __all__ = [
     "LAYER_ROLES", "Camera", "MeshLayer", "Pose", "RiggedAvatar", "Skeleton", "SurfaceBinding",
@@ -22,4 +23,5 @@ __all__ = [
     "Message", "decode", "encode",
     "DEFAULT_ADDRESS", "JOB_STATES", "PROTOCOL_VERSION", "SUPPORTED_VERSIONS", "ErrorCode",
     "ProtocolError", "error_message", "validate_reply", "validate_request",
+    "inside", "safe_child", "safe_stem",
 ]

@@ -88,9 +88,10 @@ def avatar_from_parts(desc: Any, arrays: dict[str, np.ndarray]) -> RiggedAvatar:
         return validate_avatar(_build(desc, arrays))
     except ProtocolError:
         raise
-    except (KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:
-        raise ProtocolError(ErrorCode.BAD_FILE,
-                            f"invalid avatar description: {type(exc).__name__}: {exc}") from None
+    except (KeyError, TypeError, ValueError, AttributeError, IndexError, OverflowError,
+            RecursionError, MemoryError, ZeroDivisionError) as exc:
+        raise ProtocolError(ErrorCode.BAD_FILE, f"invalid avatar description: "
+                            f"{type(exc).__name__}: {str(exc)[:200]}") from None
 
 
 def _build(desc: dict, arrays: dict[str, np.ndarray]) -> RiggedAvatar:
@@ -172,13 +173,20 @@ def write_avatar(av: RiggedAvatar, fh: BinaryIO) -> None:
         fh.write(f)
 
 
-def save_avatar(av: RiggedAvatar, path: str | os.PathLike) -> Path:
-    """Write ``av`` to ``path`` atomically (a crash never leaves a half-written file)."""
+def save_avatar(av: RiggedAvatar, path: str | os.PathLike, mode: int = 0o666) -> Path:
+    """Write ``av`` to ``path`` atomically (a crash never leaves a half-written file: the
+    data is fsynced before the rename). ``mode``: permissions of a new file, before the
+    umask (the server passes 0o600: results hold people's photos)."""
     path = Path(path)
     tmp = path.with_name(path.name + ".part")
     try:
-        with open(tmp, "wb") as fh:
+        tmp.unlink(missing_ok=True)
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0),
+                     mode)
+        with os.fdopen(fd, "wb") as fh:
             write_avatar(av, fh)
+            fh.flush()
+            os.fsync(fh.fileno())
         os.replace(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)    # an invalid avatar or a full disk leaves no debris

@@ -13,6 +13,11 @@ makes. ``retries`` > 0 makes blocking requests survive a restarting server: afte
 the socket is rebuilt and the request sent again after a back-off (submits carry a request
 key, so a retry never makes a second job); ``on_event(text)`` hears about each retry.
 
+Ownership: a server without CURVE hands out an owner token in its hello reply; this client
+says hello by itself before its first job request and sends the token with every later one
+(``client.token``; pass ``token=`` to a new Client to stay the owner of earlier jobs). With
+CURVE the server knows the client by its key and jobs belong to the key.
+
 All times are seconds (``time.monotonic``). Never pickles: frames go through protocol.decode.
 """
 
@@ -36,7 +41,7 @@ from .avatar_codec import avatar_from_message
 from .codec import Message, decode, encode
 from .constants import DEFAULT_ADDRESS, MAX_MESSAGE_BYTES, SUPPORTED_VERSIONS, ErrorCode
 from .errors import ProtocolError
-from .messages import validate_reply
+from .messages import OWNED_KINDS, validate_reply
 
 log = logging.getLogger("doppel.client")
 
@@ -97,8 +102,8 @@ def load_curve_keys(server_key: KeySource,
 
 
 def new_identity() -> bytes:
-    """A fresh routing id. Keep it (e.g. in preferences) to stay the same client across
-    reconnects: the server lists jobs per routing id."""
+    """A fresh routing id. Routing ids only address replies: jobs belong to the owner token
+    (or CURVE key), so keeping a routing id gives no access to anything."""
     return b"doppel-" + uuid.uuid4().hex.encode("ascii")
 
 
@@ -107,8 +112,10 @@ class Client:
 
     Not thread-safe: use one Client per thread (Blender: the main thread only).
     ``timeout``: seconds a blocking request waits for its reply before raising
-    ``ProtocolError(UNREACHABLE)``. ``identity``: routing id (bytes, 1..255, not starting with a
-    zero byte); the same identity on a new socket takes over the old one's place on the server.
+    ``ProtocolError(UNREACHABLE)``. ``identity``: ignored (kept for old callers): the server
+    names each connection itself, with an id no peer can claim, and jobs belong to the owner
+    token, not to a routing id. ``token``: an owner token from an earlier Client's ``token``
+    (to see and fetch that client's jobs from a new connection or process).
     ``server_key`` / ``client_key``: CurveZMQ keys (see the module docstring; default
     $DOPPEL_SERVER_KEY / $DOPPEL_CLIENT_KEY). ``retries``: resends of an unanswered blocking
     request, ``backoff`` (first, most) seconds apart, each announced to ``on_event(text)``.
@@ -119,7 +126,7 @@ class Client:
                  context: zmq.Context | None = None, server_key: KeySource = None,
                  client_key: KeySource | Sequence[KeySource] = None, retries: int = 0,
                  backoff: tuple[float, float] = (0.5, 8.0),
-                 on_event: Callable[[str], None] | None = None):
+                 on_event: Callable[[str], None] | None = None, token: str | None = None):
         if timeout <= 0:
             raise ValueError("timeout must be positive (seconds)")
         if retries < 0 or not 0 < backoff[0] <= backoff[1]:
@@ -139,7 +146,8 @@ class Client:
             raise ValueError("identity must be 1..255 bytes and must not start with a zero byte")
         self.address = address
         self.timeout = float(timeout)
-        self.identity = identity or new_identity()
+        self.identity = identity
+        self.token = token
         self.client_name = client_name
         self._ctx = context or zmq.Context.instance()
         # Received but not yet claimed; bounded so events nobody polls cannot pile up forever.
@@ -152,7 +160,8 @@ class Client:
     def _connect(self) -> None:
         sock = self._ctx.socket(zmq.DEALER)
         sock.setsockopt(zmq.LINGER, 0)               # close never waits on a dead server
-        sock.setsockopt(zmq.ROUTING_ID, self.identity)
+        # No ROUTING_ID: the server gives the connection an id starting with a zero byte,
+        # which no peer may choose, so no one can take this connection's place.
         sock.setsockopt(zmq.MAXMSGSIZE, MAX_MESSAGE_BYTES)
         sock.setsockopt(zmq.RECONNECT_IVL, 100)      # milliseconds (zmq's unit)
         sock.setsockopt(zmq.RECONNECT_IVL_MAX, 2000)
@@ -199,9 +208,20 @@ class Client:
              arrays: Mapping[str, np.ndarray] | None = None) -> str:
         """Queue one request without waiting; returns its message id (replies carry it in
         ``re`` and come back through :meth:`poll`)."""
-        msg = Message(kind, dict(fields or {}), dict(arrays or {}))
+        msg = Message(kind, self._with_token(kind, fields), dict(arrays or {}))
         self._send_message(msg)
         return msg.id
+
+    def _with_token(self, kind: str, fields: Mapping[str, Any] | None) -> dict[str, Any]:
+        """``fields`` plus the owner token for job requests (saying hello first if there is
+        none yet and the server is not a CURVE server)."""
+        out = dict(fields or {})
+        if kind in OWNED_KINDS:
+            if self.token is None and self.curve is None:
+                self.hello()
+            if self.token is not None:
+                out["token"] = self.token
+        return out
 
     def _send_message(self, msg: Message) -> None:
         try:
@@ -272,8 +292,18 @@ class Client:
         (so the stale request is never delivered later) and, while ``self.retries`` allow,
         sends the request again after a back-off (0.5 s, 1 s, 2 s ... up to 8 s); then raises
         UNREACHABLE."""
+        try:
+            return self._request(kind, fields, arrays, timeout)
+        except ProtocolError as exc:
+            if exc.code != ErrorCode.NO_OWNER or kind not in OWNED_KINDS or self.curve:
+                raise
+            self.token = None              # e.g. a server with a new secret: ask for a token
+            return self._request(kind, fields, arrays, timeout)
+
+    def _request(self, kind: str, fields: Mapping[str, Any] | None,
+                 arrays: Mapping[str, np.ndarray] | None, timeout: float | None) -> Message:
         wait = self.timeout if timeout is None else timeout
-        msg = Message(kind, dict(fields or {}), dict(arrays or {}))
+        msg = Message(kind, self._with_token(kind, fields), dict(arrays or {}))
         attempts = 1 + self.retries
         for attempt in range(attempts):
             self._send_message(msg)
@@ -301,9 +331,14 @@ class Client:
 
     def hello(self) -> dict[str, Any]:
         """Server capabilities: version, server_version, job_kinds, body_models, device."""
-        reply = self.request("hello", {"client": self.client_name,
-                                       "versions": list(SUPPORTED_VERSIONS)})
-        return dict(reply.fields)
+        fields: dict[str, Any] = {"client": self.client_name,
+                                  "versions": list(SUPPORTED_VERSIONS)}
+        if self.token is not None:
+            fields["token"] = self.token     # stay the owner of earlier jobs
+        reply = self.request("hello", fields)
+        if reply.fields.get("token"):
+            self.token = reply.fields["token"]
+        return {k: v for k, v in reply.fields.items() if k != "token"}
 
     def submit(self, kind: str, params: Mapping[str, Any] | None = None,
                inputs: Mapping[str, np.ndarray] | None = None,

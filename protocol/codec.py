@@ -24,6 +24,8 @@ from .constants import (ALLOWED_DTYPES, MAX_ARRAYS, MAX_HEADER_BYTES, MAX_MESSAG
 from .errors import ProtocolError
 
 HEADER_KEYS = {"v", "kind", "id", "re", "fields", "arrays"}
+MAX_JSON_DEPTH = 64          # nesting of lists / objects anywhere in a header
+MAX_DIM = 1 << 40            # one array dimension; the byte count is checked exactly too
 
 
 @dataclass
@@ -80,6 +82,10 @@ def decode_header(raw: Any) -> dict:
     except (UnicodeDecodeError, ValueError):
         raise _fail(ErrorCode.BAD_FRAME, "the first frame is not a JSON header; is the client a "
                     "Doppel client speaking protocol version 1?") from None
+    except RecursionError:
+        raise _fail(ErrorCode.BAD_FRAME, "the message header is nested too deeply to be a "
+                    "Doppel message") from None
+    check_depth(header)
     if not isinstance(header, dict):
         raise _fail(ErrorCode.BAD_FRAME, "the message header must be a JSON object")
     version = header.get("v")
@@ -105,6 +111,24 @@ def decode_header(raw: Any) -> dict:
     return header
 
 
+def check_depth(value: Any, limit: int = MAX_JSON_DEPTH) -> None:
+    """Raise ProtocolError(BAD_FRAME) when lists / objects in ``value`` nest deeper than
+    ``limit``. Iterative, so it never overflows the stack itself."""
+    stack = [(value, 0)]
+    while stack:
+        v, depth = stack.pop()
+        if isinstance(v, dict):
+            items = v.values()
+        elif isinstance(v, list):
+            items = v
+        else:
+            continue
+        if depth >= limit:
+            raise _fail(ErrorCode.BAD_FRAME, f"the message header nests lists or objects more "
+                        f"than {limit} levels deep")
+        stack.extend((x, depth + 1) for x in items)
+
+
 def _check_decl(d: Any) -> tuple[str, np.dtype, tuple[int, ...], int]:
     if not isinstance(d, dict) or set(d) != {"name", "dtype", "shape", "nbytes"}:
         raise _fail(ErrorCode.BAD_ARRAY, "each array declaration needs exactly name, dtype, shape "
@@ -116,10 +140,16 @@ def _check_decl(d: Any) -> tuple[str, np.dtype, tuple[int, ...], int]:
         raise _fail(ErrorCode.BAD_ARRAY, f"array '{name}' has dtype {dtype!r}; allowed: "
                     f"{', '.join(ALLOWED_DTYPES)}")
     if (not isinstance(shape, list) or len(shape) > MAX_NDIM
-            or not all(type(s) is int and s >= 0 for s in shape)):
-        raise _fail(ErrorCode.BAD_ARRAY, f"array '{name}' has an invalid shape {shape!r}")
+            or not all(type(s) is int and 0 <= s <= MAX_DIM for s in shape)):
+        raise _fail(ErrorCode.BAD_ARRAY, f"array '{name:.60}' has an invalid shape {shape!r:.80}")
     dt = np.dtype(dtype).newbyteorder("<")
-    expected = int(np.prod(shape, dtype=np.float64)) * dt.itemsize
+    count = 1
+    for s in shape:            # Python ints: exact, no float rounding, no overflow
+        count *= s
+    if any(s == 0 for s in shape) and any(s > MAX_MESSAGE_BYTES for s in shape):
+        raise _fail(ErrorCode.BAD_ARRAY, f"array '{name:.60}' has an invalid empty shape "
+                    f"{shape!r:.80}")
+    expected = count * dt.itemsize
     if type(nbytes) is not int or nbytes != expected:
         raise _fail(ErrorCode.BAD_ARRAY, f"array '{name}' declares {nbytes!r} bytes but "
                     f"{dtype}{shape} needs {expected}")
@@ -151,7 +181,11 @@ def decode(frames: Sequence[Any]) -> Message:
                         f"declared {nbytes}")
         if name in arrays:
             raise _fail(ErrorCode.BAD_ARRAY, f"array '{name}' is declared twice")
-        arrays[name] = np.frombuffer(buf, dtype=dt).reshape(shape) if nbytes else \
-            np.zeros(shape, dtype=dt)
+        try:
+            arrays[name] = np.frombuffer(buf, dtype=dt).reshape(shape) if nbytes else \
+                np.zeros(shape, dtype=dt)
+        except (ValueError, MemoryError):
+            raise _fail(ErrorCode.BAD_ARRAY, f"array '{name:.60}' with shape {shape!r:.80} "
+                        f"cannot be built") from None
     return Message(kind=header["kind"], fields=header["fields"], arrays=arrays,
                    id=header["id"], re=header.get("re"), version=header["v"])

@@ -42,6 +42,7 @@ class ErrorCode:
     INTERNAL = "internal"
     UNREACHABLE = "unreachable"              # client side: no answer from server
     BAD_FILE = "bad_file"                    # avatar file unreadable
+    NO_OWNER = "no_owner"                    # a job request without a valid owner token
 
 
 JOB_STATES = ("queued", "running", "done", "failed", "cancelled")

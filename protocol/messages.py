@@ -51,24 +51,38 @@ def _job(v: Any) -> bool:
 # kind -> {field: (check, required, what the type should be)}
 Schema = dict[str, dict[str, tuple[Check, bool, str]]]
 
+def _token(v: Any) -> bool:
+    return isinstance(v, str) and len(v) <= 256
+
+
+# ``token``: the owner token a server hands out in its hello reply (servers without CURVE);
+# a client sends it with every later request, and may offer an earlier one in hello to stay
+# the owner of its jobs across reconnects. CURVE servers own jobs by the client's key instead.
+_TOKEN = (_token, False, "a token string from the server's hello reply")
+
 REQUESTS: Schema = {
     "hello": {"client": (_str, True, "a string"),
-              "versions": (_list_of(_int), True, "a list of integers")},
+              "versions": (_list_of(_int), True, "a list of integers"),
+              "token": _TOKEN},
     "submit": {"job_kind": (_str, True, "a string"),
                "params": (_dict, True, "an object"),
-               "request_key": (_opt_str, False, "a string")},
-    "cancel": {"job_id": (_str, True, "a string")},
-    "status": {"job_id": (_opt_str, False, "a string")},
-    "fetch": {"job_id": (_str, True, "a string")},
+               "request_key": (_opt_str, False, "a string"), "token": _TOKEN},
+    "cancel": {"job_id": (_str, True, "a string"), "token": _TOKEN},
+    "status": {"job_id": (_opt_str, False, "a string"), "token": _TOKEN},
+    "fetch": {"job_id": (_str, True, "a string"), "token": _TOKEN},
     "ping": {},
 }
+
+# Requests that act on jobs: they need an owner (a token, or a CURVE key).
+OWNED_KINDS = ("submit", "cancel", "status", "fetch")
 
 REPLIES: Schema = {
     "hello": {"version": (_int, True, "an integer"),
               "server_version": (_str, True, "a string"),
               "job_kinds": (_list_of(_str), True, "a list of strings"),
               "body_models": (_list_of(_str), True, "a list of strings"),
-              "device": (_str, True, "a string")},
+              "device": (_str, True, "a string"),
+              "token": (_token, False, "a token string")},
     "accepted": {"job_id": (_str, True, "a string"), "job_kind": (_str, True, "a string")},
     "progress": {"job_id": (_str, True, "a string"), "stage": (_str, True, "a string"),
                  "fraction": (_fraction, True, "a number from 0 to 1")},

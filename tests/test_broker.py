@@ -149,24 +149,30 @@ def test_workers_authenticate_like_clients(tmp_path):
     with running_server(tmp_path / "results", jobs={}, broker=True, heartbeat=HEARTBEAT,
                         bind="tcp://127.0.0.2:*", keys=keys) as broker:
         stranger = _worker_thread(broker.address, stop, name="stranger")
+        # A client key gets through CURVE but is not on allowed_workers/: its worker frames
+        # are refused, so it cannot take jobs (and their inputs) from the broker.
+        impostor = _worker_thread(broker.address, stop, name="impostor",
+                                  server_key=keys / "server.key",
+                                  client_key=keys / "client.key_secret")
         try:
             with Client(broker.address, timeout=5.0, server_key=keys / "server.key",
                         client_key=keys / "client.key_secret") as c:
                 time.sleep(1.5)
-                assert c.hello()["job_kinds"] == []        # the keyless worker never got in
+                assert c.hello()["job_kinds"] == []        # neither worker got in
                 with pytest.raises(ProtocolError) as exc:
                     c.submit("fast", {})
                 assert exc.value.code == ErrorCode.UNKNOWN_JOB_KIND
                 assert "doppel worker --connect" in exc.value.message
                 trusted = _worker_thread(broker.address, stop, name="trusted",
                                          server_key=keys / "server.key",
-                                         client_key=keys / "client.key_secret")
+                                         client_key=keys / "worker.key_secret")
                 wait_for_kinds(c, {"fast"}, timeout=30)
                 assert c.run_job("fast", {"n": 7}, timeout=30).metadata["n"] == 7
                 assert [w.name for w in broker.pool.workers.values()] == ["trusted"]
         finally:
             stop.set()
             stranger.join(10)
+            impostor.join(10)
     trusted.join(10)
 
 

@@ -19,7 +19,7 @@ import backend
 from avatar_samples import assert_avatars_equal, tiny_avatar
 from backend.jobs import JOB_KINDS
 from protocol import ErrorCode, Message, ProtocolError, encode
-from protocol.client import Client, new_identity
+from protocol.client import Client
 from protocol.constants import MAX_HEADER_BYTES
 from server_fixtures import running_server
 from server_jobs import TEST_JOBS as _TEST_ONLY
@@ -151,18 +151,20 @@ def test_run_job_timeout_cancels_the_job(client):
 # --- results on disk, reconnecting clients -----------------------------------------------------
 
 def test_fetch_after_reconnect_with_a_new_socket(server):
-    identity = new_identity()
-    with Client(server.address, identity=identity) as first:
+    with Client(server.address) as first:
         job_id = first.submit("echo", {"n": 7})
         wait_for(first, job_id, ("result",))
-    with Client(server.address, identity=identity) as again:
+        token = first.token
+    with Client(server.address, token=token) as again:     # the owner token, not a socket id
         records = again.status()
         assert [r["job_id"] for r in records] == [job_id] and records[0]["state"] == "done"
         assert again.fetch(job_id).metadata["params"] == {"n": 7}
-    # Another client does not see the job in its list, but the id alone fetches it.
+    # Another client neither sees the job in its list nor fetches it by its id.
     with Client(server.address) as other:
         assert job_id not in [r["job_id"] for r in other.status()]
-        assert other.fetch(job_id).name == "Echo"
+        with pytest.raises(ProtocolError) as exc:
+            other.fetch(job_id)
+        assert exc.value.code == ErrorCode.NOT_FOUND
 
 
 def test_results_survive_a_server_restart(tmp_path):
@@ -170,7 +172,8 @@ def test_results_survive_a_server_restart(tmp_path):
         job_id = c.submit("echo", {"keep": True})
         expected = tiny_avatar("Echo", metadata={"inputs": {}, "params": {"keep": True}})
         wait_for(c, job_id, ("result",))
-    with running_server(tmp_path, jobs=TEST_JOBS) as srv, Client(srv.address) as c:
+        token = c.token
+    with running_server(tmp_path, jobs=TEST_JOBS) as srv, Client(srv.address, token=token) as c:
         assert c.status(job_id)[0]["state"] == "done"
         assert c.status(job_id)[0]["job_kind"] == "echo"
         assert_avatars_equal(c.fetch(job_id), expected)

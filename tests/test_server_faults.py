@@ -12,7 +12,7 @@ import time
 import pytest
 
 from protocol import ErrorCode, ProtocolError
-from protocol.client import Client, new_identity
+from protocol.client import Client
 from server_fixtures import running_server
 from server_jobs import TEST_JOBS
 
@@ -112,16 +112,15 @@ def test_a_full_queue_answers_busy(tmp_path):
 
 
 def test_jobs_survive_a_restart_and_old_ones_are_cleaned_up(tmp_path):
-    identity = new_identity()
-    with running_server(tmp_path, jobs=TEST_JOBS) as srv, \
-            Client(srv.address, identity=identity) as c:
+    with running_server(tmp_path, jobs=TEST_JOBS) as srv, Client(srv.address) as c:
         done = c.submit("fast", {"n": 5}, request_key="press-1")
         failed = c.submit("boom", {})
         c.run_job("fast", {"n": 0}, timeout=30)              # the queue has drained
         running = c.submit("slow", {"seconds": 30})
         stage_of(c, running, "waiting")
+        token = c.token                  # jobs belong to the owner token, not a socket id
     with running_server(tmp_path, jobs=TEST_JOBS) as srv, \
-            Client(srv.address, identity=identity) as c:
+            Client(srv.address, token=token) as c:
         states = {r["job_id"]: r["state"] for r in c.status()}
         assert states[done] == "done" and states[failed] == "failed"
         assert states[running] == "failed"

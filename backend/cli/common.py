@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import logging
-import re
 import sys
 from pathlib import Path
 from typing import Any, Mapping
 
 import numpy as np
 
-from protocol import FILE_SUFFIX, ProtocolError, RiggedAvatar, save_avatar
+from protocol import FILE_SUFFIX, ProtocolError, RiggedAvatar, safe_child, save_avatar
+from protocol.names import safe_stem  # noqa: F401 - the one safe_stem, re-exported
 
 log = logging.getLogger("doppel.cli")
 
@@ -34,15 +34,10 @@ def parse_assignments(items: list[str]) -> dict[str, float]:
     return out
 
 
-def safe_stem(name: str) -> str:
-    stem = re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("._") or "avatar"
-    return stem[:100]
-
-
 def write_avatar_file(avatar: RiggedAvatar, out_dir: str | Path, stem: str) -> Path:
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    return save_avatar(avatar, out / f"{safe_stem(stem)}{FILE_SUFFIX}")
+    return save_avatar(avatar, safe_child(out, stem, FILE_SUFFIX))
 
 
 def _print_progress(stage: str, fraction: float) -> None:

@@ -33,6 +33,19 @@ def add_parser(sub) -> None:
     p.add_argument("--max-queued", type=int, default=64, metavar="N",
                    help="queued + running jobs before new submits are answered 'busy' "
                         "(default 64)")
+    d = _default_limits()
+    p.add_argument("--max-client-jobs", type=int, default=d.client_jobs, metavar="N",
+                   help=f"queued + running jobs of one client before 'busy' (default "
+                        f"{d.client_jobs})")
+    p.add_argument("--max-client-input-mb", type=float, default=d.client_input_bytes / MB,
+                   metavar="MB", help=f"input bytes of one client's queued jobs held in memory "
+                                      f"(default {d.client_input_bytes / MB:g})")
+    p.add_argument("--max-input-mb", type=float, default=d.total_input_bytes / MB, metavar="MB",
+                   help=f"input bytes of all queued jobs held in memory (default "
+                        f"{d.total_input_bytes / MB:g}); beyond it submits get 'busy'")
+    p.add_argument("--max-message-mb", type=float, default=d.message_bytes / MB, metavar="MB",
+                   help=f"largest request accepted, all inputs together (default "
+                        f"{d.message_bytes / MB:g}); larger ones are dropped unread")
     p.add_argument("--keep-results", type=float, default=7 * 24.0, metavar="HOURS",
                    help="how long finished results stay fetchable (default 168 = 7 days)")
     p.add_argument("--broker", action="store_true",
@@ -43,10 +56,29 @@ def add_parser(sub) -> None:
     p.set_defaults(func=run)
 
 
+MB = float(1 << 20)
+
+
+def _default_limits():
+    from ..server.limits import Limits
+    return Limits()
+
+
 def run(args: argparse.Namespace) -> int:
+    import dataclasses
+
     from ..server import Server
     if args.workers < 1:
         return fail("--workers must be at least 1")
+    sizes = (args.max_client_input_mb, args.max_input_mb, args.max_message_mb)
+    if args.max_client_jobs < 1 or min(sizes) <= 0:
+        return fail("--max-client-jobs and the --max-*-mb limits must be positive")
+    message = int(args.max_message_mb * MB)
+    limits = dataclasses.replace(
+        _default_limits(), client_jobs=args.max_client_jobs,
+        client_input_bytes=int(args.max_client_input_mb * MB),
+        total_input_bytes=int(args.max_input_mb * MB), message_bytes=message,
+        array_bytes=min(_default_limits().array_bytes, message))
     if args.max_queued < 1 or args.keep_results <= 0 or args.heartbeat <= 0:
         return fail("--max-queued, --keep-results and --heartbeat must be positive")
 
@@ -58,7 +90,7 @@ def run(args: argparse.Namespace) -> int:
         server = Server(args.bind, results_dir=args.results, workers=args.workers,
                         keys=args.keys, job_time_limit=args.job_time_limit or None,
                         max_queued=args.max_queued, keep_results=args.keep_results * 3600.0,
-                        broker=args.broker, heartbeat=args.heartbeat)
+                        broker=args.broker, heartbeat=args.heartbeat, limits=limits)
         signal.signal(signal.SIGTERM, on_term)
         server.serve_forever()
     except (ValueError, OSError, KeysError) as exc:   # unsafe/busy address, keys, results dir

@@ -21,6 +21,7 @@ def run_check(args: argparse.Namespace) -> int:
     if args.json:
         for e, status in rows:
             print(json.dumps({"name": e.name, "status": status, "path": str(e.location()),
+                              "verified": status == "ok", "sha256_known": bool(e.sha256),
                               "licence": e.licence, "used_by": e.used_by}))
     else:
         width = max((len(e.name) for e, _ in rows), default=4)
@@ -28,4 +29,11 @@ def run_check(args: argparse.Namespace) -> int:
             print(f"{e.name:<{width}}  {status:<20}  {e.location()}")
         present = sum(s != "missing" for _, s in rows)
         print(f"{present} of {len(rows)} optional files present")
+        unverified = [e.name for e, s in rows if s == "present, unverified"]
+        if unverified:
+            print(f"UNVERIFIED: {', '.join(unverified)}: no published sha256 is known for "
+                  f"{'this file' if len(unverified) == 1 else 'these files'}, so Doppel cannot "
+                  f"tell a genuine copy from a tampered one. Get them only from the source "
+                  f"listed in weights/*.toml; model files are loaded without running code, but "
+                  f"their numbers are trusted.")
     return 1 if any(s == "CORRUPT" for _, s in rows) else 0

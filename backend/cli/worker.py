@@ -18,9 +18,9 @@ def add_parser(sub) -> None:
     p.add_argument("--connect", required=True, metavar="ADDR",
                    help="the broker's address, e.g. tcp://farm-head:5557")
     p.add_argument("--keys", type=Path, default=None, metavar="DIR",
-                   help="folder holding server.key and this worker's client.key_secret (from "
+                   help="folder holding server.key and this worker's worker.key_secret (from "
                         "`doppel keys init`; the worker's public key must be on the broker's "
-                        "allow-list)")
+                        "allowed_workers/ list: client keys cannot register as workers)")
     p.add_argument("--name", default=None, help="name in the broker's log (default host-id)")
     p.add_argument("--job", action="append", default=[], metavar="KIND=MODULE:FUNCTION",
                    help="run only these job kinds (repeatable; default: all built-in kinds)")
@@ -43,8 +43,12 @@ def run(args: argparse.Namespace) -> int:
             jobs[kind] = spec
     keys = {}
     if args.keys is not None:
-        keys = {"server_key": args.keys / "server.key",
-                "client_key": args.keys / "client.key_secret"}
+        secret = args.keys / "worker.key_secret"
+        if not secret.is_file():
+            return fail(f"no worker key at {secret}: run `doppel keys init` on the broker (it "
+                        f"makes worker.key / worker.key_secret), or allow this worker's own key "
+                        f"there with `doppel keys allow KEY --name NAME --worker`")
+        keys = {"server_key": args.keys / "server.key", "client_key": secret}
 
     def on_term(signum, frame):
         raise KeyboardInterrupt

@@ -4,7 +4,13 @@ Key folder layout (``doppel keys init`` makes it; default ~/.config/doppel/keys)
 
     server.key, server.key_secret      the server's pair (give server.key to clients)
     client.key, client.key_secret      a client pair (give both to one artist's add-on)
+    worker.key, worker.key_secret      a worker pair (give both to the `doppel worker` machine)
     allowed_clients/*.key              public keys the server accepts (the allow-list)
+    allowed_workers/*.key              public keys a broker accepts worker frames from
+
+Secret keys are created 0600 (never readable by others, not even for a moment). A key on
+allowed_clients/ may submit jobs but never register as a worker: worker frames from any key
+not on allowed_workers/ are refused.
 """
 
 from __future__ import annotations
@@ -13,6 +19,7 @@ import ipaddress
 import logging
 import os
 import shutil
+import time
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -31,31 +38,71 @@ def default_keys_dir() -> Path:
     return Path(os.environ.get("DOPPEL_KEYS_DIR", Path.home() / ".config" / "doppel" / "keys"))
 
 
+_BANNER = ("#   ZeroMQ CURVE {what} Certificate (made by doppel keys init)\n"
+           "#   {note}\n\n")
+
+
+def _write_cert(path: Path, public: bytes, secret: bytes | None) -> None:
+    """A zmq certificate file; a secret one is created with mode 0600 from the start."""
+    what = "**Secret**" if secret else "Public"
+    note = ("DO NOT PROVIDE THIS FILE TO OTHER USERS nor change its permissions."
+            if secret else "Exchange securely, or use a secure mechanism to verify the contents")
+    text = (_BANNER.format(what=what, note=note) + "metadata\ncurve\n"
+            f'    public-key = "{public.decode("ascii")}"\n')
+    if secret:
+        text += f'    secret-key = "{secret.decode("ascii")}"\n'
+    tmp = path.with_name(path.name + ".part")
+    tmp.unlink(missing_ok=True)
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600 if secret else 0o644)
+    with os.fdopen(fd, "w", encoding="ascii") as fh:
+        fh.write(text)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+
+
+def create_pair(folder: Path, name: str) -> tuple[Path, Path]:
+    """``name.key`` (public) and ``name.key_secret`` (0600) in ``folder``."""
+    public, secret = zmq.curve_keypair()
+    pub_file, sec_file = folder / f"{name}.key", folder / f"{name}.key_secret"
+    _write_cert(sec_file, public, secret)
+    _write_cert(pub_file, public, None)
+    return pub_file, sec_file
+
+
 def init_keys(folder: Path, force: bool = False) -> dict[str, Path]:
-    """Make a server pair, one client pair, and allow that client. Never overwrites keys
-    unless ``force``: replacing a server key locks every existing client out."""
-    folder.mkdir(parents=True, exist_ok=True)
+    """Make a server pair, one client pair and one worker pair, and allow that client and
+    worker. Never overwrites keys unless ``force``: replacing a server key locks every
+    existing client out."""
+    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
     allowed = folder / "allowed_clients"
     allowed.mkdir(exist_ok=True)
+    workers = folder / "allowed_workers"
+    workers.mkdir(exist_ok=True)
     if (folder / "server.key_secret").exists() and not force:
         raise KeysError(f"keys already exist in {folder}; use --force to replace them "
                         f"(every client will need the new server.key)")
-    server_pub, server_sec = zmq.auth.create_certificates(folder, "server")
-    client_pub, client_sec = zmq.auth.create_certificates(folder, "client")
+    server_pub, server_sec = create_pair(folder, "server")
+    client_pub, client_sec = create_pair(folder, "client")
+    worker_pub, worker_sec = create_pair(folder, "worker")
     shutil.copy(client_pub, allowed / "client.key")
-    for secret in (server_sec, client_sec):
-        os.chmod(secret, 0o600)
-    return {"server_public": Path(server_pub), "server_secret": Path(server_sec),
-            "client_public": Path(client_pub), "client_secret": Path(client_sec),
-            "allowed_clients": allowed}
+    shutil.copy(worker_pub, workers / "worker.key")
+    return {"server_public": server_pub, "server_secret": server_sec,
+            "client_public": client_pub, "client_secret": client_sec,
+            "worker_public": worker_pub, "worker_secret": worker_sec,
+            "allowed_clients": allowed, "allowed_workers": workers}
 
 
-def allow_client(folder: Path, public_key_file: Path, name: str) -> Path:
-    """Add a client's public key (a zmq .key certificate) to the allow-list."""
+def allow_client(folder: Path, public_key_file: Path, name: str, worker: bool = False) -> Path:
+    """Add a client's public key (a zmq .key certificate) to the allow-list, or with
+    ``worker`` to the broker's worker allow-list."""
     public, _ = zmq.auth.load_certificate(public_key_file)
-    dest = folder / "allowed_clients" / f"{name}.key"
+    from protocol.names import safe_stem
+    listing = folder / ("allowed_workers" if worker else "allowed_clients")
+    listing.mkdir(exist_ok=True)
+    dest = listing / f"{safe_stem(name, 'client')}.key"
     shutil.copy(public_key_file, dest)
-    log.info("allowed client %s (%s)", name, public.decode())
+    log.info("allowed %s %s (%s)", "worker" if worker else "client", name, public.decode())
     return dest
 
 
@@ -82,17 +129,56 @@ def _load_secret(path: Path, what: str) -> tuple[bytes, bytes]:
     return public, secret
 
 
+def _listed(folder: Path) -> dict:
+    return zmq.auth.load_certificates(folder) if folder.is_dir() else {}
+
+
+def is_allowed_worker(keys_folder: Path, z85_key: str) -> bool:
+    """True when ``z85_key`` is on ``keys_folder/allowed_workers`` (re-read: edits apply live)."""
+    return z85_key.encode("ascii", "replace") in _listed(keys_folder / "allowed_workers")
+
+
+class _Quiet:
+    """One warning per key a minute at most, with a count of those held back."""
+
+    def __init__(self, interval: float = 60.0, keys: int = 1024):
+        self.interval, self.keys = interval, keys
+        self._next: dict[object, list] = {}
+
+    def allow(self, key: object) -> int | None:
+        now = time.monotonic()
+        entry = self._next.get(key)
+        if entry is not None and now < entry[0]:
+            entry[1] += 1
+            return None
+        if len(self._next) >= self.keys:
+            self._next.clear()
+        self._next[key] = [now + self.interval, 0]
+        return entry[1] if entry else 0
+
+
+_quiet = _Quiet()
+
+
+def _note(held: int) -> str:
+    return f" ({held} more since the last report)" if held else ""
+
+
 class _AllowList:
-    """ZAP credentials callback: accept listed keys, log every refusal."""
+    """ZAP credentials callback: accept keys on allowed_clients/ (or allowed_workers/, whose
+    frames the broker then checks); log refusals, at most once a minute per key."""
 
     def __init__(self, allowed_dir: Path):
         self.allowed_dir = allowed_dir
+        self.workers_dir = allowed_dir.parent / "allowed_workers"
 
     def callback(self, domain: str, z85_key: bytes) -> bool:
-        allowed = zmq.auth.load_certificates(self.allowed_dir)   # re-read: edits apply live
-        if z85_key in allowed:
+        if z85_key in _listed(self.allowed_dir) or z85_key in _listed(self.workers_dir):
             return True
-        log.warning("refused a client with unknown CURVE key %s", z85_key.decode(errors="replace"))
+        held = _quiet.allow(("key", z85_key))
+        if held is not None:
+            log.warning("refused a client with unknown CURVE key %s%s",
+                        z85_key.decode("ascii", "replace")[:40], _note(held))
         return False
 
 
@@ -151,4 +237,7 @@ def log_handshake_event(monitor: zmq.Socket) -> None:
     what = HANDSHAKE_FAILURES.get(event["event"], "handshake event")
     endpoint = event.get("endpoint", b"")
     endpoint = endpoint.decode(errors="replace") if isinstance(endpoint, bytes) else endpoint
-    log.warning("refused a connection on %s: %s (errno %s)", endpoint, what, event["value"])
+    held = _quiet.allow(("handshake", event["event"]))
+    if held is not None:
+        log.warning("refused a connection on %s: %s (errno %s)%s", endpoint, what,
+                    event["value"], _note(held))

@@ -29,6 +29,7 @@ from protocol import (ErrorCode, Message, ProtocolError, avatar_from_message, de
                       validate_reply)
 
 from .jobs import WorkItem
+from .logsafe import printable
 from .store import ResultStore
 
 log = logging.getLogger("doppel.broker")
@@ -147,7 +148,7 @@ class WorkerBroker:
             info = json.loads(_text(body[2], 65536)) if len(body) > 2 else {}
             kinds = frozenset(k for k in info.get("kinds", [])[:MAX_KINDS]
                               if isinstance(k, str) and len(k) <= 100)
-            name = str(info.get("name", identity.hex()))[:100]
+            name = printable(info.get("name", identity.hex()), 100)   # goes into log lines
             instance = str(info.get("instance", ""))[:64]
         except (ValueError, AttributeError, TypeError):
             log.warning("a worker sent an unreadable registration; ignored")

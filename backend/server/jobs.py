@@ -30,7 +30,7 @@ TERMINAL = ("done", "failed", "cancelled")
 class JobRecord:
     job_id: str
     job_kind: str
-    owner: bytes                   # routing id of the submitting client
+    owner: bytes                   # authenticated owner (owners.py), never a routing id
     submit_id: str                 # message id of the submit: `re` of the job's events
     request_key: str | None = None
     created: float = field(default_factory=time.time)   # unix seconds
@@ -41,6 +41,17 @@ class JobRecord:
     code: str | None = None        # error code once failed / cancelled
     message: str | None = None
     cancel_event: threading.Event = field(default_factory=threading.Event)
+    route: bytes = b""             # routing id its events go to (the owner's latest)
+    input_bytes: int = 0           # held in memory while queued / running
+    item: "WorkItem | None" = None  # the queued work, whose inputs are freed when it ends
+
+    def release_inputs(self) -> None:
+        """Drop the job's inputs (executors hold the same WorkItem, so memory goes now)."""
+        if self.item is not None:
+            self.item.inputs = {}
+            self.item.params = {}
+            self.item = None
+        self.input_bytes = 0
 
     @property
     def terminal(self) -> bool:
@@ -124,6 +135,7 @@ class JobTable:
     def finish(self, rec: JobRecord, state: str, code: str | None = None,
                message: str | None = None) -> None:
         rec.state, rec.code, rec.message, rec.finished = state, code, message, time.time()
+        rec.release_inputs()
         if state == "done":
             rec.stage, rec.fraction = "done", 1.0
         self.save(rec)
@@ -161,6 +173,17 @@ class JobTable:
 
     def active_count(self) -> int:
         return sum(not r.terminal for r in self._records.values())
+
+    def usage(self, owner: bytes) -> tuple[int, int, int]:
+        """(active jobs of ``owner``, their input bytes, input bytes of all active jobs)."""
+        jobs = mine = total = 0
+        for r in self._records.values():
+            if not r.terminal:
+                total += r.input_bytes
+                if r.owner == owner:
+                    jobs += 1
+                    mine += r.input_bytes
+        return jobs, mine, total
 
     def active(self) -> list[JobRecord]:
         return [r for r in self._records.values() if not r.terminal]

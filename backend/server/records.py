@@ -9,12 +9,11 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import time
 from pathlib import Path
 from typing import Any, Iterator
 
-from .store import JOB_ID, check_job_id
+from .store import JOB_ID, check_job_id, make_private_dir, write_private
 
 log = logging.getLogger("doppel.server")
 
@@ -25,16 +24,14 @@ RECORD_KEYS = ("job_id", "job_kind", "owner", "submit_id", "request_key", "creat
 class RecordStore:
     def __init__(self, results_root: Path):
         self.root = Path(results_root) / "jobs"
-        self.root.mkdir(parents=True, exist_ok=True)
+        make_private_dir(self.root)
 
     def _path(self, job_id: str) -> Path:
         return self.root / f"{check_job_id(job_id)}.json"
 
     def save(self, record: dict[str, Any]) -> None:
-        path = self._path(record["job_id"])
-        tmp = path.with_name(path.name + ".part")
-        tmp.write_text(json.dumps({k: record.get(k) for k in RECORD_KEYS}))
-        os.replace(tmp, path)
+        write_private(self._path(record["job_id"]),
+                      json.dumps({k: record.get(k) for k in RECORD_KEYS}).encode())
 
     def load(self, job_id: str) -> dict[str, Any] | None:
         try:

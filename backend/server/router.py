@@ -14,6 +14,7 @@ import logging
 import threading
 import time
 import uuid
+from collections import OrderedDict, deque
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
@@ -22,25 +23,29 @@ import zmq
 from protocol import (DEFAULT_ADDRESS, ErrorCode, Message, ProtocolError, decode, encode,
                       error_message, validate_request)
 from protocol.constants import MAX_HEADER_BYTES
+from protocol.messages import OWNED_KINDS
 
 from ..jobs import JOB_KINDS, JobFn
 from .address import check_bind_address
 from .events import Outbox
 from .job_process import job_spec
 from .jobs import JobRecord, JobTable
-from .limits import Limits, check_fields, check_frames
+from .limits import MAX_QUEUED_JOBS, MAX_ROUTES, Limits, check_fields, check_frames
+from .logsafe import Throttle, held_note, printable
+from .owners import Owners, curve_owner
 from .records import RecordStore, cleanup
-from .requests import RequestHandlers, who
+from .requests import Peer, RequestHandlers, who
 from .store import ResultStore
 
 log = logging.getLogger("doppel.server")
 
-MAX_QUEUED_JOBS = 64            # queued + running; more submits get BUSY
 JOB_TIME_LIMIT = 6 * 3600.0     # seconds; generous: a big reconstruction on a slow GPU
 KEEP_RESULTS = 7 * 86400.0      # seconds finished jobs stay fetchable
 CLEANUP_INTERVAL = 3600.0       # seconds between sweeps for old results
 SIGNAL_CHECK_MS = 250           # main-thread poll timeout, so Ctrl-C / SIGTERM act promptly
 RECV_BATCH = 64                 # client messages handled before looking at worker events again
+DEFERRED_POLL_MS = 5            # loop period while small replies wait for a full send queue
+DEFERRED_MAX_AGE = 30.0         # seconds a waiting reply is kept for a peer that reads nothing
 
 
 class Server(RequestHandlers):
@@ -68,7 +73,17 @@ class Server(RequestHandlers):
         self.bind_address = bind
         self.address: str | None = None          # the bound endpoint, once listening
         self.store = ResultStore(results_dir)
+        self.owners = Owners(self.store.root)
         self.table = JobTable(disk=RecordStore(self.store.root))
+        # route -> the owner last authenticated on it: job events go only to a route whose
+        # latest authenticated sender is the job's owner.
+        self._route_owner: OrderedDict[bytes, bytes] = OrderedDict()
+        self._backed_up: set[bytes] = set()   # routes whose last send found their queue full
+        # Small replies that met a full send queue wait here (bounded) and go out in order on
+        # the next loop turns, so bursts of small replies are never lost to the small HWM.
+        self._deferred: OrderedDict[bytes, deque] = OrderedDict()
+        self._deferred_bytes = 0
+        self._warned = Throttle(60.0)
         default = {} if broker else JOB_KINDS
         self.job_specs: dict[str, str] = {k: job_spec(v) for k, v in
                                           (default if jobs is None else jobs).items()}
@@ -137,7 +152,10 @@ class Server(RequestHandlers):
     def _make_router(self) -> tuple[zmq.Socket, zmq.Socket | None, Any]:
         router = self._ctx.socket(zmq.ROUTER)
         router.setsockopt(zmq.LINGER, 0)
-        router.setsockopt(zmq.ROUTER_HANDOVER, 1)    # a reconnecting identity takes over
+        # No handover: a peer that presents another live peer's routing id is ignored, never
+        # given its place (and its replies).
+        router.setsockopt(zmq.ROUTER_HANDOVER, 0)
+        router.setsockopt(zmq.SNDHWM, self.limits.send_hwm)   # replies queued per peer
         router.setsockopt(zmq.ROUTER_MANDATORY, 1)   # learn when a client is gone
         router.setsockopt(zmq.MAXMSGSIZE, self.limits.message_bytes)   # per frame, hard
         auth, monitor = None, None
@@ -166,6 +184,10 @@ class Server(RequestHandlers):
                 raise OSError(f"cannot listen on {self.bind_address}: {exc}{hint}") from None
             self.address = router.getsockopt(zmq.LAST_ENDPOINT).decode()
             self._outbox = Outbox(self._ctx, self._wake_address)
+            from .store import sweep_parts
+            swept = sweep_parts(self.store.root) + sweep_parts(self.table.disk.root)
+            if swept:
+                log.info("removed %d half-written files left by an earlier crash", swept)
             self._cleanup()
             interrupted = self.table.restore()
             if interrupted:
@@ -229,7 +251,9 @@ class Server(RequestHandlers):
         if self.is_broker:
             timeout_ms = min(timeout_ms, int(self.heartbeat * 500))
         while True:
-            ready = dict(poller.poll(timeout_ms))
+            ready = dict(poller.poll(DEFERRED_POLL_MS if self._deferred else timeout_ms))
+            if self._deferred:
+                self._flush_deferred()
             if ready.get(router):
                 for _ in range(RECV_BATCH):
                     try:
@@ -250,21 +274,120 @@ class Server(RequestHandlers):
                 self._cleanup()
 
     def _send(self, identity: bytes, frames: list) -> bool:
+        """Send without ever blocking. A full send queue (the peer is slow or not reading):
+        a small reply waits in a bounded per-peer queue, a large one (a result) is dropped
+        and the peer counts as backed up, so it gets no more results until it reads."""
+        if identity in self._deferred:                    # keep the order of replies
+            return self._defer(identity, frames)
         try:
             self._router.send_multipart([identity, *frames], flags=zmq.NOBLOCK, copy=False)
+            self._backed_up.discard(identity)
             return True
         except zmq.Again:
-            log.warning("peer %s is not reading; dropped a message", who(identity))
+            return self._defer(identity, frames)
         except zmq.ZMQError as exc:
             if exc.errno != zmq.EHOSTUNREACH:
                 raise
+            self._forget_route(identity)
             log.debug("peer %s is gone; dropped a message", who(identity))
+        return False
+
+    def _forget_route(self, identity: bytes) -> None:
+        self._route_owner.pop(identity, None)    # gone: its id may be taken by anyone
+        self._backed_up.discard(identity)
+        for _, frames in self._deferred.pop(identity, ()):
+            self._deferred_bytes -= _size(frames)
+
+    def _defer(self, identity: bytes, frames: list) -> bool:
+        size, lim = _size(frames), self.limits
+        queue = self._deferred.get(identity)
+        if size <= lim.deferred_reply_bytes and self._deferred_bytes + size \
+                <= lim.deferred_total_bytes and (queue is None or len(queue)
+                                                 < lim.deferred_replies):
+            if queue is None:
+                queue = self._deferred[identity] = deque()
+            queue.append((time.monotonic(), frames))
+            self._deferred_bytes += size
+            return True
+        self._backed_up.add(identity)
+        held = self._warned.allow(("unread", identity))
+        if held is not None:
+            log.warning("peer %s is not reading; dropped a message%s", who(identity),
+                        held_note(held))
+        return False
+
+    def _flush_deferred(self) -> None:
+        stale = time.monotonic() - DEFERRED_MAX_AGE
+        for identity in list(self._deferred):
+            queue = self._deferred[identity]
+            while queue:
+                try:
+                    self._router.send_multipart([identity, *queue[0][1]], flags=zmq.NOBLOCK,
+                                                copy=False)
+                except zmq.Again:
+                    if queue[0][0] < stale:     # reads nothing: give up on its replies
+                        self._forget_route(identity)
+                        self._backed_up.add(identity)
+                        log.warning("peer %s read nothing for %g s; dropped its waiting "
+                                    "replies", who(identity), DEFERRED_MAX_AGE)
+                    break
+                except zmq.ZMQError as exc:
+                    if exc.errno != zmq.EHOSTUNREACH:
+                        raise
+                    self._forget_route(identity)
+                    break
+                self._deferred_bytes -= _size(queue.popleft()[1])
+            else:
+                self._deferred.pop(identity, None)
+
+    def backed_up(self, route: bytes) -> bool:
+        return route in self._backed_up or route in self._deferred
+
+    def _push(self, rec: JobRecord, frames: list) -> None:
+        """Send a job event to its owner's latest route, never to a route that someone
+        else authenticated on last (or nobody did since it last failed)."""
+        if rec.route and self._route_owner.get(rec.route) == rec.owner:
+            self._send(rec.route, frames)
+
+    def _peer(self, route: bytes, body: list, msg: Message) -> Peer:
+        """Who sent ``msg``: its CURVE key, or the owner its token stands for."""
+        if self.keys is not None:
+            owner = curve_owner(_user_id(body[0]))
+        else:
+            owner = self.owners.owner_of(msg.fields.get("token"))
+        if owner is None and msg.kind in OWNED_KINDS:
+            raise ProtocolError(ErrorCode.NO_OWNER, "this request needs the owner token from "
+                                "the server's hello reply (say hello first; Doppel clients do "
+                                "this by themselves)")
+        if owner is not None and msg.kind in OWNED_KINDS:
+            self._route_owner[route] = owner
+            self._route_owner.move_to_end(route)
+            while len(self._route_owner) > MAX_ROUTES:
+                self._route_owner.popitem(last=False)
+            for rec in self.table.active():        # events follow the owner's reconnects
+                if rec.owner == owner:
+                    rec.route = route
+        return Peer(route, owner)
+
+    def _worker_allowed(self, body: list) -> bool:
+        """Worker frames need a key on the worker allow-list (with CURVE)."""
+        if self.keys is None:
+            return True
+        from ..security.curve import is_allowed_worker
+        user = _user_id(body[0])
+        if user and is_allowed_worker(self.keys, user):
+            return True
+        held = self._warned.allow(("worker", user))
+        if held is not None:
+            log.warning("refused worker frames from key %s: not on the worker allow-list "
+                        "(allowed_workers/)%s", printable(user or "?"), held_note(held))
         return False
 
     def _on_message(self, frames: list) -> None:
         identity, body = frames[0].bytes, frames[1:]
         if self.is_broker and self.pool.is_worker_message(body):
-            self.pool.on_message(identity, body)
+            if self._worker_allowed(body):
+                self.pool.on_message(identity, body)
             return
         msg_id = None
         try:
@@ -277,10 +400,14 @@ class Server(RequestHandlers):
             msg_id = msg.id
             validate_request(msg)
             check_fields(msg, self.limits)
-            reply = getattr(self, f"_on_{msg.kind}")(identity, msg)
+            peer = self._peer(identity, body, msg)
+            reply = getattr(self, f"_on_{msg.kind}")(peer, msg)
         except ProtocolError as err:
             msg_id = msg_id or _message_id_of(body)
-            log.info("client %s: %s", who(identity), err)
+            held = self._warned.allow(("refused", identity, err.code))
+            if held is not None:
+                log.info("client %s: %s%s", who(identity), printable(err, 300),
+                         held_note(held))
             reply = error_message(err, re=msg_id)
         except Exception as exc:   # noqa: BLE001 - one bad request must not stop the server
             log.exception("client %s: internal error", who(identity))
@@ -300,12 +427,12 @@ class Server(RequestHandlers):
             rec.state, rec.stage, rec.fraction = "running", event[2], event[3]
             out = Message("progress", {"job_id": job_id, "stage": rec.stage,
                                        "fraction": rec.fraction}, re=rec.submit_id)
-            self._send(rec.owner, encode(out))
+            self._push(rec, encode(out))
         elif kind == "started":
             rec.state = "running"
         elif kind == "done":
             self.table.finish(rec, "done")
-            self._send(rec.owner, event[2])
+            self._push(rec, event[2])
         elif kind == "failed":
             state = "cancelled" if event[2] == ErrorCode.CANCELLED else "failed"
             self._finish(rec, state, event[2], event[3])
@@ -313,7 +440,21 @@ class Server(RequestHandlers):
     def _finish(self, rec: JobRecord, state: str, code: str, text: str) -> None:
         self.table.finish(rec, state, code, text)
         err = error_message(ProtocolError(code, text, rec.job_id), re=rec.submit_id)
-        self._send(rec.owner, encode(err))
+        self._push(rec, encode(err))
+
+
+def _size(frames: list) -> int:
+    return sum(f.buffer.nbytes if hasattr(f, "buffer") else len(memoryview(f).cast("B"))
+               for f in frames)
+
+
+def _user_id(frame: Any) -> str | None:
+    """The ZAP User-Id libzmq attached to a received frame (the client's CURVE key)."""
+    try:
+        user = frame.get("User-Id")
+    except (zmq.ZMQError, AttributeError, UnicodeDecodeError):
+        return None
+    return user or None
 
 
 def _message_id_of(frames: list) -> str | None:

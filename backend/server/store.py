@@ -4,6 +4,9 @@ can still fetch them.
 Layout: ``ROOT/<job_id>.doppel`` (the avatar, written atomically with protocol.save_avatar)
 and ``ROOT/<job_id>.json`` (job kind and finish time). Paths are built only from job ids that
 match the server's own format (32 lowercase hex digits), never from other client strings.
+
+Results hold people's photos: the folder is 0700 and every file 0600, written to a ``.part``
+file, fsynced, then renamed; ``.part`` files a crash left behind are swept at start.
 """
 
 from __future__ import annotations
@@ -34,11 +37,49 @@ def check_job_id(job_id: str) -> str:
     return job_id
 
 
+def write_private(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` atomically: a 0600 ``.part`` file, fsynced, renamed."""
+    tmp = path.with_name(path.name + ".part")
+    tmp.unlink(missing_ok=True)
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def make_private_dir(path: Path) -> None:
+    """Create ``path`` (0700) or tighten an existing one we own to 0700."""
+    path.mkdir(parents=True, exist_ok=True, mode=0o700)
+    try:
+        if path.stat().st_mode & 0o077:
+            os.chmod(path, 0o700)
+    except OSError:
+        pass       # not ours (e.g. a shared mount): leave it as the operator set it
+
+
+def sweep_parts(folder: Path) -> int:
+    """Delete ``*.part`` files a crash left in ``folder``; returns how many."""
+    removed = 0
+    for part in folder.glob("*.part"):
+        try:
+            part.unlink()
+            removed += 1
+        except OSError:
+            pass
+    return removed
+
+
 class ResultStore:
     def __init__(self, root: str | os.PathLike | None = None):
         self.root = Path(root) if root is not None else default_results_dir()
         try:
-            self.root.mkdir(parents=True, exist_ok=True)
+            make_private_dir(self.root)
         except OSError as exc:
             raise OSError(f"cannot create the results folder {self.root}: "
                           f"{exc.strerror or exc}; choose another with --results DIR") from None
@@ -47,12 +88,10 @@ class ResultStore:
         return self.root / f"{check_job_id(job_id)}{suffix}"
 
     def save(self, job_id: str, job_kind: str, avatar: RiggedAvatar) -> Path:
-        path = save_avatar(avatar, self._path(job_id, ".doppel"))
-        info = self._path(job_id, ".json")
-        tmp = info.with_name(info.name + ".part")
-        tmp.write_text(json.dumps({"job_id": job_id, "job_kind": job_kind,
-                                   "finished": time.time()}))
-        os.replace(tmp, info)
+        path = save_avatar(avatar, self._path(job_id, ".doppel"), mode=0o600)
+        write_private(self._path(job_id, ".json"),
+                      json.dumps({"job_id": job_id, "job_kind": job_kind,
+                                  "finished": time.time()}).encode())
         return path
 
     def has(self, job_id: str) -> bool:

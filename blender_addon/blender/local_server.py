@@ -5,9 +5,10 @@ command from the preferences plus ``--bind <address>``, output logged to a file,
 from __future__ import annotations
 
 import atexit
+import os
 import shlex
 import subprocess
-import tempfile
+import sys
 from pathlib import Path
 
 _process: subprocess.Popen | None = None
@@ -15,7 +16,23 @@ _log_path: Path | None = None
 
 
 def default_log_path() -> Path:
-    return Path(tempfile.gettempdir()) / "doppel-server.log"
+    """The user's own cache folder, never a fixed name in the shared temp folder (where
+    another user could plant a symlink or read the log): $XDG_CACHE_HOME/doppel, else
+    ~/.cache/doppel (%LOCALAPPDATA%\\doppel on Windows, ~/Library/Caches/doppel on macOS)."""
+    if sys.platform == "win32" and os.environ.get("LOCALAPPDATA"):
+        base = Path(os.environ["LOCALAPPDATA"])
+    elif sys.platform == "darwin":
+        base = Path.home() / "Library" / "Caches"
+    else:
+        base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    return base / "doppel" / "logs" / "local-server.log"
+
+
+def _open_log(path: Path):
+    """Append to ``path`` (created 0600 in a 0700 folder), refusing to follow a symlink."""
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    flags = os.O_WRONLY | os.O_CREAT | os.O_APPEND | getattr(os, "O_NOFOLLOW", 0)
+    return os.fdopen(os.open(path, flags, 0o600), "ab")
 
 
 def start(command: str, address: str, log_path: Path | None = None) -> subprocess.Popen:
@@ -29,8 +46,7 @@ def start(command: str, address: str, log_path: Path | None = None) -> subproces
         raise ValueError("the server command is empty; set it in the Doppel preferences, "
                          "e.g. /path/to/.venv/bin/doppel serve")
     _log_path = Path(log_path or default_log_path())
-    _log_path.parent.mkdir(parents=True, exist_ok=True)
-    with open(_log_path, "ab") as log:
+    with _open_log(_log_path) as log:
         _process = subprocess.Popen([*argv, "--bind", address], stdout=log,
                                     stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
     return _process

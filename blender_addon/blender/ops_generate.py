@@ -32,7 +32,9 @@ def import_kept(context, avatar, location=(0.0, 0.0, 0.0)):
     built = build_avatar(avatar, context)
     folder = avatar_folder()
     folder.mkdir(parents=True, exist_ok=True)
-    path = protocol.save_avatar(avatar, folder / f"{built.collection.name}{protocol.FILE_SUFFIX}")
+    # The name came from the server: one safe file name, checked to stay inside the folder.
+    path = protocol.save_avatar(avatar, protocol.safe_child(folder, built.collection.name,
+                                                            protocol.FILE_SUFFIX))
     built.armature[FILE_PROP] = str(path)
     built.armature.location = location
     for layer in avatar.layers:

@@ -71,14 +71,15 @@ def reply_timeout(context=None) -> float:
     return float(prefs.reply_timeout) if prefs is not None else 3.0
 
 
-def connect(context=None, address: str | None = None, identity: bytes | None = None):
+def connect(context=None, address: str | None = None, identity: bytes | None = None,
+            token: str | None = None):
     """A client for the configured server, with the CurveZMQ keys from the preferences when
     they are set (a server on another machine)."""
     prefs = preferences(context)
     keys = [bpy.path.abspath(getattr(prefs, name)) if prefs is not None and
             getattr(prefs, name) else None for name in ("server_key_file", "client_key_file")]
     return new_client(address or server_address(context), reply_timeout(context),
-                      identity=identity, server_key=keys[0], client_key=keys[1])
+                      identity=identity, server_key=keys[0], client_key=keys[1], token=token)
 
 
 CLASSES = (DoppelBodySettings, DoppelConnection)

@@ -104,11 +104,11 @@ class BatchSession:
                 item.attempt = saved[item.sha256].attempt
         if not settings.run_key:
             settings.run_key = uuid.uuid4().hex
-        if not settings.identity:
-            settings.identity = "doppel-batch-" + uuid.uuid4().hex
         self.context, self.settings = context, settings
         self.posed, self.with_camera = posed, with_camera
-        self.client = connect(context, identity=settings.identity.encode("ascii"))
+        # `identity` keeps the server's owner token in the .blend (jobs belong to it, not to
+        # a socket id); an old file's routing id there is simply not a valid token.
+        self.client = connect(context, token=settings.identity or None)
         options = {"quality": settings.quality}
         if getattr(settings, "body_model", "anny") != "anny":   # Reconstruct's choice
             options["body_model"] = settings.body_model
@@ -188,6 +188,9 @@ class BatchSession:
                 setattr(row, key, getattr(item, key))
             row.thumbnail = bpy.data.images.get(self.thumbnails.get(item.sha256, ""))
         s.fraction = self.runner.fraction
+        token = getattr(self.client, "token", None)
+        if token and s.identity != token:
+            s.identity = token
 
 
 class BatchRunOperator(ModalLoop):

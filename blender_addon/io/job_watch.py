@@ -23,14 +23,17 @@ ACTIVE = ("submitting", "queued", "running", "cancelling")
 
 def new_client(address: str, timeout: float, client_name: str = "blender",
                identity: bytes | None = None, server_key: str | None = None,
-               client_key: str | None = None):
+               client_key: str | None = None, token: str | None = None):
     """A protocol.client.Client (imported on first use: it needs pyzmq, which an installed
-    extension gets from its bundled wheels). Keep ``identity`` to be the same client for the
-    server across restarts (its job list and request keys are per client). ``server_key`` /
-    ``client_key``: CurveZMQ key files for a server on another machine (None: plain loopback)."""
+    extension gets from its bundled wheels). Keep the client's ``token`` (its owner token,
+    from the server's hello) and pass it back as ``token`` to be the same owner across
+    restarts (job list and request keys are per owner). ``identity`` is ignored (kept for old
+    callers). ``server_key`` / ``client_key``: CurveZMQ key files for a server on another
+    machine (None: plain loopback; with keys, jobs belong to the client key)."""
     client_mod = importlib.import_module(protocol.__name__ + ".client")
     return client_mod.Client(address, timeout=timeout, client_name=client_name,
-                             identity=identity, server_key=server_key, client_key=client_key)
+                             identity=identity, server_key=server_key, client_key=client_key,
+                             token=token)
 
 
 class JobWatch:
@@ -185,7 +188,11 @@ class HelloWatch:
                 if msg.kind == "error":
                     self.error = ProtocolError(msg.fields["code"], msg.fields["message"])
                 else:
-                    self.info = dict(msg.fields)
+                    fields = dict(msg.fields)
+                    token = fields.pop("token", None)
+                    if token and getattr(self.client, "token", None) is None:
+                        self.client.token = token      # the owner token for later jobs
+                    self.info = fields
         except ProtocolError as exc:
             self.error = exc
         if not self.done and (time.monotonic() if now is None else now) > self.deadline:

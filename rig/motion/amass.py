@@ -1,5 +1,9 @@
 """Read SMPL-family motion from ``.npz``: AMASS SMPL+H, AMASS SMPL-X "stageii" (whole
-``poses`` or split keys) and plain SMPL sequences (N, 72) whose frame rate the user gives."""
+``poses`` or split keys) and plain SMPL sequences (N, 72) whose frame rate the user gives.
+
+Hostile files fail with a MotionError, never a crash: nothing is unpickled, and every array's
+size is read from its header and checked (frames, frames x joints, elements) before the array
+itself is decompressed, so a small file claiming a million frames costs nothing."""
 
 from __future__ import annotations
 
@@ -9,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from .. import rotations as Q
-from .errors import MotionError
+from .errors import MotionError, check_clip_size, check_frame_rate
 from .smpl_skeleton import PELVIS_REST, smpl_family_skeleton
 from .source import SourceMotion, check_motion, reframe
 
@@ -22,6 +26,37 @@ SPLIT_KEYS = (("root_orient", 3), ("pose_body", 63), ("pose_jaw", 3), ("pose_eye
 
 # SMPL's rest pose is Y up, +Z forward; Blender is Z up, -Y forward: +90 degrees about X.
 SMPL_TO_BLENDER = Q.from_axis("x", np.pi / 2)
+
+MAX_ELEMENTS = 40_000_000        # numbers in any one array (320 MB as float64)
+MAX_MEMBERS = 256                # arrays in one archive
+
+
+def _check_headers(data, name: str) -> None:
+    """Read each member's .npy header (not its data) and refuse arrays that are too large,
+    and clips whose frame count would be too large to hold, before anything is loaded."""
+    names = data.zip.namelist()
+    if len(names) > MAX_MEMBERS:
+        raise MotionError(f"'{name}' holds {len(names)} arrays; an AMASS clip has a few dozen.")
+    shapes = {}
+    for member in names:
+        with data.zip.open(member) as fh:
+            version = np.lib.format.read_magic(fh)
+            if version == (1, 0):
+                shape, _, _ = np.lib.format.read_array_header_1_0(fh)
+            else:
+                shape, _, _ = np.lib.format.read_array_header_2_0(fh)
+        count = 1
+        for d in shape:
+            count *= int(d)
+        if count > MAX_ELEMENTS:
+            raise MotionError(f"'{name}': '{member[:60]}' holds {count} numbers; Doppel reads "
+                              f"arrays of up to {MAX_ELEMENTS}.")
+        shapes[member[:-4] if member.endswith(".npy") else member] = tuple(shape)
+    for key in ("poses", "root_orient", "pose_body", "trans"):
+        shape = shapes.get(key)
+        if shape:
+            joints = (shape[1] // 3 if len(shape) == 2 and key == "poses" else 55)
+            check_clip_size(int(shape[0]), max(1, joints), name)
 
 
 def _array(data, key: str, name: str, width: int | None = None) -> np.ndarray:
@@ -44,13 +79,13 @@ def _frame_rate(data, name: str, source_fps: float | None) -> float:
             if not (np.isfinite(fps) and fps > 0):
                 raise MotionError(f"'{name}': frame rate '{key}' is {fps}; it must be a positive "
                                   "number. Re-export the clip or give its frame rate.")
-            return fps
+            return check_frame_rate(fps, name, f"frame rate '{key}'")
     if source_fps is None:
         raise MotionError(f"'{name}' does not say its frame rate (no 'mocap_framerate' or "
                           "'mocap_frame_rate'); give the clip's frame rate (source fps).")
     if not (np.isfinite(source_fps) and source_fps > 0):
         raise MotionError(f"Source frame rate {source_fps} must be a positive number.")
-    return float(source_fps)
+    return check_frame_rate(float(source_fps), name, "source frame rate")
 
 
 def _gender(data) -> str:
@@ -94,8 +129,21 @@ def _poses(data, name: str) -> tuple[np.ndarray, str]:
 
 def load_smpl_npz(path: str | Path, source_fps: float | None = None) -> SourceMotion:
     """Read an AMASS/SMPL ``.npz``. ``source_fps`` is used only when the file has no frame
-    rate (plain SMPL sequences). Raises MotionError with a sentence for the user."""
+    rate (plain SMPL sequences). Raises MotionError with a sentence for the user, and
+    nothing else, whatever the file holds."""
     path = Path(path)
+    try:
+        return _load_smpl_npz(path, source_fps)
+    except MotionError:
+        raise
+    except (ValueError, IndexError, KeyError, TypeError, OverflowError, ZeroDivisionError,
+            FloatingPointError, RecursionError, MemoryError, OSError, EOFError,
+            zipfile.BadZipFile, SyntaxError, NotImplementedError) as exc:
+        raise MotionError(f"'{path.name}' is not a motion .npz Doppel can read "
+                          f"({type(exc).__name__}: {str(exc)[:120]}).") from None
+
+
+def _load_smpl_npz(path: Path, source_fps: float | None) -> SourceMotion:
     name = path.name
     try:
         with open(path, "rb") as fh:
@@ -116,6 +164,7 @@ def load_smpl_npz(path: str | Path, source_fps: float | None = None) -> SourceMo
         raise MotionError(f"'{name}' is a single .npy array, not an .npz motion archive.")
     with data:
         try:
+            _check_headers(data, name)
             poses, kind = _poses(data, name)
             fps = _frame_rate(data, name, source_fps)
             n = poses.shape[0]

@@ -1,6 +1,10 @@
 """Read BVH motion capture: any joint tree, Euler channels in any order, centimetres, inches
 or metres, Y-up or Z-up files. The result is a SourceMotion in Blender axes and metres.
-Position channels count on the root only (retargeting transfers rotations)."""
+Position channels count on the root only (retargeting transfers rotations).
+
+Hostile files fail with a MotionError, never a crash: the hierarchy is parsed without
+recursion, and the file size, nesting depth, joint count, channels per joint, frame count and
+frames x joints are bounded before anything is allocated (limits below and in errors.py)."""
 
 from __future__ import annotations
 
@@ -11,7 +15,7 @@ import numpy as np
 
 from .. import rotations as Q
 from .bvh_roles import find_roles
-from .errors import MotionError
+from .errors import MotionError, check_clip_size, check_frame_rate
 from .source import SourceMotion, SourceSkeleton, check_motion, reframe
 
 _AXES = {"xposition": ("pos", 0), "yposition": ("pos", 1), "zposition": ("pos", 2),
@@ -22,6 +26,11 @@ _AXES = {"xposition": ("pos", 0), "yposition": ("pos", 1), "zposition": ("pos", 
 # tall wins.
 UNITS = {"m": 1.0, "cm": 0.01, "mm": 0.001, "inch": 0.0254, "cmu": 0.0254 / 0.45}
 HUMAN_HEIGHT_M = 1.7
+
+MAX_FILE_BYTES = 256 << 20     # a 20-minute 120 fps capture of 60 joints is ~150 MB
+MAX_JOINTS = 1000              # joints and end sites together
+MAX_DEPTH = 256                # nesting of JOINT blocks
+MAX_CHANNELS = 6               # per joint: 3 positions + 3 rotations
 
 
 @dataclass
@@ -67,43 +76,76 @@ class _Tokens:
             raise self.error(f"expected a number but found {tok!r}") from None
 
 
-def _parse_joint(tok: _Tokens, name: str, parent: int, joints: list[_Joint], column: int) -> int:
-    tok.next("{")
+def _offset(tok: _Tokens) -> np.ndarray:
     tok.next("OFFSET")
-    joint = _Joint(name=name, parent=parent, offset=np.array([tok.number() for _ in range(3)]))
-    index = len(joints)
+    offset = np.array([tok.number() for _ in range(3)])
+    if not np.isfinite(offset).all():
+        tok.pos -= 1
+        raise tok.error("an OFFSET is not a finite number")
+    return offset
+
+
+def _add(tok: _Tokens, joints: list[_Joint], joint: _Joint) -> int:
+    if len(joints) >= MAX_JOINTS:
+        raise tok.error(f"more than {MAX_JOINTS} joints; Doppel reads skeletons up to that size")
     joints.append(joint)
+    return len(joints) - 1
+
+
+def _open_joint(tok: _Tokens, name: str, parent: int, joints: list[_Joint],
+                column: int) -> tuple[int, int]:
+    """Read ``{ OFFSET .. [CHANNELS ..]`` of one joint -> (its index, the next column)."""
+    tok.next("{")
+    index = _add(tok, joints, _Joint(name=name, parent=parent, offset=_offset(tok)))
     if tok.peek().upper() == "CHANNELS":
         tok.next()
+        word = tok.next()
         try:
-            count = int(tok.next())
+            count = int(word)
         except ValueError:
+            count = -1
+        if not 0 <= count <= MAX_CHANNELS:
             tok.pos -= 1
-            raise tok.error("CHANNELS must be followed by a channel count") from None
+            raise tok.error(f"CHANNELS must be followed by a channel count from 0 to "
+                            f"{MAX_CHANNELS}, found {word[:40]!r}")
+        joint = joints[index]
         for _ in range(count):
             ch = tok.next()
             if ch.lower() not in _AXES:
                 tok.pos -= 1
-                raise tok.error(f"unknown channel {ch!r}")
+                raise tok.error(f"unknown channel {ch[:40]!r}")
             joint.channels.append(ch.lower())
         joint.column = column
         column += count
-    while True:
+    return index, column
+
+
+def _parse_hierarchy(tok: _Tokens, root_name: str, joints: list[_Joint]) -> int:
+    """The joint tree from ROOT's name on, with an explicit stack (no recursion, so no depth
+    of nesting can overflow Python's stack) -> the number of channel columns."""
+    index, column = _open_joint(tok, root_name, -1, joints, 0)
+    stack = [index]                        # open joints, innermost last
+    while stack:
         word = tok.next()
         if word == "}":
-            return column
-        if word.upper() == "JOINT":
-            column = _parse_joint(tok, tok.next(), index, joints, column)
+            stack.pop()
+        elif word.upper() == "JOINT":
+            if len(stack) >= MAX_DEPTH:
+                raise tok.error(f"joints are nested more than {MAX_DEPTH} levels deep")
+            index, column = _open_joint(tok, tok.next(), stack[-1], joints, column)
+            stack.append(index)
         elif word.upper() == "END":
             tok.next("Site")
             tok.next("{")
-            tok.next("OFFSET")
-            end = np.array([tok.number() for _ in range(3)])
+            end = _offset(tok)
             tok.next("}")
-            joints.append(_Joint(name=f"{name}_end", parent=index, offset=end))
+            parent = stack[-1]
+            _add(tok, joints, _Joint(name=f"{joints[parent].name}_end", parent=parent,
+                                     offset=end))
         else:
             tok.pos -= 1
-            raise tok.error(f"expected JOINT, End Site or '}}' but found {word!r}")
+            raise tok.error(f"expected JOINT, End Site or '}}' but found {word[:40]!r}")
+    return column
 
 
 def _motion_header(lines: list[str], start: int, name: str) -> tuple[int, float, int]:
@@ -115,14 +157,15 @@ def _motion_header(lines: list[str], start: int, name: str) -> tuple[int, float,
         raise MotionError(f"'{name}' is not a valid BVH file: MOTION must be followed by "
                           f"'Frames:' and 'Frame Time:' lines (line {start + 1}).")
     try:
-        frames = int(header[0][1].split(":", 1)[1])
-        dt = float(header[1][1].split(":", 1)[1])
+        frames = int(header[0][1].split(":", 1)[1][:40])
+        dt = float(header[1][1].split(":", 1)[1][:40])
     except ValueError:
         raise MotionError(f"'{name}': cannot read the frame count or frame time "
                           f"(lines {header[0][0] + 1}-{header[1][0] + 1}).") from None
     if not (np.isfinite(dt) and dt > 0):
         raise MotionError(f"'{name}': 'Frame Time' is {dt}; it must be a positive number of "
                           "seconds, so the frame rate is unknown.")
+    check_frame_rate(1.0 / dt, name, f"frame rate ('Frame Time: {dt:g}')")
     return frames, dt, header[1][0] + 1
 
 
@@ -135,10 +178,25 @@ def _detect_units(rest: np.ndarray, up: int) -> tuple[str, float]:
 
 
 def load_bvh(path: str | Path) -> SourceMotion:
-    """Parse a BVH file. Raises MotionError naming the line of the first problem."""
+    """Parse a BVH file. Raises MotionError naming the line of the first problem; any file,
+    however malformed, gives a MotionError and nothing else."""
     path = Path(path)
+    try:
+        return _load_bvh(path)
+    except MotionError:
+        raise
+    except (ValueError, IndexError, KeyError, TypeError, OverflowError, ZeroDivisionError,
+            FloatingPointError, RecursionError, MemoryError) as exc:
+        raise MotionError(f"'{path.name}' is not a BVH file Doppel can read "
+                          f"({type(exc).__name__}: {str(exc)[:120]}).") from None
+
+
+def _load_bvh(path: Path) -> SourceMotion:
     name = path.name
     try:
+        if path.stat().st_size > MAX_FILE_BYTES:
+            raise MotionError(f"'{name}' is larger than {MAX_FILE_BYTES >> 20} MB; Doppel reads "
+                              f"BVH files up to that size. Split the clip.")
         text = path.read_text(encoding="utf-8", errors="replace")
     except OSError as exc:
         raise MotionError(f"Cannot read '{name}': {exc.strerror or exc}.") from None
@@ -151,12 +209,15 @@ def load_bvh(path: str | Path) -> SourceMotion:
     tok = _Tokens(lines[1:motion_at], name, first_line=2)
     joints: list[_Joint] = []
     tok.next("ROOT")
-    columns = _parse_joint(tok, tok.next(), -1, joints, 0)
+    columns = _parse_hierarchy(tok, tok.next(), joints)
     if tok.pos != len(tok.items):
-        raise tok.error(f"unexpected {tok.peek()!r} after the root joint's closing '}}'")
+        raise tok.error(f"unexpected {tok.peek()[:40]!r} after the root joint's closing '}}'")
     frames, dt, data_at = _motion_header(lines, motion_at + 1, name)
+    if frames <= 0:
+        raise MotionError(f"'{name}' has no frames of motion.")
+    check_clip_size(frames, len(joints), name)
     rows = [ln for ln in lines[data_at:] if ln.strip()]
-    if frames <= 0 or not rows:
+    if not rows:
         raise MotionError(f"'{name}' has no frames of motion.")
     warnings = []
     if len(rows) < frames:
@@ -183,6 +244,7 @@ def load_bvh(path: str | Path) -> SourceMotion:
     fps = 1.0 / dt
     if abs(fps - round(fps)) < 1e-4 * fps:      # "Frame Time: .0083333" means 120 fps
         fps = float(round(fps))
+    check_frame_rate(fps, name)
     return _build(path.stem, joints, values, fps, warnings)
 
 
