@@ -2,8 +2,9 @@
 
 Pure pyzmq + protocol (no torch), so the Blender add-on uses it as is. Two ways to use it:
 
-* blocking calls (``hello``, ``submit``, ``status``, ``fetch``, ``ping``, ``run_job``) for the
-  CLI and scripts; each gives up after ``timeout`` seconds with ``ProtocolError(UNREACHABLE)``;
+* blocking calls (``hello``, ``submit``, ``status``, ``cluster``, ``fetch``, ``ping``,
+  ``run_job``) for the CLI and scripts; each gives up after ``timeout`` seconds with
+  ``ProtocolError(UNREACHABLE)``;
 * non-blocking ``send`` + ``poll`` for UIs (a Blender timer calls ``poll()`` and handles
   ``accepted`` / ``progress`` / ``result`` / ``error`` messages as they come).
 
@@ -360,6 +361,11 @@ class Client:
         one job."""
         fields = {} if job_id is None else {"job_id": job_id}
         return list(self.request("status", fields).fields["jobs"])
+
+    def cluster(self) -> dict[str, Any]:
+        """What the server computes on: server_version, engine ("local" or "ray") and nodes
+        (address, cpus, gpus, running, done; a Ray node also has node_id)."""
+        return dict(self.request("cluster", {}).fields)
 
     def fetch(self, job_id: str) -> RiggedAvatar:
         """The finished result of a job (kept on the server's disk, so this works after a

@@ -43,6 +43,11 @@ def _list_of(check: Check) -> Check:
     return lambda v: isinstance(v, list) and all(check(x) for x in v)
 
 
+def _node(v: Any) -> bool:
+    return (isinstance(v, dict) and _str(v.get("address")) and _num(v.get("cpus"))
+            and _num(v.get("gpus")) and _int(v.get("running")) and _int(v.get("done")))
+
+
 def _job(v: Any) -> bool:
     return (isinstance(v, dict) and _str(v.get("job_id")) and _str(v.get("job_kind"))
             and v.get("state") in JOB_STATES)
@@ -71,6 +76,7 @@ REQUESTS: Schema = {
     "status": {"job_id": (_opt_str, False, "a string"), "token": _TOKEN},
     "fetch": {"job_id": (_str, True, "a string"), "token": _TOKEN},
     "ping": {},
+    "cluster": {},     # what the server computes on: engine and nodes (`doppel status`)
 }
 
 # Requests that act on jobs: they need an owner (a token, or a CURVE key).
@@ -91,6 +97,10 @@ REPLIES: Schema = {
               "job_id": (_opt_str, False, "a string")},
     "status": {"jobs": (_list_of(_job), True, "a list of job records")},
     "pong": {"time": (_num, True, "a number")},
+    "cluster": {"server_version": (_str, True, "a string"),
+                "engine": (lambda v: v in ("local", "ray"), True, "'local' or 'ray'"),
+                "nodes": (_list_of(_node), True, "a list of node records (address, cpus, "
+                          "gpus, running, done)")},
 }
 
 # Only these kinds may carry binary frames.

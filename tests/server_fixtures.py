@@ -23,7 +23,7 @@ LOOPBACK_ANY_PORT = "tcp://127.0.0.1:*"
 def running_server(results_dir: Path, jobs: Mapping | None = None, workers: int = 1,
                    **options: Any) -> Iterator[Server]:
     """A started Server (``.address`` is its endpoint), stopped on exit. ``options`` go to
-    Server (bind, keys, job_time_limit, max_queued, limits, broker, ...). Body models are
+    Server (bind, keys, job_time_limit, max_queued, limits, ray, ...). Body models are
     preloaded only for the production job kinds (jobs=None)."""
     options.setdefault("preload", ("anny",) if jobs is None else ())
     options.setdefault("device", None if jobs is None else "cpu")

@@ -117,3 +117,4 @@ def test_hello_reports_server_capabilities(live_server):
     client.close()
     assert hello.error is None
     assert "body" in hello.info["job_kinds"] and hello.info["device"]
+    assert hello.nodes == 1     # a local-engine server is one node

@@ -24,7 +24,10 @@ VALID_REQUESTS = {
     "status": {"job_id": None},
     "fetch": {"job_id": "a" * 32},
     "ping": {},
+    "cluster": {},
 }
+NODE = {"address": "10.0.0.7", "node_id": "ab12", "cpus": 16.0, "gpus": 1.0, "running": 1,
+        "done": 12}
 VALID_REPLIES = {
     "hello": {"version": 1, "server_version": "0.1.0", "job_kinds": ["body"],
               "body_models": ["anny"], "device": "cpu"},
@@ -34,6 +37,7 @@ VALID_REPLIES = {
     "error": {"code": "bad_params", "message": "height must be a number", "job_id": None},
     "status": {"jobs": [JOB]},
     "pong": {"time": 12.5},
+    "cluster": {"server_version": "0.1.0", "engine": "ray", "nodes": [NODE]},
 }
 SIDES = [(validate_request, REQUESTS, VALID_REQUESTS), (validate_reply, REPLIES, VALID_REPLIES)]
 
@@ -119,6 +123,9 @@ def test_each_field_with_a_wrong_type_is_refused(validate, schema, valid):
     ("status", {"jobs": [{**JOB, "job_id": 5}]}),
     ("status", {"jobs": [JOB, "not a record"]}),
     ("error", {"code": "x", "message": "m" * (MAX_STRING_CHARS + 1)}),
+    ("cluster", {**VALID_REPLIES["cluster"], "engine": "slurm"}),
+    ("cluster", {**VALID_REPLIES["cluster"], "nodes": [{**NODE, "running": 1.5}]}),
+    ("cluster", {**VALID_REPLIES["cluster"], "nodes": [{**NODE, "gpus": None}]}),
 ])
 def test_value_checks_inside_reply_fields(kind, fields):
     assert code_of(validate_reply, Message(kind, fields)) == ErrorCode.BAD_TYPE

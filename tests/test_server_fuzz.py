@@ -20,7 +20,8 @@ from server_jobs import TEST_JOBS
 MESSAGES = 100_000
 BATCH = 500                  # sent back to back, then their replies read (below zmq's HWM)
 CODES = {v for k, v in vars(ErrorCode).items() if not k.startswith("_")}
-KINDS = ["hello", "submit", "cancel", "status", "fetch", "ping", "pong", "result", "", "x" * 300]
+KINDS = ["hello", "submit", "cancel", "status", "fetch", "ping", "cluster", "pong", "result", "",
+         "x" * 300]
 VALUES = [None, True, 0, -1, 2 ** 70, 1.5, float("1e308"), "", "x" * 5000, [], {}, [1, [2]],
           {"a": {"b": None}}, "../../etc/passwd", "\u0000\ud7ff"]
 

@@ -10,7 +10,7 @@ import sys
 
 # Order is the order `doppel --help` lists them.
 COMMANDS = (
-    "serve", "worker", "body", "blend", "weights", "keys", "generate", "transfer", "animate",
+    "serve", "status", "body", "blend", "weights", "keys", "generate", "transfer", "animate",
     "reconstruct", "splat", "preview",
 )
 

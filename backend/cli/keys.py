@@ -19,9 +19,6 @@ def add_parser(sub) -> None:
     a.add_argument("public_key", type=Path)
     a.add_argument("--name", required=True, help="who this key belongs to")
     a.add_argument("--dir", type=Path)
-    a.add_argument("--worker", action="store_true",
-                   help="allow the key as a `doppel worker` of a broker (allowed_workers/), "
-                        "not as a client")
     a.set_defaults(func=run_allow)
 
 
@@ -36,10 +33,7 @@ def run_init(args: argparse.Namespace) -> int:
           f"{paths['server_secret']} (secret: stays on the server)")
     print(f"client keys:  {paths['client_public']}, {paths['client_secret']} "
           f"(give both to one artist's add-on preferences)")
-    print(f"worker keys:  {paths['worker_public']}, {paths['worker_secret']} "
-          f"(for `doppel worker --client-key`; client keys cannot register as workers)")
-    print(f"allow-lists:  {paths['allowed_clients']} (clients), {paths['allowed_workers']} "
-          f"(workers)")
+    print(f"allow-list:   {paths['allowed_clients']}")
     print(f"start the server with: doppel serve --bind tcp://0.0.0.0:5557 --keys {folder}")
     return 0
 
@@ -49,5 +43,5 @@ def run_allow(args: argparse.Namespace) -> int:
     folder = args.dir or default_keys_dir()
     if not args.public_key.is_file():
         return fail(f"no public key file at {args.public_key}")
-    print(allow_client(folder, args.public_key, args.name, worker=args.worker))
+    print(allow_client(folder, args.public_key, args.name))
     return 0

@@ -1,5 +1,6 @@
-"""`doppel serve [--bind ADDR] [--keys DIR] [--results DIR] [--workers N] [--broker]`: run the
-ZeroMQ server (jobs in local worker processes) or a broker for `doppel worker`s."""
+"""`doppel serve [--bind ADDR] [--keys DIR] [--results DIR] [--workers N] [--ray ADDR]`: run the
+ZeroMQ server; jobs run in local worker processes, or with --ray in actors on a Ray cluster
+behind it (clients still talk only to this server)."""
 
 from __future__ import annotations
 
@@ -27,7 +28,8 @@ def add_parser(sub) -> None:
                    help="folder for finished results (default $DOPPEL_RESULTS_DIR or "
                         "~/.cache/doppel/results)")
     p.add_argument("--workers", type=int, default=1,
-                   help="worker processes, i.e. jobs run at the same time (default 1)")
+                   help="worker processes, i.e. jobs run at the same time (default 1); with "
+                        "--ray: actors per CPU node (a GPU node runs one per GPU)")
     p.add_argument("--job-time-limit", type=float, default=6 * 3600.0, metavar="SECONDS",
                    help="stop a job that runs longer (default 6 hours; 0: no limit)")
     p.add_argument("--max-queued", type=int, default=64, metavar="N",
@@ -48,11 +50,13 @@ def add_parser(sub) -> None:
                         f"{d.message_bytes / MB:g}); larger ones are dropped unread")
     p.add_argument("--keep-results", type=float, default=7 * 24.0, metavar="HOURS",
                    help="how long finished results stay fetchable (default 168 = 7 days)")
-    p.add_argument("--broker", action="store_true",
-                   help="run no jobs here: hand them to `doppel worker --connect ADDR` "
-                        "processes that connect to this same address")
-    p.add_argument("--heartbeat", type=float, default=1.0, metavar="SECONDS",
-                   help="broker: heartbeat interval; a worker silent for 3 intervals is dropped")
+    p.add_argument("--ray", default=None, metavar="HOST:PORT|auto",
+                   help="run jobs on the Ray cluster at this address (`ray start --head` "
+                        "prints it; auto: the cluster this machine belongs to). Needs "
+                        "pip install 'doppel[cluster]'; keep Ray on the private network")
+    p.add_argument("--job", action="append", default=[], metavar="KIND=MODULE:FUNCTION",
+                   help="also run this job kind (repeatable): a module-level function the "
+                        "workers (or every Ray node) can import")
     p.set_defaults(func=run)
 
 
@@ -79,21 +83,31 @@ def run(args: argparse.Namespace) -> int:
         client_input_bytes=int(args.max_client_input_mb * MB),
         total_input_bytes=int(args.max_input_mb * MB), message_bytes=message,
         array_bytes=min(_default_limits().array_bytes, message))
-    if args.max_queued < 1 or args.keep_results <= 0 or args.heartbeat <= 0:
-        return fail("--max-queued, --keep-results and --heartbeat must be positive")
+    if args.max_queued < 1 or args.keep_results <= 0:
+        return fail("--max-queued and --keep-results must be positive")
 
     def on_term(signum, frame):   # SIGTERM stops as cleanly as Ctrl-C
         raise KeyboardInterrupt
+
+    jobs = None
+    if args.job:
+        from ..jobs import JOB_KINDS
+        jobs = dict(JOB_KINDS)
+        for item in args.job:
+            kind, sep, spec = item.partition("=")
+            if not sep or not kind or spec.count(":") != 1:
+                return fail(f"--job expects KIND=package.module:function, got {item!r}")
+            jobs[kind] = spec
 
     from ..security.curve import KeysError
     try:
         server = Server(args.bind, results_dir=args.results, workers=args.workers,
                         keys=args.keys, job_time_limit=args.job_time_limit or None,
                         max_queued=args.max_queued, keep_results=args.keep_results * 3600.0,
-                        broker=args.broker, heartbeat=args.heartbeat, limits=limits)
+                        ray=args.ray, jobs=jobs, limits=limits)
         signal.signal(signal.SIGTERM, on_term)
         server.serve_forever()
-    except (ValueError, OSError, KeysError) as exc:   # unsafe/busy address, keys, results dir
+    except (ValueError, OSError, KeysError) as exc:   # address, keys, results dir, Ray
         return fail(str(exc))
     except KeyboardInterrupt:
         log.info("interrupted")

@@ -4,13 +4,10 @@ Key folder layout (``doppel keys init`` makes it; default ~/.config/doppel/keys)
 
     server.key, server.key_secret      the server's pair (give server.key to clients)
     client.key, client.key_secret      a client pair (give both to one artist's add-on)
-    worker.key, worker.key_secret      a worker pair (give both to the `doppel worker` machine)
     allowed_clients/*.key              public keys the server accepts (the allow-list)
-    allowed_workers/*.key              public keys a broker accepts worker frames from
 
-Secret keys are created 0600 (never readable by others, not even for a moment). A key on
-allowed_clients/ may submit jobs but never register as a worker: worker frames from any key
-not on allowed_workers/ are refused.
+Secret keys are created 0600 (never readable by others, not even for a moment). Jobs run on
+this machine or on a Ray cluster behind the server, never on machines that connect to it.
 """
 
 from __future__ import annotations
@@ -71,38 +68,31 @@ def create_pair(folder: Path, name: str) -> tuple[Path, Path]:
 
 
 def init_keys(folder: Path, force: bool = False) -> dict[str, Path]:
-    """Make a server pair, one client pair and one worker pair, and allow that client and
-    worker. Never overwrites keys unless ``force``: replacing a server key locks every
+    """Make a server pair and one client pair, and allow that client. Never overwrites keys unless ``force``: replacing a server key locks every
     existing client out."""
     folder.mkdir(parents=True, exist_ok=True, mode=0o700)
     allowed = folder / "allowed_clients"
     allowed.mkdir(exist_ok=True)
-    workers = folder / "allowed_workers"
-    workers.mkdir(exist_ok=True)
     if (folder / "server.key_secret").exists() and not force:
         raise KeysError(f"keys already exist in {folder}; use --force to replace them "
                         f"(every client will need the new server.key)")
     server_pub, server_sec = create_pair(folder, "server")
     client_pub, client_sec = create_pair(folder, "client")
-    worker_pub, worker_sec = create_pair(folder, "worker")
     shutil.copy(client_pub, allowed / "client.key")
-    shutil.copy(worker_pub, workers / "worker.key")
     return {"server_public": server_pub, "server_secret": server_sec,
             "client_public": client_pub, "client_secret": client_sec,
-            "worker_public": worker_pub, "worker_secret": worker_sec,
-            "allowed_clients": allowed, "allowed_workers": workers}
+            "allowed_clients": allowed}
 
 
-def allow_client(folder: Path, public_key_file: Path, name: str, worker: bool = False) -> Path:
-    """Add a client's public key (a zmq .key certificate) to the allow-list, or with
-    ``worker`` to the broker's worker allow-list."""
+def allow_client(folder: Path, public_key_file: Path, name: str) -> Path:
+    """Add a client's public key (a zmq .key certificate) to the allow-list."""
     public, _ = zmq.auth.load_certificate(public_key_file)
     from protocol.names import safe_stem
-    listing = folder / ("allowed_workers" if worker else "allowed_clients")
+    listing = folder / "allowed_clients"
     listing.mkdir(exist_ok=True)
     dest = listing / f"{safe_stem(name, 'client')}.key"
     shutil.copy(public_key_file, dest)
-    log.info("allowed %s %s (%s)", "worker" if worker else "client", name, public.decode())
+    log.info("allowed client %s (%s)", name, public.decode())
     return dest
 
 
@@ -133,11 +123,6 @@ def _listed(folder: Path) -> dict:
     return zmq.auth.load_certificates(folder) if folder.is_dir() else {}
 
 
-def is_allowed_worker(keys_folder: Path, z85_key: str) -> bool:
-    """True when ``z85_key`` is on ``keys_folder/allowed_workers`` (re-read: edits apply live)."""
-    return z85_key.encode("ascii", "replace") in _listed(keys_folder / "allowed_workers")
-
-
 class _Quiet:
     """One warning per key a minute at most, with a count of those held back."""
 
@@ -165,15 +150,14 @@ def _note(held: int) -> str:
 
 
 class _AllowList:
-    """ZAP credentials callback: accept keys on allowed_clients/ (or allowed_workers/, whose
-    frames the broker then checks); log refusals, at most once a minute per key."""
+    """ZAP credentials callback: accept keys on allowed_clients/; log refusals, at most once a
+    minute per key."""
 
     def __init__(self, allowed_dir: Path):
         self.allowed_dir = allowed_dir
-        self.workers_dir = allowed_dir.parent / "allowed_workers"
 
     def callback(self, domain: str, z85_key: bytes) -> bool:
-        if z85_key in _listed(self.allowed_dir) or z85_key in _listed(self.workers_dir):
+        if z85_key in _listed(self.allowed_dir):
             return True
         held = _quiet.allow(("key", z85_key))
         if held is not None:

@@ -1,6 +1,7 @@
 """The Doppel ZeroMQ server: a ROUTER socket loop (router.py), job records (jobs.py, records.py),
-jobs run in worker processes (process_pool.py, job_process.py), finished results on disk
-(store.py), and the broker for remote workers (broker.py, remote_worker.py).
+jobs run in worker processes (process_pool.py, job_process.py) or, with --ray, in Ray actors
+(ray_engine.py, ray_actor.py, ray_cluster.py), finished results on disk (store.py), and the
+`cluster` request behind `doppel status` (cluster_info.py).
 
 Attributes are imported lazily: a worker process imports backend.server.job_process without
 pulling in torch or the socket loop.

@@ -140,7 +140,7 @@ def _on_cancel(signum: int, frame: Any) -> None:
 
 
 def _die_with_parent() -> None:
-    # Linux: if the server (or `doppel worker`) is killed, take the running job with it.
+    # Linux: if the server is killed, take the running job with it.
     try:
         import ctypes
         ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)   # PR_SET_PDEATHSIG

@@ -114,6 +114,7 @@ class ProcessPool:
         self._workers: list[_Worker | None] = [None] * max(1, count)
         self._lock = threading.Lock()     # guards self._workers against stop()
         self._stopping = False
+        self.running = self.done = 0      # jobs, for the `cluster` reply
         self._threads = [threading.Thread(target=self._supervise, args=(i,),
                                           name=f"doppel-supervisor-{i}", daemon=True)
                          for i in range(len(self._workers))]
@@ -188,6 +189,8 @@ class ProcessPool:
                     dict(item.inputs), self._results_root)
         start = time.monotonic()
         cancelled_at: float | None = None
+        with self._lock:
+            self.running += 1
         try:
             worker.conn.send(task)
             while True:
@@ -195,6 +198,9 @@ class ProcessPool:
                     event = worker.conn.recv()
                     if event[0] == "ready":
                         continue
+                    if event[0] == "done":    # counted first: a client may ask right after
+                        with self._lock:
+                            self.done += 1
                     self._emit(event[:4])
                     if event[0] in ("done", "failed"):
                         return event[4:] != ("retire",)    # the process is exiting
@@ -235,6 +241,9 @@ class ProcessPool:
                        f"replacement worker; submit the job again, with smaller inputs if it "
                        f"ran out of memory")
             return False
+        finally:
+            with self._lock:
+                self.running -= 1
 
     def _fail(self, item: WorkItem, code: str, message: str) -> None:
         self._emit(("failed", item.job_id, code, message))

@@ -35,14 +35,10 @@ log = logging.getLogger("doppel.server")
 
 class RequestHandlers:
     """``_on_<kind>(identity, msg)`` for every request kind; needs the Server's table,
-    store, pool, job_kinds(), max_queued, is_broker, address and _finish()."""
-
+    store, pool, job_kinds(), max_queued, address and _finish()."""
 
     def job_kinds(self) -> list[str]:
-        kinds = set(self.job_specs)
-        if self.is_broker and self.pool is not None:
-            kinds |= self.pool.known_kinds()
-        return sorted(kinds)
+        return sorted(self.job_specs)
 
     def _on_hello(self, peer: Peer, msg: Message) -> Message:
         common = set(msg.fields["versions"]) & set(SUPPORTED_VERSIONS)
@@ -71,11 +67,8 @@ class RequestHandlers:
                 return _accepted(earlier, msg.id)
         kinds = self.job_kinds()
         if kind not in kinds:
-            where = (f"workers of this broker run {', '.join(kinds) or 'nothing yet'} (start "
-                     f"one with `doppel worker --connect {self.address}`)"
-                     if self.is_broker else f"this server runs {', '.join(kinds)}")
-            raise ProtocolError(ErrorCode.UNKNOWN_JOB_KIND,
-                                f"unknown job kind {kind!r:.60}; {where}")
+            raise ProtocolError(ErrorCode.UNKNOWN_JOB_KIND, f"unknown job kind {kind!r:.60}; "
+                                f"this server runs {', '.join(kinds)}")
         if self.table.active_count() >= self.max_queued:
             raise ProtocolError(ErrorCode.BUSY, f"the server is busy: {self.max_queued} jobs "
                                 f"are queued or running; try again when some have finished")
@@ -114,8 +107,6 @@ class RequestHandlers:
             return self._status_reply([self._owned_stored(peer, job_id)], msg.id)
         if not rec.terminal:
             rec.cancel_event.set()
-            if self.is_broker:
-                self.pool.cancel(job_id)
             log.info("job %s cancel requested", job_id)
             if rec.state == "queued":   # never started: it ends now, the worker will skip it
                 self._finish(rec, "cancelled", ErrorCode.CANCELLED,

@@ -1,6 +1,6 @@
 """The server: one ROUTER socket, answered from one thread; jobs run in worker processes
-(process_pool.py) or, as a broker, on remote `doppel worker`s (broker.py). What each request
-does is in requests.py.
+(process_pool.py) or, with ``ray``, in actors on a Ray cluster (ray_engine.py). What each
+request does is in requests.py (and cluster_info.py).
 
 The socket thread never runs a job, so hello / ping / status / cancel stay fast while a slow
 job runs. Every inbound message is size-checked, decoded and validated before use; any
@@ -27,6 +27,7 @@ from protocol.messages import OWNED_KINDS
 
 from ..jobs import JOB_KINDS, JobFn
 from .address import check_bind_address
+from .cluster_info import ClusterRequests
 from .events import Outbox
 from .job_process import job_spec
 from .jobs import JobRecord, JobTable
@@ -48,7 +49,7 @@ DEFERRED_POLL_MS = 5            # loop period while small replies wait for a ful
 DEFERRED_MAX_AGE = 30.0         # seconds a waiting reply is kept for a peer that reads nothing
 
 
-class Server(RequestHandlers):
+class Server(RequestHandlers, ClusterRequests):
     """A Doppel server. ``serve_forever()`` blocks; ``start()`` runs it on a thread and
     returns the bound address (bind ``tcp://127.0.0.1:*`` for a free port).
 
@@ -57,8 +58,9 @@ class Server(RequestHandlers):
     by `doppel keys init`; required for a non-loopback ``bind``. ``workers``: worker
     processes. ``preload``: body models each worker process loads at start.
     ``job_time_limit``: seconds (None: none). ``max_queued``: queued + running jobs before
-    `busy`. ``keep_results``: seconds finished jobs stay on disk. ``broker``: dispatch jobs
-    to `doppel worker` processes that connect to the same address instead of running them.
+    `busy`. ``keep_results``: seconds finished jobs stay on disk. ``ray``: run jobs on the
+    Ray cluster at this address ("HOST:PORT" or "auto"; ``workers`` is then actors per CPU
+    node) instead of in local worker processes.
     """
 
     def __init__(self, bind: str = DEFAULT_ADDRESS, results_dir: Any = None, workers: int = 1,
@@ -66,8 +68,7 @@ class Server(RequestHandlers):
                  preload: Sequence[str] = ("anny",), device: str | None = None,
                  job_time_limit: float | None = JOB_TIME_LIMIT,
                  max_queued: int = MAX_QUEUED_JOBS, keep_results: float = KEEP_RESULTS,
-                 limits: Limits | None = None, broker: bool = False,
-                 heartbeat: float = 1.0, liveness: int = 3):
+                 limits: Limits | None = None, ray: str | None = None):
         self.keys = Path(keys) if keys is not None else None
         check_bind_address(bind, secured=self.keys is not None)
         self.bind_address = bind
@@ -84,20 +85,18 @@ class Server(RequestHandlers):
         self._deferred: OrderedDict[bytes, deque] = OrderedDict()
         self._deferred_bytes = 0
         self._warned = Throttle(60.0)
-        default = {} if broker else JOB_KINDS
         self.job_specs: dict[str, str] = {k: job_spec(v) for k, v in
-                                          (default if jobs is None else jobs).items()}
+                                          (JOB_KINDS if jobs is None else jobs).items()}
         self.workers = max(1, int(workers))
         self.preload = tuple(preload)
         self.job_time_limit = job_time_limit
         self.max_queued = int(max_queued)
         self.keep_results = float(keep_results)
         self.limits = limits or Limits()
-        self.is_broker = bool(broker)
-        self.heartbeat, self.liveness = float(heartbeat), int(liveness)
+        self.ray_address = ray
         if device is None:
-            if broker:
-                device = "broker"
+            if ray is not None:
+                device = f"ray cluster at {ray}"    # the nodes' GPUs: `doppel status`
             else:
                 from .device import describe_device
                 device = describe_device()
@@ -105,7 +104,7 @@ class Server(RequestHandlers):
         self._ctx = zmq.Context()
         self._wake_address = f"inproc://doppel-wake-{uuid.uuid4().hex}"
         self._outbox: Outbox | None = None
-        self.pool: Any = None                    # ProcessPool, or WorkerBroker as a broker
+        self.pool: Any = None                    # ProcessPool, or RayEngine with ray
         self._thread: threading.Thread | None = None
         self._ready = threading.Event()
         self._start_error: BaseException | None = None
@@ -195,8 +194,9 @@ class Server(RequestHandlers):
                             "an error when they ask", interrupted)
             self.pool = self._make_executor()
             log.info("listening on %s (%s, device %s, jobs %s, results in %s%s)", self.address,
-                     "broker" if self.is_broker else f"{self.workers} worker processes",
-                     self.device, ", ".join(sorted(self.job_specs)) or "from workers",
+                     f"Ray cluster at {self.ray_address}" if self.ray_address
+                     else f"{self.workers} worker processes",
+                     self.device, ", ".join(sorted(self.job_specs)),
                      self.store.root, ", CURVE" if self.keys else "")
             self._ready.set()
             self._loop(router, wake, monitor)
@@ -204,10 +204,10 @@ class Server(RequestHandlers):
             self._shutdown(router, wake, monitor, auth)
 
     def _make_executor(self) -> Any:
-        if self.is_broker:
-            from .broker import WorkerBroker
-            return WorkerBroker(self._send, self._on_worker_event, self.store,
-                                heartbeat=self.heartbeat, liveness=self.liveness)
+        if self.ray_address is not None:
+            from .ray_engine import RayEngine
+            return RayEngine(self.ray_address, self._outbox.put, self.store, self.workers,
+                             preload=self.preload, time_limit=self.job_time_limit)
         from .process_pool import ProcessPool
         return ProcessPool(self.workers, self._outbox.put, str(self.store.root),
                            preload=self.preload, time_limit=self.job_time_limit)
@@ -248,8 +248,6 @@ class Server(RequestHandlers):
         # is not interrupted, so on the main thread wake up now and then to let them run.
         on_main = threading.current_thread() is threading.main_thread()
         timeout_ms = SIGNAL_CHECK_MS if on_main else 1000
-        if self.is_broker:
-            timeout_ms = min(timeout_ms, int(self.heartbeat * 500))
         while True:
             ready = dict(poller.poll(DEFERRED_POLL_MS if self._deferred else timeout_ms))
             if self._deferred:
@@ -268,8 +266,6 @@ class Server(RequestHandlers):
                     if event[0] == "stop":
                         return
                     self._on_worker_event(event)
-            if self.is_broker:
-                self.pool.tick()
             if time.monotonic() > self._next_cleanup:
                 self._cleanup()
 
@@ -369,26 +365,8 @@ class Server(RequestHandlers):
                     rec.route = route
         return Peer(route, owner)
 
-    def _worker_allowed(self, body: list) -> bool:
-        """Worker frames need a key on the worker allow-list (with CURVE)."""
-        if self.keys is None:
-            return True
-        from ..security.curve import is_allowed_worker
-        user = _user_id(body[0])
-        if user and is_allowed_worker(self.keys, user):
-            return True
-        held = self._warned.allow(("worker", user))
-        if held is not None:
-            log.warning("refused worker frames from key %s: not on the worker allow-list "
-                        "(allowed_workers/)%s", printable(user or "?"), held_note(held))
-        return False
-
     def _on_message(self, frames: list) -> None:
         identity, body = frames[0].bytes, frames[1:]
-        if self.is_broker and self.pool.is_worker_message(body):
-            if self._worker_allowed(body):
-                self.pool.on_message(identity, body)
-            return
         msg_id = None
         try:
             check_frames(body, self.limits)

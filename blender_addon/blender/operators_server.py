@@ -22,7 +22,8 @@ def _apply(conn, watch: HelloWatch) -> None:
         conn.state = "CONNECTED"
         conn.server_version = str(watch.info.get("server_version", ""))
         conn.device = str(watch.info.get("device", ""))
-        conn.message = f"Doppel {conn.server_version} on {conn.device}"
+        conn.message = f"Doppel {conn.server_version} on {conn.device}" + (
+            f", {watch.nodes} node{'s' * (watch.nodes != 1)}" if watch.nodes else "")
     else:
         conn.state, conn.message = "FAILED", watch.error.message
 

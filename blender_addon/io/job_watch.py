@@ -159,7 +159,8 @@ class JobWatch:
 
 class HelloWatch:
     """Non-blocking ``hello``: ``step()`` until ``done``; then ``info`` (server capabilities:
-    version, server_version, job_kinds, body_models, device) or ``error``."""
+    version, server_version, job_kinds, body_models, device) or ``error``. A ``cluster`` request
+    rides along: ``nodes`` is the server's node count (None from a server that predates it)."""
 
     def __init__(self, client: Any, reply_timeout: float = 3.0, client_name: str = "blender"):
         self.client = client
@@ -167,15 +168,18 @@ class HelloWatch:
         self.reply_timeout = float(reply_timeout)
         self.info: dict[str, Any] | None = None
         self.error: ProtocolError | None = None
+        self.nodes: int | None = None
+        self._cluster_id: str | None = None
         try:
             self._id = client.send("hello", {"client": client_name,
                                              "versions": list(protocol.SUPPORTED_VERSIONS)})
+            self._cluster_id = client.send("cluster", {})
         except ProtocolError as exc:
             self.error, self._id = exc, None
 
     @property
     def done(self) -> bool:
-        return self.info is not None or self.error is not None
+        return (self.info is not None and self._cluster_id is None) or self.error is not None
 
     def step(self, now: float | None = None) -> bool:
         """Returns True while still waiting."""
@@ -183,6 +187,11 @@ class HelloWatch:
             return False
         try:
             for msg in self.client.poll(0.0):
+                if msg.re == self._cluster_id and msg.re is not None:
+                    if msg.kind == "cluster":
+                        self.nodes = len(msg.fields["nodes"])
+                    self._cluster_id = None
+                    continue
                 if msg.re != self._id:
                     continue
                 if msg.kind == "error":

@@ -21,7 +21,7 @@ from ..ik import two_bone_ik
 from .bone_map import Chain
 from .contact import foot_contacts
 from .feet import FootPoints, ball_points, bone_heads, skin, sole_points_from_bones
-from .root_path import first_bones, leg_length
+from .root_path import leg_length
 from .source import SourceMotion
 from .target_pose import TargetRest
 

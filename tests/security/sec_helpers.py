@@ -129,7 +129,6 @@ def wide_long_bvh(joints: int = 2001, frames: int = 20_000) -> str:
 
 
 def _npy_member(zf, name: str, array_header: dict, data_bytes: int) -> None:
-    import zipfile
     with zf.open(name, "w", force_zip64=True) as fh:
         np.lib.format.write_array_header_1_0(fh, array_header)
         chunk = bytes(1 << 20)

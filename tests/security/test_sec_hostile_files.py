@@ -13,7 +13,7 @@ from rig.motion import errors as motion_limits
 from rig.motion.amass import load_smpl_npz
 from rig.motion.bvh import load_bvh
 from rig.motion.errors import MotionError
-from protocol import ErrorCode, ProtocolError, avatar_from_bytes, load_avatar
+from protocol import ErrorCode, ProtocolError, load_avatar
 from sec_helpers import (MiB, huge_shape_doppel, million_frame_npz, nested_bvh,
                          nested_metadata_doppel, rss_bytes, simple_bvh, wide_long_bvh)
 

@@ -16,7 +16,7 @@ from backend.security.curve import create_pair, init_keys
 from protocol import save_avatar
 from protocol.client import Client
 from avatar_samples import tiny_avatar
-from sec_helpers import ask, raw_socket
+from sec_helpers import raw_socket
 from server_fixtures import running_server
 from server_jobs import TEST_JOBS
 
