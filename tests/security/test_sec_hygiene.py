@@ -103,7 +103,7 @@ def test_secret_keys_are_0600_from_the_start(tmp_path, monkeypatch):
         paths = init_keys(tmp_path / "keys")
     finally:
         os.umask(old)
-    for name in ("server_secret", "client_secret", "worker_secret"):
+    for name in ("server_secret", "client_secret"):
         assert _mode(paths[name]) == 0o600, name
 
 
