@@ -1,6 +1,7 @@
 """`doppel animate AVATAR_FILE MOTION_FILE --out FILE.blend [--fps F] [--in-place] [--start N]
 [--use-clip-body] [--retarget]`: build the avatar in headless Blender, key the motion clip onto
-it with the add-on's own code, and save the scene.
+it with the add-on's own code, and save the scene. A ``.csv`` of ARKit weights per frame (Live
+Link Face) animates the avatar's face shape keys instead.
 
 An AMASS/SMPL clip on a SMPL-family avatar is applied directly (the clip's own joint
 rotations); every other pairing is retargeted. ``--use-clip-body`` first rebuilds a
@@ -19,10 +20,11 @@ from .common import fail, run_job
 
 
 def add_parser(sub) -> None:
-    p = sub.add_parser("animate", help="put a motion clip (AMASS .npz / BVH) on an avatar "
-                                       "and save a .blend")
+    p = sub.add_parser("animate", help="put a motion clip (AMASS .npz / BVH) or a face "
+                                       "capture (ARKit CSV) on an avatar and save a .blend")
     p.add_argument("avatar", metavar="AVATAR_FILE", help=f"{FILE_SUFFIX} file")
-    p.add_argument("motion", metavar="MOTION_FILE", help="AMASS/SMPL .npz or .bvh")
+    p.add_argument("motion", metavar="MOTION_FILE", help="AMASS/SMPL .npz, .bvh, or an ARKit "
+                                                          "face CSV (Live Link Face export)")
     p.add_argument("--out", required=True, help="the .blend file to write")
     p.add_argument("--fps", type=float, help="frames per second to sample at (default: the "
                                              "scene's, 24)")
@@ -85,10 +87,14 @@ def run(args: argparse.Namespace) -> int:
     method = "retarget" if args.retarget else "auto"
     # bpy is slow to import, so only now; the motion maths needs no bpy and is checked first.
     from rig.motion import MotionError, prepare_clip
+    from rig.motion.arkit_csv import prepare_face_clip
     try:
-        prepare_clip(args.motion, avatar.skeleton, args.fps or 24.0, in_place=args.in_place,
-                     source_fps=args.source_fps, smpl_body=avatar.metadata.get("smpl"),
-                     method=method)
+        if Path(args.motion).suffix.lower() == ".csv":     # ARKit face weights (Live Link)
+            prepare_face_clip(args.motion, args.fps or 24.0, args.source_fps)
+        else:
+            prepare_clip(args.motion, avatar.skeleton, args.fps or 24.0, in_place=args.in_place,
+                         source_fps=args.source_fps, smpl_body=avatar.metadata.get("smpl"),
+                         method=method)
     except MotionError as exc:
         return fail(str(exc))
     from blender_addon.blender.headless import animate_blend

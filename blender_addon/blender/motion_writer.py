@@ -172,6 +172,10 @@ def apply_motion_file(obj, path: str, scene, fps: float | None = None, in_place:
     animate`'s one entry point. ``fps`` None means the scene's rate. Raises MotionError with
     the scene unchanged."""
     check_avatar(obj)
+    if Path(path).suffix.lower() == ".csv":        # ARKit face weights -> shape keys
+        from .face_motion import apply_face_file
+        return apply_face_file(obj, path, scene, fps=fps, start_frame=start_frame,
+                               source_fps=source_fps)
     clip = rig.motion.prepare_clip(path, armature_skeleton(obj), fps or scene_fps(scene),
                                    in_place=in_place, source_fps=source_fps,
                                    smpl_body=avatar_smpl_body(obj), method=method)
