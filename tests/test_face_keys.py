@@ -205,9 +205,10 @@ def test_bad_face_csv_is_named_and_explained(tmp_path, text, problem):
 # --- photo expression --------------------------------------------------------------------------
 
 def test_ryota_expression_is_neutral_ish(anny, shared_data):
-    """ryota.png (512 px, a relaxed face): measured 2026-12 - lip gap 0.19 IOD, eye openings
-    0.24/0.26 -> jawOpen 0.26, eyeBlinkLeft 0.16, eyeBlinkRight 0.09, all others < 0.14,
-    sum 1.2 of 52."""
+    """ryota.png (512 px; a relaxed face ~70 px wide, lips slightly apart): measured lip gap
+    0.19 of the eye distance, eye openings 0.24 (left) / 0.26 (right) of the eye width ->
+    jawOpen 0.27, eyeBlinkLeft 0.19, mouthFrownRight 0.18, mouthFunnel 0.16, eyeBlinkRight
+    0.10, all others < 0.14; sum 1.6 over 52 keys."""
     import cv2
 
     from backend.fit.expression import photo_expression
@@ -226,3 +227,22 @@ def test_ryota_expression_is_neutral_ish(anny, shared_data):
                                    rest.vertices.astype(np.float64),
                                    rest.shape_keys.deltas.astype(np.float64))
     assert not note["face_found"] and not blank.any()      # no face: neutral
+
+
+def test_expression_fit_recovers_a_known_expression(anny):
+    """Measurements made from known weights come back as those keys (5 measurements cannot
+    tell every key apart, so the fit may share a little with look-alike keys)."""
+    from backend.fit.expression import NEUTRAL_EYE, fit_weights, model_jacobian
+    rest = anny.rest_body({"age": 0.3, "gender": 0.8})
+    jac = model_jacobian(rest.vertices.astype(np.float64),
+                         rest.shape_keys.deltas.astype(np.float64))
+    m0 = np.array([0.0, NEUTRAL_EYE, NEUTRAL_EYE, 0.0, 0.0])
+    assert not fit_weights(m0, jac).any()                  # the neutral face: all zero
+    for name, value, other in (("jawOpen", 0.6, "eyeBlinkLeft"),
+                               ("eyeBlinkLeft", 0.8, "eyeBlinkRight"),
+                               ("eyeBlinkRight", 0.8, "eyeBlinkLeft")):
+        truth = np.zeros(52)
+        truth[ARKIT_NAMES.index(name)] = value
+        w = fit_weights(m0 + jac @ truth, jac)
+        assert ARKIT_NAMES[int(np.argmax(w))] == name and w.max() > 0.6 * value
+        assert w[ARKIT_NAMES.index(other)] < 0.02

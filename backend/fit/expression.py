@@ -25,7 +25,7 @@ from rig.arkit import ARKIT_NAMES
 from .face_points import corner_point, lid_points, lip_points
 
 NEUTRAL_EYE = 0.30
-RIDGE = 0.02
+RIDGE = 0.005      # small next to J^T J (0.03-0.27): keeps a fit from spreading over look-alikes
 _LOCK = threading.Lock()
 # MediaPipe FaceMesh indices (the person's own left/right).
 LIP_UP, LIP_DOWN, CORNER_R, CORNER_L = 13, 14, 61, 291
