@@ -139,3 +139,27 @@ def test_doppel_animate_writes_a_face_blend(anny_avatar_file, tmp_path):
     assert (scene.frame_start, scene.frame_end) == (1, 31)
     scene.frame_set(16)
     assert key.key_blocks["jawOpen"].value == pytest.approx(0.5, abs=1e-4)
+
+
+def test_face_csv_also_moves_bound_hair(scene30, tmp_path):
+    """A generated avatar's hair carries the keys that move it (through its binding); one
+    action keys the body's and the hair's shape keys, each through its own slot."""
+    from backend.generate.assemble import generate_avatar
+    avatar = generate_avatar(1, {})
+    built = build_avatar(avatar, bpy.context, posed=False)
+    hair = next(o for name, o in built.meshes.items() if name.startswith("hair"))
+    names = [b.name for b in hair.data.shape_keys.key_blocks][1:]
+    assert names == avatar.layer("hair").shape_keys.names and "browInnerUp" in names
+    shoes = next(o for name, o in built.meshes.items() if name.startswith("shoes"))
+    assert shoes.data.shape_keys is None
+    path = tmp_path / "brows.csv"
+    path.write_text("Timecode,BrowInnerUp\n" + "".join(f"00:00:00:{i:02d}.0,{i / 6}\n"
+                                                        for i in range(7)))   # 60 -> 30 fps
+    assert apply(path) == {"FINISHED"}
+    body_key = built.meshes["body"].data.shape_keys
+    action = body_key.animation_data.action
+    assert hair.data.shape_keys.animation_data.action == action
+    assert len(action.slots) >= 2
+    assert scene30.frame_end == 4
+    scene30.frame_set(4)
+    assert hair.data.shape_keys.key_blocks["browInnerUp"].value == pytest.approx(1.0)
