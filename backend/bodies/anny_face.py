@@ -30,7 +30,7 @@ from rig.arkit import ARKIT_NAMES
 
 PRIOR_WEIGHT = 0.5   # how strongly a key's own fit leans on the face-wide map (0 = not at all)
 
-# MakeHuman (decimetres, Y up, -Z... front +Z) -> Anny (metres, Z up, -Y front)
+# MakeHuman (decimetres, Y up, faces +Z) -> Anny (metres, Z up, faces -Y): 0.1 * Rx(90 deg)
 _TO_ANNY = 0.1 * np.array([[1.0, 0.0, 0.0], [0.0, 0.0, -1.0], [0.0, 1.0, 0.0]])
 
 
