@@ -17,6 +17,6 @@ def avatar_from_rest_body(rest: RestBody, name: str, metadata: dict[str, Any],
                         tails=rest.tails, matrices=rest.matrices)
     layer = MeshLayer(role=role, name=role, vertices=rest.vertices, faces=rest.faces,
                       skin_indices=rest.skin_indices, skin_weights=rest.skin_weights,
-                      uvs=rest.uvs, texture=texture)
+                      uvs=rest.uvs, texture=texture, shape_keys=rest.shape_keys)
     return RiggedAvatar(name=name, skeleton=skeleton, layers=[layer], pose=pose, camera=camera,
                         source_image=source_image, metadata=metadata)

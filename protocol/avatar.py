@@ -50,6 +50,21 @@ class SurfaceBinding:
 
 
 @dataclass
+class ShapeKeys:
+    """Blend shapes of one layer (e.g. the 52 ARKit face keys with Apple's names, ``jawOpen``,
+    ``eyeBlinkLeft``, ...). Key k moves vertex i by ``deltas[k, i] * value`` in rest armature
+    space, before skinning (Blender's shape keys). ``values`` are the weights the avatar wears
+    (e.g. the photo's expression), each in [0, 1]."""
+
+    names: list[str]             # K unique key names
+    deltas: np.ndarray           # (K, V, 3) float32 metres, rest armature space
+    values: np.ndarray | None = None  # (K,) float32 in [0, 1]; None = all zero
+
+    def index(self, name: str) -> int:
+        return self.names.index(name)
+
+
+@dataclass
 class MeshLayer:
     role: str                    # one of LAYER_ROLES
     name: str
@@ -61,6 +76,7 @@ class MeshLayer:
     texture: bytes | None = None           # encoded PNG or JPEG
     base_color: tuple[float, float, float, float] = (0.8, 0.62, 0.52, 1.0)
     binding: SurfaceBinding | None = None  # optional: garment bound to the body surface
+    shape_keys: ShapeKeys | None = None    # optional: blend shapes (ARKit face keys)
 
 
 @dataclass
@@ -126,6 +142,20 @@ def _check_binding(where: str, bd: SurfaceBinding, v: int, body: MeshLayer | Non
             raise _bad(f"{where} binding.{name} index body vertices outside 0..{n - 1}")
 
 
+def _check_shape_keys(where: str, sk: ShapeKeys, v: int) -> None:
+    if not isinstance(sk.names, list) or not all(isinstance(n, str) and n for n in sk.names):
+        raise _bad(f"{where} shape key names must be a list of non-empty strings")
+    if len(set(sk.names)) != len(sk.names):
+        raise _bad(f"{where} shape key names are not unique")
+    _shape(f"{where} shape_keys.deltas", sk.deltas, (len(sk.names), v, 3))
+    _finite(f"{where} shape_keys.deltas", sk.deltas)
+    if sk.values is not None:
+        _shape(f"{where} shape_keys.values", sk.values, (len(sk.names),))
+        _finite(f"{where} shape_keys.values", sk.values)
+        if (sk.values < 0).any() or (sk.values > 1).any():
+            raise _bad(f"{where} shape key values must lie in [0, 1]")
+
+
 def validate_avatar(av: RiggedAvatar) -> RiggedAvatar:
     """Check every cross-reference (parents, face and skin indices, array shapes, finite
     values). Raises ProtocolError(BAD_FILE) with the first problem found."""
@@ -171,6 +201,8 @@ def validate_avatar(av: RiggedAvatar) -> RiggedAvatar:
             raise _bad(f"{where} base_color must have 4 components")
         if lay.binding is not None:
             _check_binding(where, lay.binding, v, av.layer("body"))
+        if lay.shape_keys is not None:
+            _check_shape_keys(where, lay.shape_keys, v)
     if av.pose is not None:
         _shape("pose.rotations", av.pose.rotations, (b, 4))
         _shape("pose.location", av.pose.location, (3,))

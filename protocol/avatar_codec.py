@@ -19,6 +19,7 @@ from .avatar import (Camera, MeshLayer, Pose, RiggedAvatar, Skeleton, SurfaceBin
 from .codec import Message, decode, encode
 from .constants import MAX_MESSAGE_BYTES, ErrorCode
 from .errors import ProtocolError
+from .shape_keys_codec import shape_keys_from_parts, shape_keys_to_parts
 
 FILE_MAGIC = b"DOPPELAV"
 FILE_VERSION = 1
@@ -67,6 +68,8 @@ def avatar_to_parts(av: RiggedAvatar, prefix: str = "avatar/") -> tuple[dict, di
                                                np.float32),
                             "offsets": put(p + "binding/offsets", bd.offsets, np.float32),
                             "hides": put(p + "binding/hides", bd.hides, np.int32)}
+        if lay.shape_keys is not None:  # optional and sparse; older readers ignore the key
+            d["shape_keys"] = shape_keys_to_parts(lay.shape_keys, put, p)
         desc["layers"].append(d)
     desc["pose"] = None if av.pose is None else {
         "rotations": put("pose/rotations", av.pose.rotations, np.float32),
@@ -122,13 +125,15 @@ def _build(desc: dict, arrays: dict[str, np.ndarray]) -> RiggedAvatar:
             triangles=get(bd["triangles"], np.int32),
             barycentric=get(bd["barycentric"], np.float32),
             offsets=get(bd["offsets"], np.float32), hides=get(bd["hides"], np.int32))
+        vertices = get(d["vertices"], np.float32)
         layers.append(MeshLayer(
             role=str(d["role"]), name=str(d["name"]),
-            vertices=get(d["vertices"], np.float32), faces=get(d["faces"], np.int32),
+            vertices=vertices, faces=get(d["faces"], np.int32),
             skin_indices=get(d["skin_indices"], np.int32),
             skin_weights=get(d["skin_weights"], np.float32),
             uvs=get(d["uvs"], np.float32), texture=raw(d["texture"]), base_color=color,
-            binding=binding))
+            binding=binding,
+            shape_keys=shape_keys_from_parts(d.get("shape_keys"), get, len(vertices))))
     pose = None
     if desc.get("pose") is not None:
         pose = Pose(rotations=get(desc["pose"]["rotations"], np.float32),

@@ -131,3 +131,18 @@ def test_blender_import_overlays_the_photo_through_its_camera(ryota):
         assert mask_iou(sil, ryota["mask"]) > 0.92
     finally:
         bpy.ops.wm.read_factory_settings(use_empty=True)
+
+
+def test_photo_expression_is_on_the_face_keys(ryota):
+    """The photo's expression (MediaPipe landmarks -> ARKit weights) rides on the body's 52
+    keys and in the metadata; ryota's lips are slightly apart, the rest is relaxed."""
+    from rig.arkit import ARKIT_NAMES
+    av = ryota["avatar"]
+    keys = av.layer("body").shape_keys
+    assert keys.names == list(ARKIT_NAMES) and av.metadata["arkit"]["face_found"]
+    w = keys.values
+    assert w is not None and (w >= 0).all() and (w <= 1).all()
+    assert w.max() < 0.5 and w.sum() < 3.0
+    assert 0.1 < w[ARKIT_NAMES.index("jawOpen")] < 0.5
+    stored = av.metadata["arkit"]["weights"]
+    assert all(abs(stored.get(n, 0.0) - float(v)) < 1e-3 for n, v in zip(ARKIT_NAMES, w))

@@ -60,7 +60,15 @@ class AnnyBody(ScalarParamsBody):
         return RestBody(vertices=verts + lift, faces=self.faces, uvs=self.uvs,
                         skin_indices=self.skin_indices, skin_weights=self.skin_weights,
                         bone_names=self.bone_names, parents=self.parents,
-                        heads=heads + lift, tails=tails + lift, matrices=mats)
+                        heads=heads + lift, tails=tails + lift, matrices=mats,
+                        shape_keys=self.face_keys(verts))
+
+    def face_keys(self, rest_vertices: np.ndarray):
+        """The 52 ARKit shape keys at this body's shape (anny_face.py says how)."""
+        from .anny_face import face_shape_keys, template_deltas
+        deltas = template_deltas(tuple(self.model.base_mesh_vertex_indices.tolist()))
+        template = self.model.template_vertices.detach().double().cpu().numpy()
+        return face_shape_keys(template, rest_vertices.astype(np.float64), deltas)
 
     @torch.no_grad()
     def pose_bones(self, params, quats: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

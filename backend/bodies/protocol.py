@@ -31,6 +31,7 @@ class RestBody:
     matrices: np.ndarray      # (B, 4, 4) float32 rest bone frames, Blender convention
     warnings: list[str] = field(default_factory=list)  # for the user (avatar metadata)
     metadata: dict[str, Any] = field(default_factory=dict)  # model-specific, JSON-able
+    shape_keys: Any = None    # protocol.ShapeKeys on these vertices (Anny: 52 ARKit keys)
 
 
 @dataclass

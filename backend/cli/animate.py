@@ -1,7 +1,8 @@
 """`doppel animate AVATAR_FILE MOTION_FILE --out FILE.blend [--fps F]
 [--root-motion bone|object|in_place] [--in-place] [--no-plant-feet] [--start N]
 [--use-clip-body] [--retarget]`: build the avatar in headless Blender, key the motion clip onto
-it with the add-on's own code, and save the scene.
+it with the add-on's own code, and save the scene. A ``.csv`` of ARKit weights per frame (Live
+Link Face) animates the avatar's face shape keys instead.
 
 Root motion: "bone" (default) keys the travel on the root bone, as Unity's and Unreal's root
 motion read it; "object" on the armature object; "in_place" nowhere (``--in-place`` is the old
@@ -25,10 +26,11 @@ from .common import fail, run_job
 
 
 def add_parser(sub) -> None:
-    p = sub.add_parser("animate", help="put a motion clip (AMASS .npz / BVH) on an avatar "
-                                       "and save a .blend")
+    p = sub.add_parser("animate", help="put a motion clip (AMASS .npz / BVH) or a face "
+                                       "capture (ARKit CSV) on an avatar and save a .blend")
     p.add_argument("avatar", metavar="AVATAR_FILE", help=f"{FILE_SUFFIX} file")
-    p.add_argument("motion", metavar="MOTION_FILE", help="AMASS/SMPL .npz or .bvh")
+    p.add_argument("motion", metavar="MOTION_FILE", help="AMASS/SMPL .npz, .bvh, or an ARKit "
+                                                          "face CSV (Live Link Face export)")
     p.add_argument("--out", required=True, help="the .blend file to write")
     p.add_argument("--fps", type=float, help="frames per second to sample at (default: the "
                                              "scene's, 24)")
@@ -100,10 +102,15 @@ def run(args: argparse.Namespace) -> int:
     root_motion = "in_place" if args.in_place else (args.root_motion or "bone")
     # bpy is slow to import, so only now; the motion maths needs no bpy and is checked first.
     from rig.motion import MotionError, prepare_clip
+    from rig.motion.arkit_csv import prepare_face_clip
     try:
-        prepare_clip(args.motion, avatar.skeleton, args.fps or 24.0, root_motion=root_motion,
-                     source_fps=args.source_fps, smpl_body=avatar.metadata.get("smpl"),
-                     method=method, plant_feet=False)
+        if Path(args.motion).suffix.lower() == ".csv":     # ARKit face weights (Live Link)
+            prepare_face_clip(args.motion, args.fps or 24.0, args.source_fps)
+        else:
+            prepare_clip(args.motion, avatar.skeleton, args.fps or 24.0,
+                         root_motion=root_motion, source_fps=args.source_fps,
+                         smpl_body=avatar.metadata.get("smpl"), method=method,
+                         plant_feet=False)
     except MotionError as exc:
         return fail(str(exc))
     from blender_addon.blender.headless import animate_blend
@@ -113,6 +120,7 @@ def run(args: argparse.Namespace) -> int:
                                  plant_feet=args.plant_feet)
     for text in clip.warnings:
         print(f"warning: {text}", file=sys.stderr)
-    print(f"{out} (action {action}, {clip.frame_count} frames, root motion "
-          f"{clip.root_motion}; {clip.info})")
+    root = getattr(clip, "root_motion", None)          # a face clip moves no root
+    print(f"{out} (action {action}, {clip.frame_count} frames"
+          + (f", root motion {root}" if root else "") + f"; {clip.info})")
     return 0

@@ -30,6 +30,7 @@ from ..perception import PersonObservation, get_detector
 from ..textures.photo_bake import bake_photo_texture
 from .body_fit import BodyFitter, Intrinsics
 from .clothing import fit_offsets
+from .expression import set_photo_expression
 from .geometry import project
 from .posing import posed_vertices
 from ..raster import mask_iou, rasterize
@@ -138,6 +139,7 @@ def _reconstruct(data: bytes, name: str, quality: str, progress: Progress,
     progress("assemble avatar", 0.95)
     shape = rig.shape_params(fit.shape)
     avatar = _assemble(rig, fit, offsets.numpy(), shape, photo, baked, colour, name, warnings)
+    set_photo_expression(avatar, photo.rgb, obs)      # ARKit weights; neutral without a face
     lap("assemble")
 
     pix = project(torch.from_numpy(posed), f, cam.cx, cam.cy).numpy()

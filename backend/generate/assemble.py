@@ -22,6 +22,7 @@ from ..avatar_build import avatar_from_rest_body
 from ..bodies import RestBody, get_body_model
 from .attributes import resolve_outfit
 from .body_regions import body_regions
+from .face_keys import add_bound_shape_keys
 from .garments import layer_pieces
 from .phenotype import sample_phenotype
 from .shells import GarmentPiece, interior
@@ -120,6 +121,7 @@ def generate_avatar(seed: int, attributes: Mapping[str, Any], name: str | None =
     body = avatar.layers[0]
     body.base_color = skin_color
     hide_covered_faces(body, rest.faces, rest.uvs, layers)
+    add_bound_shape_keys(layers, body)
     avatar.layers.extend(sorted(layers, key=lambda lay: ROLE_ORDER.index(lay.role)))
     progress("done", 1.0)
     return avatar

@@ -13,6 +13,7 @@ from protocol import MeshLayer, RiggedAvatar
 from ..bodies import get_body_model
 from ..errors import JobInputError
 from .assemble import ROLE_ORDER, hide_covered_faces
+from .face_keys import bound_shape_keys
 from .surface import make_binding, push_outside, refit, triangle_frames, vertex_normals
 
 TRANSFERABLE = ("top", "bottom", "shoes", "hair", "accessory", "other")
@@ -69,6 +70,7 @@ def transfer_layer(source: RiggedAvatar, role: str, target: RiggedAvatar) -> Rig
     out.layers.sort(key=lambda lay: ROLE_ORDER.index(lay.role) if lay.role in ROLE_ORDER
                     else len(ROLE_ORDER))
     body = out.layer("body")
+    moved.shape_keys = bound_shape_keys(moved, body)     # the target's face, not the source's
     full_uvs = getattr(model, "uvs", None)
     hide_covered_faces(body, faces, full_uvs, out.layers)
     moved_from = dict(out.metadata.get("transferred", {}))

@@ -207,6 +207,10 @@ def apply_motion_file(obj, path: str, scene, fps: float | None = None, in_place:
     unchanged."""
     from .motion_feet import armature_feet
     check_avatar(obj)
+    if Path(path).suffix.lower() == ".csv":        # ARKit face weights -> shape keys
+        from .face_motion import apply_face_file
+        return apply_face_file(obj, path, scene, fps=fps, start_frame=start_frame,
+                               source_fps=source_fps)
     skeleton = armature_skeleton(obj)
     clip = rig.motion.prepare_clip(path, skeleton, fps or scene_fps(scene),
                                    in_place=in_place, source_fps=source_fps,

@@ -1,5 +1,5 @@
-"""RiggedAvatar -> Blender objects, in named passes (armature, meshes + skin, materials, pose,
-camera), all inside a new collection named after the avatar.
+"""RiggedAvatar -> Blender objects, in named passes (armature, meshes + skin, shape keys,
+materials, pose, camera), all inside a new collection named after the avatar.
 
 Blender handles go into a :class:`BuiltAvatar` side table; the protocol objects are never
 written to. Importing the same avatar twice gives two avatars (Blender makes names unique).
@@ -17,6 +17,7 @@ from .camera import build_camera
 from .material import build_material
 from .mesh import build_mesh
 from .pose import apply_pose
+from .shape_keys import build_shape_keys
 
 AVATAR_PROP = "doppel_avatar"   # custom property on the armature object: JSON metadata
 
@@ -70,6 +71,7 @@ def _build_passes(avatar, built: BuiltAvatar, name: str, context, posed: bool,
     for layer in avatar.layers:
         obj = build_mesh(layer, f"{name}_{layer.name}", arm, sk.names, built.collection)
         built.meshes[layer.name] = obj
+        build_shape_keys(obj, layer)
         mat = build_material(layer, f"{name}_{layer.name}")
         built.materials.append(mat)
         obj.data.materials.append(mat)

@@ -1,0 +1,44 @@
+"""Where the expression fit looks on an Anny face: a few vertices found from the ARKit
+targets themselves (no hand-picked indices), so they follow the mesh if Anny changes.
+
+upper/lower lip: on the face's midline the jawOpen motion jumps at the lip seam; the upper
+lip is the vertex just above the jump, the lower lip the one just below. Lids: the upper lid
+is the vertex eyeBlink moves most; the lower lid the vertex (that blink leaves in place)
+nearest to where blink puts it. Mouth corners: the vertices mouthSmile moves most.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from rig.arkit import ARKIT_NAMES
+
+
+def _key(deltas: np.ndarray, name: str) -> np.ndarray:
+    return deltas[ARKIT_NAMES.index(name)]
+
+
+def lip_points(rest: np.ndarray, deltas: np.ndarray) -> tuple[int, int]:
+    """(upper lip, lower lip) vertex indices at the mouth's midline seam."""
+    jaw = _key(deltas, "jawOpen")[:, 2]
+    head = np.any(deltas != 0, axis=(0, 2))
+    front = rest[head, 1].min()
+    mid = np.nonzero(head & (np.abs(rest[:, 0]) < 2e-3) & (rest[:, 1] < front + 0.03))[0]
+    mid = mid[np.argsort(-rest[mid, 2])]             # top to bottom
+    jump = np.argmin(np.diff(jaw[mid]))              # largest step down in motion
+    return int(mid[jump]), int(mid[jump + 1])
+
+
+def lid_points(rest: np.ndarray, deltas: np.ndarray, side: str) -> tuple[int, int]:
+    """(upper lid, lower lid) vertex indices of the ``side`` ("Left"/"Right") eye."""
+    blink = _key(deltas, f"eyeBlink{side}")
+    moved = np.linalg.norm(blink, axis=1)
+    up = int(np.argmax(moved))
+    closed = rest[up] + blink[up]
+    still = np.nonzero(moved < 0.2 * moved[up])[0]
+    low = still[np.argmin(np.linalg.norm(rest[still] - closed, axis=1))]
+    return up, int(low)
+
+
+def corner_point(deltas: np.ndarray, side: str) -> int:
+    return int(np.argmax(np.linalg.norm(_key(deltas, f"mouthSmile{side}"), axis=1)))
