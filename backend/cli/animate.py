@@ -19,10 +19,10 @@ from .common import fail, run_job
 
 
 def add_parser(sub) -> None:
-    p = sub.add_parser("animate", help="put a motion clip (AMASS .npz / BVH) on an avatar "
-                                       "and save a .blend")
+    p = sub.add_parser("animate", help="put a motion clip (AMASS .npz / BVH / FBX) on an "
+                                       "avatar and save a .blend")
     p.add_argument("avatar", metavar="AVATAR_FILE", help=f"{FILE_SUFFIX} file")
-    p.add_argument("motion", metavar="MOTION_FILE", help="AMASS/SMPL .npz or .bvh")
+    p.add_argument("motion", metavar="MOTION_FILE", help="AMASS/SMPL .npz, .bvh or .fbx (Mixamo)")
     p.add_argument("--out", required=True, help="the .blend file to write")
     p.add_argument("--fps", type=float, help="frames per second to sample at (default: the "
                                              "scene's, 24)")
@@ -85,16 +85,18 @@ def run(args: argparse.Namespace) -> int:
     method = "retarget" if args.retarget else "auto"
     # bpy is slow to import, so only now; the motion maths needs no bpy and is checked first.
     from rig.motion import MotionError, prepare_clip
+    is_fbx = Path(args.motion).suffix.lower() == ".fbx"      # only Blender reads FBX
     try:
-        prepare_clip(args.motion, avatar.skeleton, args.fps or 24.0, in_place=args.in_place,
-                     source_fps=args.source_fps, smpl_body=avatar.metadata.get("smpl"),
-                     method=method)
+        if not is_fbx:
+            prepare_clip(args.motion, avatar.skeleton, args.fps or 24.0,
+                         in_place=args.in_place, source_fps=args.source_fps,
+                         smpl_body=avatar.metadata.get("smpl"), method=method)
+        from blender_addon.blender.headless import animate_blend
+        action, clip = animate_blend(avatar, args.motion, out, fps=args.fps,
+                                     in_place=args.in_place, start_frame=args.start,
+                                     source_fps=args.source_fps, method=method)
     except MotionError as exc:
         return fail(str(exc))
-    from blender_addon.blender.headless import animate_blend
-    action, clip = animate_blend(avatar, args.motion, out, fps=args.fps,
-                                 in_place=args.in_place, start_frame=args.start,
-                                 source_fps=args.source_fps, method=method)
     for text in clip.warnings:
         print(f"warning: {text}", file=sys.stderr)
     print(f"{out} (action {action}, {clip.frame_count} frames; {clip.info})")

@@ -22,7 +22,7 @@ def avatar_of(obj):
 class DoppelMotionSettings(bpy.types.PropertyGroup):
     filepath: bpy.props.StringProperty(
         name="Motion File", subtype="FILE_PATH",
-        description="AMASS/SMPL .npz or BVH motion capture file")
+        description="AMASS/SMPL .npz, BVH or FBX (Mixamo) motion file")
     use_scene_fps: bpy.props.BoolProperty(
         name="Scene Frame Rate", default=True,
         description="Sample the clip at the scene's frame rate (fps / fps base)")
@@ -60,7 +60,7 @@ class DOPPEL_OT_apply_motion(bpy.types.Operator):
         settings = context.scene.doppel_motion
         path = bpy.path.abspath(settings.filepath)
         if not settings.filepath:
-            self.report({"ERROR"}, "Choose a motion file (.npz or .bvh) first.")
+            self.report({"ERROR"}, "Choose a motion file (.npz, .bvh or .fbx) first.")
             return {"CANCELLED"}
         obj = avatar_of(context.active_object)
         try:
