@@ -73,6 +73,8 @@ def main() -> int:
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--baseline-frames", type=int, default=0,
                         help="time keyframe_insert on this many frames and scale (0: all)")
+    parser.add_argument("--fbx", action="store_true",
+                        help="also time a 1,800-frame Mixamo-style FBX (benchmarks/motion_fbx.py)")
     args = parser.parse_args()
 
     from protocol import load_avatar, save_avatar  # noqa: F401
@@ -129,6 +131,11 @@ def main() -> int:
         "goals_met": {"doppel_s": doppel_s <= GOALS["doppel_s"],
                       "ratio": baseline_s / doppel_s >= GOALS["ratio"]},
     }
+    if args.fbx:                       # separate section: the FBX reader (issue 15)
+        from benchmarks.motion_fbx import fbx_benchmark
+        result["fbx"] = fbx_benchmark(avatar, args.repeats)
+        if not args.json:
+            print("FBX:", ", ".join(f"{k} {v}" for k, v in result["fbx"].items()))
     if args.json:
         print(json.dumps(result))
         return 0

@@ -15,9 +15,10 @@ CMU_UNIT_CM = 0.0254 / 0.45 * 100          # CMU BVH unit in centimetres
 
 
 def mixamo_fbx_from_bvh(bvh: Path, out: Path, prefix: str = "mixamorig:",
-                        frames: int | None = None) -> Path:
-    """Write ``out`` (.fbx) from ``bvh``; ``frames`` repeats/cuts the clip to that length.
-    Leaves an empty factory scene behind."""
+                        frames: int | None = None, fps: int | None = None) -> Path:
+    """Write ``out`` (.fbx) from ``bvh``; ``frames`` repeats/cuts the clip to that many
+    frames, ``fps`` is the file's frame rate (default the BVH's; another rate plays the
+    keys faster or slower, as benchmarks need). Leaves an empty factory scene behind."""
     bpy.ops.wm.read_factory_settings(use_empty=True)
     bpy.ops.import_anim.bvh(filepath=str(bvh), rotate_mode="QUATERNION",
                             global_scale=CMU_UNIT_CM, update_scene_fps=True,
@@ -28,6 +29,8 @@ def mixamo_fbx_from_bvh(bvh: Path, out: Path, prefix: str = "mixamorig:",
     _add_skin(arm)
     scene = bpy.context.scene
     scene.unit_settings.scale_length = 0.01            # the file says centimetres, as Mixamo's
+    if fps is not None:
+        scene.render.fps, scene.render.fps_base = fps, 1.0
     if frames is not None:
         scene.frame_end = scene.frame_start + frames - 1
         for fc in arm.animation_data.action.layers[0].strips[0].channelbags[0].fcurves:

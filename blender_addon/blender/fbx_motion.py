@@ -39,7 +39,8 @@ def load_fbx_motion(path: str | Path) -> rig.motion.SourceMotion:
         try:
             with _in_scene(scene):
                 bpy.ops.import_scene.fbx(filepath=str(path), use_anim=True,
-                                         ignore_leaf_bones=False,
+                                         ignore_leaf_bones=False, use_image_search=False,
+                                         use_custom_props=False,
                                          automatic_bone_orientation=False)
         except (RuntimeError, ValueError, TypeError, KeyError, AttributeError,
                 IndexError, AssertionError) as exc:
@@ -122,9 +123,15 @@ def _sample(arm, stem: str, name: str, scene_fps: float) -> rig.motion.SourceMot
         if not path.startswith(prefix) or len(fc.keyframe_points) == 0:
             continue
         bone, _, prop = path[len(prefix):].partition('"].')
-        co = np.empty(2 * len(fc.keyframe_points), np.float64)
+        # Only rotations and the root's travel are used: skip reading the rest (scales,
+        # other bones' locations), which is most of the keys.
+        if prop not in ("rotation_quaternion", "rotation_euler") and \
+                (prop != "location" or bone != names[0]):
+            continue
+        co = np.empty(2 * len(fc.keyframe_points), np.float32)    # float32: the fast path
         fc.keyframe_points.foreach_get("co", co)
-        curves.setdefault((bone, prop), {})[fc.array_index] = co.reshape(-1, 2)
+        curves.setdefault((bone, prop), {})[fc.array_index] = co.reshape(-1, 2).astype(
+            np.float64)
     if not curves:
         raise rig.motion.MotionError(f"'{name}' has an armature but its animation moves no "
                                      "bones.")
