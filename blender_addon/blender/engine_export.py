@@ -99,7 +99,7 @@ def _engine_mesh(mesh, arm, plan, collection):
     for mod in obj.modifiers:
         if mod.type == "ARMATURE":
             mod.object = arm
-    _merge_weights(obj, plan.merge)
+    merge_weights(obj, plan.merge)
     pairs = [(g, plan.rename[g.name]) for g in obj.vertex_groups if g.name in plan.rename]
     for i, (g, _) in enumerate(pairs):        # two passes: engine names may be source names
         g.name = f"__doppel_{i}"
@@ -108,7 +108,7 @@ def _engine_mesh(mesh, arm, plan, collection):
     return obj
 
 
-def _merge_weights(obj, merge: dict[str, str]) -> None:
+def merge_weights(obj, merge: dict[str, str]) -> None:
     """Add each merged group's weights to its kept bone's group, then drop the group."""
     vgroups = obj.vertex_groups
     by_index = {g.index: g.name for g in vgroups}
