@@ -70,3 +70,24 @@ def test_not_anny_is_refused_and_leaves_nothing():
     assert counts == (len(bpy.data.objects), len(bpy.data.collections),
                       len(bpy.data.armatures))
     bpy.ops.wm.read_factory_settings(use_empty=True)
+
+
+def test_export_panel_operators(anny_avatar, tmp_path):
+    """The Export panel offers the engine presets and Rigify; both operators work."""
+    import blender_addon
+    from panel_layout import draw_panel
+    bpy.ops.wm.read_factory_settings(use_empty=True)
+    blender_addon.register()
+    try:
+        arm = build_avatar(anny_avatar, bpy.context).armature
+        layout = draw_panel(bpy.types.DOPPEL_PT_export, bpy.context)
+        assert layout.operators == ["doppel.export"] * 5 + ["doppel.rigify"]
+        path = tmp_path / "ue.fbx"
+        assert bpy.ops.doppel.export(filepath=str(path), format="FBX", rig="unreal") \
+            == {"FINISHED"}
+        assert path.is_file() and "pelvis" not in arm.data.bones     # the scene is unchanged
+        assert bpy.ops.doppel.rigify() == {"FINISHED"}
+        assert bpy.context.active_object.name.endswith("_rig")
+    finally:
+        blender_addon.unregister()
+        bpy.ops.wm.read_factory_settings(use_empty=True)
