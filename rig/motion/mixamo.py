@@ -30,9 +30,19 @@ def strip_prefix(name: str) -> str:
     return re.sub(r"^mixamorig\d*_", "", name)
 
 
+# Joints every Mixamo skeleton has. Names alone are not enough: in some CMU files
+# "LeftShoulder" is the upper arm and "Neck" the upper neck, so the table applies only to
+# a skeleton that has Mixamo's whole limb naming.
+MIXAMO_CORE = {"Hips", *(f"{side}{joint}" for side in ("Left", "Right")
+                         for joint in ("UpLeg", "Leg", "Foot", "Arm", "ForeArm", "Hand"))}
+
+
 def armature_roles(names: list[str], parents: np.ndarray) -> dict[str, int]:
-    """Role -> joint index: the structural search, overridden by Mixamo names where present."""
+    """Role -> joint index: the structural search, overridden by Mixamo's names on a
+    Mixamo skeleton."""
     roles = find_roles(names, parents)
+    if not MIXAMO_CORE <= {strip_prefix(n) for n in names}:
+        return roles
     for i, name in enumerate(names):
         role = MIXAMO_ROLES.get(strip_prefix(name))
         if role is not None:
