@@ -21,7 +21,7 @@ from .engine_export import merge_weights
 
 # Metarig bone -> (Anny bone whose head is its head, Anny bone whose tail is its tail).
 # Sides are written for .L; .R is mirrored by name. The spine's hips bone starts below the
-# pelvis, as the metarig's does (see _fit).
+# pelvis and the hand ends mid-palm, as the metarig's do (see _metarig).
 FIT = {
     "spine": ("spine05", "spine05"), "spine.001": ("spine04", "spine04"),
     "spine.002": ("spine03", "spine03"), "spine.003": ("spine02", "spine01"),
@@ -90,6 +90,8 @@ def build_rigify(context, armature) -> bpy.types.Object:
     if missing:
         raise RigifyError(f"'{armature.name}' is not an Anny skeleton (no {', '.join(missing[:3])}"
                           "); Rigify rigs are built for Anny avatars.")
+    if context.mode != "OBJECT":
+        bpy.ops.object.mode_set(mode="OBJECT")
     if "rigify" not in context.preferences.addons:
         bpy.ops.preferences.addon_enable(module="rigify")
     collection = bpy.data.collections.new(f"{armature.name} Rigify")
@@ -121,8 +123,12 @@ def build_rigify(context, armature) -> bpy.types.Object:
 def _metarig(context, armature, collection):
     """Rigify's human metarig without its face, fitted to ``armature``'s bones."""
     layer = context.view_layer
+    active = layer.active_layer_collection       # the operator adds to the active one
     layer.active_layer_collection = layer.layer_collection.children[collection.name]
-    bpy.ops.object.armature_human_metarig_add()
+    try:
+        bpy.ops.object.armature_human_metarig_add()
+    finally:
+        layer.active_layer_collection = active
     metarig = context.active_object
     metarig.name = f"{armature.name}_metarig"
     metarig.matrix_world = armature.matrix_world
