@@ -96,7 +96,8 @@ def build_rigify(context, armature) -> bpy.types.Object:
         bpy.ops.preferences.addon_enable(module="rigify")
     collection = bpy.data.collections.new(f"{armature.name} Rigify")
     context.scene.collection.children.link(collection)
-    before = set(bpy.data.objects) | set(bpy.data.collections)
+    # Rigify also adds widget objects, their collection and the rig's UI script text.
+    before = set(bpy.data.objects) | set(bpy.data.collections) | set(bpy.data.texts)
     try:
         metarig = _metarig(context, armature, collection)
         rig = _generate(context, metarig, collection)
@@ -107,7 +108,8 @@ def build_rigify(context, armature) -> bpy.types.Object:
             bpy.ops.object.mode_set(mode="OBJECT")
         made = [o for o in bpy.data.objects if o not in before]
         datas = [o.data for o in made if o.data is not None]
-        bpy.data.batch_remove(made + [c for c in bpy.data.collections if c not in before])
+        bpy.data.batch_remove(made + [c for c in bpy.data.collections if c not in before]
+                              + [t for t in bpy.data.texts if t not in before])
         bpy.data.batch_remove([d for d in datas if d.users == 0])
         raise
     metarig.hide_set(True)
