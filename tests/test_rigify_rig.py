@@ -91,3 +91,20 @@ def test_export_panel_operators(anny_avatar, tmp_path):
     finally:
         blender_addon.unregister()
         bpy.ops.wm.read_factory_settings(use_empty=True)
+
+
+def test_failure_after_generation_removes_the_rig(anny_avatar, monkeypatch):
+    from blender_addon.blender import rigify_rig
+    bpy.ops.wm.read_factory_settings(use_empty=True)
+    built = build_avatar(anny_avatar, bpy.context, posed=False)
+
+    def broken(*_):
+        raise RuntimeError("binding failed")
+    monkeypatch.setattr(rigify_rig, "_bind", broken)
+    stores = ("objects", "collections", "armatures", "meshes", "texts")
+    counts = [len(getattr(bpy.data, s)) for s in stores]
+    with pytest.raises(RuntimeError, match="binding failed"):
+        build_rigify(bpy.context, built.armature)
+    assert counts == [len(getattr(bpy.data, s)) for s in stores]
+    assert not built.armature.hide_get()
+    bpy.ops.wm.read_factory_settings(use_empty=True)

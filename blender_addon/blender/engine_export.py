@@ -39,17 +39,18 @@ def export_engine(context, armature, path, fmt: str = "FBX", preset: str = "unre
     index = {n: i for i, n in enumerate(names)}
     parents = [index[b.parent.name] if b.parent else -1 for b in bones]
     plan = engine_rigs.plan(names, parents, preset)
-    made = []
+    stores = ("objects", "collections", "armatures", "meshes")
+    before = {s: set(getattr(bpy.data, s)) for s in stores}
     collection = bpy.data.collections.new(f"doppel_{preset}_export")
     context.scene.collection.children.link(collection)
     try:
         arm = _engine_armature(context, armature, plan, collection, preset)
-        made.append(arm)
         for mesh in avatar_meshes(armature):
-            made.append(_engine_mesh(mesh, arm, plan, collection))
+            _engine_mesh(mesh, arm, plan, collection)
         return export_avatar(context, arm, path, fmt)
-    finally:
-        _remove(made, collection)
+    finally:                                  # the copy never outlives the export
+        bpy.data.batch_remove([i for s in stores for i in getattr(bpy.data, s)
+                               if i not in before[s]])
 
 
 def _engine_armature(context, source, plan, collection, preset: str):
@@ -130,13 +131,3 @@ def merge_weights(obj, merge: dict[str, str]) -> None:
         g = vgroups.get(name)
         if g is not None:
             vgroups.remove(g)
-
-
-def _remove(objects, collection) -> None:
-    datas = [o.data for o in objects]
-    for obj in objects:
-        bpy.data.objects.remove(obj)
-    for data in datas:
-        if data is not None and data.users == 0:
-            (bpy.data.armatures if data.id_type == "ARMATURE" else bpy.data.meshes).remove(data)
-    bpy.data.collections.remove(collection)

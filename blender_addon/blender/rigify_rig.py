@@ -94,10 +94,11 @@ def build_rigify(context, armature) -> bpy.types.Object:
         bpy.ops.object.mode_set(mode="OBJECT")
     if "rigify" not in context.preferences.addons:
         bpy.ops.preferences.addon_enable(module="rigify")
+    # Rigify also adds widget objects and meshes, their collection and a UI script text.
+    stores = ("objects", "collections", "texts", "armatures", "meshes", "actions")
+    before = {s: set(getattr(bpy.data, s)) for s in stores}
     collection = bpy.data.collections.new(f"{armature.name} Rigify")
     context.scene.collection.children.link(collection)
-    # Rigify also adds widget objects, their collection and the rig's UI script text.
-    before = set(bpy.data.objects) | set(bpy.data.collections) | set(bpy.data.texts)
     try:
         metarig = _metarig(context, armature, collection)
         rig = _generate(context, metarig, collection)
@@ -106,11 +107,8 @@ def build_rigify(context, armature) -> bpy.types.Object:
     except Exception:
         if context.mode != "OBJECT":
             bpy.ops.object.mode_set(mode="OBJECT")
-        made = [o for o in bpy.data.objects if o not in before]
-        datas = [o.data for o in made if o.data is not None]
-        bpy.data.batch_remove(made + [c for c in bpy.data.collections if c not in before]
-                              + [t for t in bpy.data.texts if t not in before])
-        bpy.data.batch_remove([d for d in datas if d.users == 0])
+        bpy.data.batch_remove([i for s in stores for i in getattr(bpy.data, s)
+                               if i not in before[s]])
         raise
     metarig.hide_set(True)
     for obj in (armature, *avatar_meshes(armature)):
