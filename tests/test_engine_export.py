@@ -122,6 +122,35 @@ def test_merged_weights_keep_every_vertex_fully_weighted(scene_avatar, tmp_path)
         bpy.data.batch_remove(new)
 
 
+@pytest.mark.parametrize("model", ["smplh", "smplx"])
+def test_smpl_family_avatar_exports_for_unreal(model, tmp_path, monkeypatch):
+    """A SMPL-family avatar (stand-in model files) keeps its skin under UE5 names."""
+    from backend.bodies.smpl_files import configure_smpl_dir
+    from backend.jobs import JobContext, get_job
+    from smpl_model_maker import write_model
+    configure_smpl_dir(None)
+    folder = tmp_path / "smpl_models"
+    folder.mkdir()
+    monkeypatch.setenv("DOPPEL_SMPL_DIR", str(folder))
+    write_model(folder, model, "male", "pkl")
+    avatar = get_job("body")({"body_model": model, "name": "S", "params": {}}, {},
+                             JobContext("test-engine"))
+    bpy.ops.wm.read_factory_settings(use_empty=True)
+    built = build_avatar(avatar, bpy.context)
+    path = export_engine(bpy.context, built.armature, tmp_path / "s.fbx", "FBX", "unreal")
+    bpy.ops.wm.read_factory_settings(use_empty=True)
+    new = _import(path, "FBX")
+    bones = next(o for o in new if o.type == "ARMATURE").data.bones
+    for child, parent in (("pelvis", "root"), ("thigh_l", "pelvis"), ("calf_r", "thigh_r"),
+                          ("spine_03", "spine_02"), ("hand_l", "lowerarm_l"),
+                          ("index_01_l", "hand_l"), ("head", "neck_01")):
+        assert bones[child].parent.name == parent
+    skinned = next(o for o in new if o.type == "MESH" and o.vertex_groups)
+    assert {"thigh_l", "calf_l", "hand_r"} <= {g.name for g in skinned.vertex_groups}
+    configure_smpl_dir(None)
+    bpy.ops.wm.read_factory_settings(use_empty=True)
+
+
 def test_smpl_skeleton_plans():
     names = ["pelvis", "left_hip", "right_hip", "spine1", "left_knee", "right_knee", "spine2",
              "left_ankle", "right_ankle", "spine3", "left_foot", "right_foot", "neck",

@@ -19,7 +19,7 @@ from blender_addon.blender.builder import build_avatar  # noqa: E402
 from blender_addon.blender.fbx_motion import load_fbx_motion  # noqa: E402
 from fbx_clips import mixamo_fbx_from_bvh  # noqa: E402
 from motion_clips import angle_deg, posed_heads_tails  # noqa: E402
-from rig.motion import MotionError, load_motion, prepare_clip  # noqa: E402
+from rig.motion import MotionError, load_motion, prepare_clip, world_transforms  # noqa: E402
 
 pytestmark = pytest.mark.blender
 
@@ -53,7 +53,6 @@ def test_fbx_reads_as_the_bvh_it_was_made_from(walk_fbx, walk_bvh):
     # exporter bakes the scene's end frame).
     n = bvh.frame_count
     assert fbx.frame_count in (n, n + 1)
-    from rig.motion import world_transforms
     _, pf = world_transforms(fbx)
     _, pb = world_transforms(bvh)
     for role, i in bvh.skeleton.roles.items():
