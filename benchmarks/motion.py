@@ -79,6 +79,8 @@ def main() -> int:
                         help="time keyframe_insert on this many frames and scale (0: all)")
     parser.add_argument("--no-quality", action="store_true",
                         help="skip the per-clip direction and feet measurements")
+    parser.add_argument("--fbx", action="store_true",
+                        help="also time a 1,800-frame Mixamo-style FBX (benchmarks/motion_fbx.py)")
     args = parser.parse_args()
 
     from protocol import load_avatar, save_avatar  # noqa: F401
@@ -138,6 +140,11 @@ def main() -> int:
     quality = None if args.no_quality else fidelity(avatar)
     if quality is not None:
         result["fidelity"] = quality
+    if args.fbx:                       # separate section: the FBX reader (issue 15)
+        from benchmarks.motion_fbx import fbx_benchmark
+        result["fbx"] = fbx_benchmark(avatar, args.repeats)
+        if not args.json:
+            print("FBX:", ", ".join(f"{k} {v}" for k, v in result["fbx"].items()))
     if args.json:
         print(json.dumps(result))
         return 0

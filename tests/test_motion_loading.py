@@ -142,10 +142,14 @@ def test_bad_bvh_and_other_files_say_what_is_wrong(motions, skeleton, tmp_path):
         path.write_text(text)
         with pytest.raises(MotionError, match=message):
             prepare_clip(path, skeleton, 30.0)
-    other = tmp_path / "clip.fbx"
-    other.write_bytes(b"Kaydara FBX Binary")
+    other = tmp_path / "clip.c3d"
+    other.write_bytes(b"not ours")
     with pytest.raises(MotionError, match="not a motion file"):
         prepare_clip(other, skeleton, 30.0)
+    fbx = tmp_path / "clip.fbx"          # only Blender reads FBX (tests/test_motion_fbx.py)
+    fbx.write_bytes(b"Kaydara FBX Binary")
+    with pytest.raises(MotionError, match="FBX"):
+        prepare_clip(fbx, skeleton, 30.0)
     with pytest.raises(MotionError, match="does not exist"):
         prepare_clip(tmp_path / "missing.bvh", skeleton, 30.0)
     for fps in (0.0, -24.0, float("nan")):

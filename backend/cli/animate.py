@@ -26,11 +26,11 @@ from .common import fail, run_job
 
 
 def add_parser(sub) -> None:
-    p = sub.add_parser("animate", help="put a motion clip (AMASS .npz / BVH) or a face "
+    p = sub.add_parser("animate", help="put a motion clip (AMASS .npz / BVH / FBX) or a face "
                                        "capture (ARKit CSV) on an avatar and save a .blend")
     p.add_argument("avatar", metavar="AVATAR_FILE", help=f"{FILE_SUFFIX} file")
-    p.add_argument("motion", metavar="MOTION_FILE", help="AMASS/SMPL .npz, .bvh, or an ARKit "
-                                                          "face CSV (Live Link Face export)")
+    p.add_argument("motion", metavar="MOTION_FILE", help="AMASS/SMPL .npz, .bvh, .fbx (Mixamo), "
+                                                          "or an ARKit face CSV (Live Link Face)")
     p.add_argument("--out", required=True, help="the .blend file to write")
     p.add_argument("--fps", type=float, help="frames per second to sample at (default: the "
                                              "scene's, 24)")
@@ -103,21 +103,22 @@ def run(args: argparse.Namespace) -> int:
     # bpy is slow to import, so only now; the motion maths needs no bpy and is checked first.
     from rig.motion import MotionError, prepare_clip
     from rig.motion.arkit_csv import prepare_face_clip
+    suffix = Path(args.motion).suffix.lower()
     try:
-        if Path(args.motion).suffix.lower() == ".csv":     # ARKit face weights (Live Link)
+        if suffix == ".csv":                                # ARKit face weights (Live Link)
             prepare_face_clip(args.motion, args.fps or 24.0, args.source_fps)
-        else:
+        elif suffix != ".fbx":                              # only Blender reads FBX
             prepare_clip(args.motion, avatar.skeleton, args.fps or 24.0,
                          root_motion=root_motion, source_fps=args.source_fps,
                          smpl_body=avatar.metadata.get("smpl"), method=method,
                          plant_feet=False)
+        from blender_addon.blender.headless import animate_blend
+        action, clip = animate_blend(avatar, args.motion, out, fps=args.fps,
+                                     root_motion=root_motion, start_frame=args.start,
+                                     source_fps=args.source_fps, method=method,
+                                     plant_feet=args.plant_feet)
     except MotionError as exc:
         return fail(str(exc))
-    from blender_addon.blender.headless import animate_blend
-    action, clip = animate_blend(avatar, args.motion, out, fps=args.fps,
-                                 root_motion=root_motion, start_frame=args.start,
-                                 source_fps=args.source_fps, method=method,
-                                 plant_feet=args.plant_feet)
     for text in clip.warnings:
         print(f"warning: {text}", file=sys.stderr)
     root = getattr(clip, "root_motion", None)          # a face clip moves no root

@@ -18,6 +18,7 @@ import bpy
 import numpy as np
 
 from ..deps import rig
+from . import fbx_motion  # noqa: F401  (registers the .fbx reader with rig.motion)
 from .builder import AVATAR_PROP, build_avatar
 
 LINEAR = 1          # Keyframe.interpolation enum value of 'LINEAR'

@@ -22,7 +22,7 @@ def avatar_of(obj):
 class DoppelMotionSettings(bpy.types.PropertyGroup):
     filepath: bpy.props.StringProperty(
         name="Motion File", subtype="FILE_PATH",
-        description="AMASS/SMPL .npz or BVH motion capture file, or an ARKit face CSV "
+        description="AMASS/SMPL .npz, BVH or FBX (Mixamo) motion file, or an ARKit face CSV "
                     "(Live Link Face) for the face shape keys")
     use_scene_fps: bpy.props.BoolProperty(
         name="Scene Frame Rate", default=True,
@@ -78,7 +78,7 @@ class DOPPEL_OT_apply_motion(bpy.types.Operator):
         settings = context.scene.doppel_motion
         path = bpy.path.abspath(settings.filepath)
         if not settings.filepath:
-            self.report({"ERROR"}, "Choose a motion file (.npz, .bvh or face .csv) first.")
+            self.report({"ERROR"}, "Choose a motion file (.npz, .bvh, .fbx or face .csv) first.")
             return {"CANCELLED"}
         obj = avatar_of(context.active_object)
         try:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal, Mapping
+from typing import Callable, Literal, Mapping
 
 import numpy as np
 
@@ -23,6 +23,9 @@ from .target_pose import TargetRest
 from .source import SourceMotion
 
 MOTION_SUFFIXES = (".npz", ".bvh")
+# Formats only a host application can parse, added by that host: suffix -> reader(path) ->
+# SourceMotion. The add-on registers ".fbx" (Blender's FBX importer; blender/fbx_motion.py).
+HOST_READERS: dict[str, Callable[[Path], SourceMotion]] = {}
 # "auto": direct for a SMPL-family clip on a SMPL-family avatar, else retarget.
 Method = Literal["auto", "direct", "retarget"]
 
@@ -64,6 +67,11 @@ def load_motion(path: str | Path, source_fps: float | None = None) -> SourceMoti
         return load_smpl_npz(path, source_fps=source_fps)
     if suffix == ".bvh":
         return load_bvh(path)
+    if suffix in HOST_READERS:
+        return HOST_READERS[suffix](path)
+    if suffix == ".fbx":
+        raise MotionError(f"'{path.name}' is an FBX file, which only Blender can read; apply "
+                          "it from Blender's Motion panel or with `doppel animate`.")
     raise MotionError(f"'{path.name}' is not a motion file Doppel reads; choose an AMASS/SMPL "
                       ".npz or a .bvh file.")
 
