@@ -12,6 +12,9 @@ import numpy as np
 from . import rotations as Q
 
 
+NEAR_STRAIGHT = 0.05      # sin of the bend below which the hinge axis is the fallback
+
+
 def _unit(v: np.ndarray) -> np.ndarray:
     return v / np.maximum(np.linalg.norm(v, axis=-1, keepdims=True), 1e-12)
 
@@ -22,7 +25,7 @@ def two_bone_ik(a: np.ndarray, b: np.ndarray, c: np.ndarray, target: np.ndarray,
     ``target`` -> (upper, lower) world rotations (..., 4): the upper segment turns by
     ``upper`` about a; the lower by ``upper * lower`` (lower about b first). The end lands on
     the target, or as near as the segment lengths allow (fully stretched towards it).
-    ``fallback_axis`` (3,) or (..., 3): bend axis for a perfectly straight limb (default
+    ``fallback_axis`` (3,) or (..., 3): bend axis for a (nearly) straight limb (default
     +X: the lateral axis of a body facing -Y, so a straight knee bends forward)."""
     u, w = a - b, c - b
     l1, l2 = np.linalg.norm(u, axis=-1), np.linalg.norm(w, axis=-1)
@@ -32,7 +35,9 @@ def two_bone_ik(a: np.ndarray, b: np.ndarray, c: np.ndarray, target: np.ndarray,
     cos_new = (l1 ** 2 + l2 ** 2 - d ** 2) / np.maximum(2 * l1 * l2, 1e-12)
     fold = np.arccos(np.clip(cos_now, -1, 1)) - np.arccos(np.clip(cos_new, -1, 1))
     axis = np.cross(w, u)
-    straight = np.linalg.norm(axis, axis=-1) < 1e-9
+    # A nearly straight limb's own bend plane is noise (a tenth of a millimetre tips it over):
+    # below ~3 degrees of bend, use the caller's hinge axis so the knee bends the same way.
+    straight = np.linalg.norm(axis, axis=-1) < NEAR_STRAIGHT * np.maximum(l1 * l2, 1e-12)
     if np.any(straight):
         fb = np.array([1.0, 0.0, 0.0]) if fallback_axis is None else np.asarray(fallback_axis)
         fb = np.broadcast_to(fb, w.shape)

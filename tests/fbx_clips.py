@@ -38,7 +38,7 @@ def mixamo_fbx_from_bvh(bvh: Path, out: Path, prefix: str = "mixamorig:",
             mod.mode_before = mod.mode_after = "REPEAT"
     bpy.ops.export_scene.fbx(filepath=str(out), object_types={"ARMATURE", "MESH"},
                              bake_anim=True,
-                             add_leaf_bones=False, bake_anim_use_all_actions=False,
+                             add_leaf_bones=True, bake_anim_use_all_actions=False,
                              bake_anim_use_nla_strips=False, bake_anim_simplify_factor=0.0,
                              axis_forward="-Z", axis_up="Y")
     bpy.ops.wm.read_factory_settings(use_empty=True)

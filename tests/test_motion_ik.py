@@ -68,3 +68,16 @@ def test_a_straight_leg_bends_its_knee_forward():
     upper, lower = two_bone_ik(a, b, c, c + [0.0, 0.0, 0.05], fallback_axis=[0.0, 1.0, 0.0])
     knee = a + Q.rotate(upper, b - a)                 # facing +X: lateral is +Y
     assert knee[0, 0] > 0.05 and abs(knee[0, 1]) < 1e-9
+
+
+def test_a_nearly_straight_knee_bends_forward_whichever_way_noise_tips_it():
+    """A straight mocap leg's bend plane is noise: a tenth of a millimetre either side of
+    straight must not decide between a knee bending forward and one bending backwards."""
+    hip = np.zeros((2, 3))
+    ankle = np.tile([0.0, 0.0, -0.9], (2, 1))
+    knee = np.array([[0.0, -0.0001, -0.45], [0.0, 0.0001, -0.45]])   # forward / backward by noise
+    target = ankle + [0.0, 0.0, 0.05]                                  # needs a 5 cm bend
+    upper, lower = two_bone_ik(hip, knee, ankle, target, fallback_axis=[1.0, 0.0, 0.0])
+    new_knee = hip + Q.rotate(upper, knee - hip)
+    assert (new_knee[:, 1] < -0.05).all(), new_knee        # both knees forward (-Y), not back
+    np.testing.assert_allclose(new_knee[0], new_knee[1], atol=2e-3)

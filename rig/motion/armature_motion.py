@@ -45,8 +45,11 @@ def motion_from_armature(name: str, names: list[str], parents: np.ndarray,
     root_arm = rest_matrices[root, :3, 3] + np.einsum("ij,tj->ti", rest_matrices[root, :3, :3],
                                                       root_location)
     root_pos = _to_world(world, root_arm)
-    # Leaf bones end at their tails: the end joint gives the last segment a direction.
-    leaves = [i for i in range(b) if i not in set(parents.tolist())]
+    # Leaf bones end at their tails: the end joint gives the last segment a direction. A leaf
+    # that already is an end site (Mixamo's HeadTop_End, an exporter's "<bone>_end") needs
+    # none: FBX stores no tails, so its head is the only exact end position.
+    leaves = [i for i in range(b) if i not in set(parents.tolist())
+              and not names[i].lower().endswith("end")]
     all_names = list(names) + [f"{names[i]}_end" for i in leaves]
     all_parents = np.concatenate([parents, np.array(leaves, np.int64)]).astype(np.int64)
     rest = np.concatenate([heads, _to_world(world, tails[leaves])])
