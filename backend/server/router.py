@@ -14,7 +14,7 @@ import logging
 import threading
 import time
 import uuid
-from collections import OrderedDict, deque
+from collections import OrderedDict
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
@@ -36,6 +36,7 @@ from .logsafe import Throttle, held_note, printable
 from .owners import Owners, curve_owner
 from .records import RecordStore, cleanup
 from .requests import Peer, RequestHandlers, who
+from .sender import PeerSender
 from .store import ResultStore
 
 log = logging.getLogger("doppel.server")
@@ -46,7 +47,6 @@ CLEANUP_INTERVAL = 3600.0       # seconds between sweeps for old results
 SIGNAL_CHECK_MS = 250           # main-thread poll timeout, so Ctrl-C / SIGTERM act promptly
 RECV_BATCH = 64                 # client messages handled before looking at worker events again
 DEFERRED_POLL_MS = 5            # loop period while small replies wait for a full send queue
-DEFERRED_MAX_AGE = 30.0         # seconds a waiting reply is kept for a peer that reads nothing
 
 
 class Server(RequestHandlers, ClusterRequests):
@@ -79,12 +79,6 @@ class Server(RequestHandlers, ClusterRequests):
         # route -> the owner last authenticated on it: job events go only to a route whose
         # latest authenticated sender is the job's owner.
         self._route_owner: OrderedDict[bytes, bytes] = OrderedDict()
-        self._backed_up: set[bytes] = set()   # routes whose last send found their queue full
-        # Small replies that met a full send queue wait here (bounded) and go out in order on
-        # the next loop turns, so bursts of small replies are never lost to the small HWM.
-        self._deferred: OrderedDict[bytes, deque] = OrderedDict()
-        self._deferred_bytes = 0
-        self._warned = Throttle(60.0)
         self.job_specs: dict[str, str] = {k: job_spec(v) for k, v in
                                           (JOB_KINDS if jobs is None else jobs).items()}
         self.workers = max(1, int(workers))
@@ -93,6 +87,9 @@ class Server(RequestHandlers, ClusterRequests):
         self.max_queued = int(max_queued)
         self.keep_results = float(keep_results)
         self.limits = limits or Limits()
+        # Replies never block the socket thread; a peer that leaves loses its route's owner.
+        self._warned = Throttle(60.0)
+        self._sender = PeerSender(self.limits, on_gone=lambda r: self._route_owner.pop(r, None))
         self.ray_address = ray
         if device is None:
             if ray is not None:
@@ -170,7 +167,7 @@ class Server(RequestHandlers, ClusterRequests):
 
     def serve_forever(self) -> None:
         router, monitor, auth = self._make_router()
-        self._router = router     # touched only by this (the socket) thread
+        self._router = self._sender.router = router   # touched only by this (socket) thread
         wake = self._ctx.socket(zmq.PULL)
         wake.setsockopt(zmq.LINGER, 0)
         try:
@@ -249,9 +246,9 @@ class Server(RequestHandlers, ClusterRequests):
         on_main = threading.current_thread() is threading.main_thread()
         timeout_ms = SIGNAL_CHECK_MS if on_main else 1000
         while True:
-            ready = dict(poller.poll(DEFERRED_POLL_MS if self._deferred else timeout_ms))
-            if self._deferred:
-                self._flush_deferred()
+            ready = dict(poller.poll(DEFERRED_POLL_MS if self._sender.pending else timeout_ms))
+            if self._sender.pending:
+                self._sender.flush()
             if ready.get(router):
                 for _ in range(RECV_BATCH):
                     try:
@@ -270,74 +267,10 @@ class Server(RequestHandlers, ClusterRequests):
                 self._cleanup()
 
     def _send(self, identity: bytes, frames: list) -> bool:
-        """Send without ever blocking. A full send queue (the peer is slow or not reading):
-        a small reply waits in a bounded per-peer queue, a large one (a result) is dropped
-        and the peer counts as backed up, so it gets no more results until it reads."""
-        if identity in self._deferred:                    # keep the order of replies
-            return self._defer(identity, frames)
-        try:
-            self._router.send_multipart([identity, *frames], flags=zmq.NOBLOCK, copy=False)
-            self._backed_up.discard(identity)
-            return True
-        except zmq.Again:
-            return self._defer(identity, frames)
-        except zmq.ZMQError as exc:
-            if exc.errno != zmq.EHOSTUNREACH:
-                raise
-            self._forget_route(identity)
-            log.debug("peer %s is gone; dropped a message", who(identity))
-        return False
-
-    def _forget_route(self, identity: bytes) -> None:
-        self._route_owner.pop(identity, None)    # gone: its id may be taken by anyone
-        self._backed_up.discard(identity)
-        for _, frames in self._deferred.pop(identity, ()):
-            self._deferred_bytes -= _size(frames)
-
-    def _defer(self, identity: bytes, frames: list) -> bool:
-        size, lim = _size(frames), self.limits
-        queue = self._deferred.get(identity)
-        if size <= lim.deferred_reply_bytes and self._deferred_bytes + size \
-                <= lim.deferred_total_bytes and (queue is None or len(queue)
-                                                 < lim.deferred_replies):
-            if queue is None:
-                queue = self._deferred[identity] = deque()
-            queue.append((time.monotonic(), frames))
-            self._deferred_bytes += size
-            return True
-        self._backed_up.add(identity)
-        held = self._warned.allow(("unread", identity))
-        if held is not None:
-            log.warning("peer %s is not reading; dropped a message%s", who(identity),
-                        held_note(held))
-        return False
-
-    def _flush_deferred(self) -> None:
-        stale = time.monotonic() - DEFERRED_MAX_AGE
-        for identity in list(self._deferred):
-            queue = self._deferred[identity]
-            while queue:
-                try:
-                    self._router.send_multipart([identity, *queue[0][1]], flags=zmq.NOBLOCK,
-                                                copy=False)
-                except zmq.Again:
-                    if queue[0][0] < stale:     # reads nothing: give up on its replies
-                        self._forget_route(identity)
-                        self._backed_up.add(identity)
-                        log.warning("peer %s read nothing for %g s; dropped its waiting "
-                                    "replies", who(identity), DEFERRED_MAX_AGE)
-                    break
-                except zmq.ZMQError as exc:
-                    if exc.errno != zmq.EHOSTUNREACH:
-                        raise
-                    self._forget_route(identity)
-                    break
-                self._deferred_bytes -= _size(queue.popleft()[1])
-            else:
-                self._deferred.pop(identity, None)
+        return self._sender.send(identity, frames)
 
     def backed_up(self, route: bytes) -> bool:
-        return route in self._backed_up or route in self._deferred
+        return self._sender.backed_up(route)
 
     def _push(self, rec: JobRecord, frames: list) -> None:
         """Send a job event to its owner's latest route, never to a route that someone
@@ -419,11 +352,6 @@ class Server(RequestHandlers, ClusterRequests):
         self.table.finish(rec, state, code, text)
         err = error_message(ProtocolError(code, text, rec.job_id), re=rec.submit_id)
         self._push(rec, encode(err))
-
-
-def _size(frames: list) -> int:
-    return sum(f.buffer.nbytes if hasattr(f, "buffer") else len(memoryview(f).cast("B"))
-               for f in frames)
 
 
 def _user_id(frame: Any) -> str | None:
