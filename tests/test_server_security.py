@@ -14,7 +14,8 @@ import zmq.auth
 from backend.security.curve import init_keys
 from backend.server import Server
 from protocol import ErrorCode, ProtocolError
-from protocol.client import Client, load_curve_keys
+from protocol.client import Client
+from protocol.curve_keys import load_curve_keys
 from server_fixtures import running_server
 from server_jobs import TEST_JOBS
 
