@@ -14,10 +14,9 @@ import pytest
 
 import bpy  # noqa: E402  (a missing bpy fails the run, never skips it)
 
-import blender_addon  # noqa: E402
-from blender_addon.blender.builder import build_avatar  # noqa: E402
 from rig.motion import output_frame_count, prepare_clip, sole_points_from_mesh  # noqa: E402
 from rig.motion.target_pose import TargetRest, posed_bones  # noqa: E402
+from motion_scene import apply, avatar  # noqa: E402,F401  (avatar: fixture)
 from panel_layout import draw_panel  # noqa: E402
 
 pytestmark = pytest.mark.blender
@@ -26,28 +25,6 @@ pytestmark = pytest.mark.blender
 @pytest.fixture
 def motions(shared_data):
     return shared_data / "motions"
-
-
-@pytest.fixture
-def avatar(anny_avatar):
-    """The add-on registered, an empty 30 fps scene and one imported Anny avatar (selected)."""
-    bpy.ops.wm.read_factory_settings(use_empty=True)
-    blender_addon.register()
-    scene = bpy.context.scene
-    scene.render.fps, scene.render.fps_base = 30, 1.0
-    built = build_avatar(anny_avatar, bpy.context)
-    yield built.armature
-    if hasattr(bpy.types, "DOPPEL_PT_server"):
-        blender_addon.unregister()
-    bpy.ops.wm.read_factory_settings(use_empty=True)
-
-
-def apply(path, **settings):
-    s = bpy.context.scene.doppel_motion
-    s.filepath = str(path)
-    for key, value in settings.items():
-        setattr(s, key, value)
-    return bpy.ops.doppel.apply_motion()
 
 
 def bone_heads(arm) -> np.ndarray:

@@ -14,10 +14,9 @@ import pytest
 
 import bpy  # noqa: E402  (a missing bpy fails the run, never skips it)
 
-import blender_addon  # noqa: E402
-from blender_addon.blender.builder import build_avatar  # noqa: E402
 from rig.motion import MotionError, prepare_clip  # noqa: E402
 from rig.motion.target_pose import TargetRest, posed_bones  # noqa: E402
+from motion_scene import apply, avatar  # noqa: E402,F401  (avatar: fixture)
 
 pytestmark = pytest.mark.blender
 
@@ -87,43 +86,22 @@ def test_direct_smpl_clip_takes_root_motion_too(shared_data):
     assert np.ptp(obj.root_location[:, :2], axis=0).max() < 1e-6
 
 
-@pytest.fixture
-def scene_avatar(anny_avatar):
-    bpy.ops.wm.read_factory_settings(use_empty=True)
-    blender_addon.register()
-    scene = bpy.context.scene
-    scene.render.fps, scene.render.fps_base = 30, 1.0
-    built = build_avatar(anny_avatar, bpy.context)
-    yield built.armature
-    if hasattr(bpy.types, "DOPPEL_PT_server"):
-        blender_addon.unregister()
-    bpy.ops.wm.read_factory_settings(use_empty=True)
-
-
-def _apply(path, **settings):
-    s = bpy.context.scene.doppel_motion
-    s.filepath = str(path)
-    for key, value in settings.items():
-        setattr(s, key, value)
-    return bpy.ops.doppel.apply_motion()
-
-
 def _root_world(arm, frame) -> np.ndarray:
     bpy.context.scene.frame_set(frame)
     return np.array(arm.matrix_world @ arm.pose.bones["root"].head)
 
 
-def test_panel_root_motion_in_blender(scene_avatar, walk):
-    arm = scene_avatar
+def test_panel_root_motion_in_blender(avatar, walk):
+    arm = avatar
     arm.location = (2.0, 0.0, 0.0)                     # the user put the avatar somewhere
     s = bpy.context.scene.doppel_motion
     assert s.root_motion == "BONE" and s.plant_feet and not s.in_place
-    assert _apply(walk) == {"FINISHED"}
+    assert apply(walk) == {"FINISHED"}
     last = bpy.context.scene.frame_end
     bone_path = [_root_world(arm, f) for f in (1, 40, last)]
     assert np.linalg.norm(bone_path[-1][:2] - bone_path[0][:2]) > 1.0
     assert np.allclose(arm.matrix_world.translation, (2.0, 0.0, 0.0))
-    assert _apply(walk, root_motion="OBJECT") == {"FINISHED"}
+    assert apply(walk, root_motion="OBJECT") == {"FINISHED"}
     curves = arm.animation_data.action.layers[0].strips[0].channelbags[0].fcurves
     assert {fc.data_path for fc in curves} >= {"location"}
     obj_path = [_root_world(arm, f) for f in (1, 40, last)]
@@ -131,7 +109,7 @@ def test_panel_root_motion_in_blender(scene_avatar, walk):
     bpy.context.scene.frame_set(last)
     assert np.linalg.norm(np.array(arm.location)[:2] - (2.0, 0.0)) > 1.0   # object travels
     assert abs(arm.pose.bones["root"].head[1]) < 0.2                      # bone does not
-    assert _apply(walk, in_place=True) == {"FINISHED"}                    # the old checkbox
+    assert apply(walk, in_place=True) == {"FINISHED"}                    # the old checkbox
     assert s.root_motion == "IN_PLACE"
     assert np.allclose(arm.location, (2.0, 0.0, 0.0))                     # back home
     bpy.context.scene.frame_set(last)

@@ -16,24 +16,9 @@ import bpy
 import numpy as np
 
 from ..deps import rig
-from .avatar_lookup import avatar_meshes
-from .builder import AVATAR_PROP
+from .avatar_lookup import avatar_meshes, check_avatar, scene_fps
 
 LINEAR = 1           # Keyframe.interpolation enum value of 'LINEAR'
-
-
-def _check_avatar(obj) -> None:
-    # motion_writer has the same check; it imports this module, so no import back
-    if obj is None:
-        raise rig.motion.MotionError("Select a Doppel avatar (its armature) first.")
-    if obj.type != "ARMATURE" or AVATAR_PROP not in obj.keys():
-        raise rig.motion.MotionError(
-            f"'{obj.name}' is not a Doppel avatar; select the armature of an "
-            "avatar imported or made by Doppel.")
-
-
-def _scene_fps(scene) -> float:
-    return scene.render.fps / scene.render.fps_base
 
 
 def _csv_module():
@@ -64,13 +49,13 @@ def apply_face_clip(arm, clip, scene, start_frame: int = 1):
     """Write ``clip`` (rig.motion.arkit_csv.FaceClip at the scene rate or any rate) onto the
     shape keys of armature ``arm``'s meshes; returns the action. Frame k lands at
     start + k * scene_fps / clip.fps."""
-    _check_avatar(arm)
+    check_avatar(arm)
     meshes = face_meshes(arm, clip.names)
     if not meshes:
         raise rig.motion.MotionError(
             f"'{arm.name}' has no ARKit face shape keys; import an Anny avatar made by this "
             "Doppel (older avatars have no face keys), then apply the face CSV again.")
-    frames = start_frame + np.arange(clip.frame_count) * (_scene_fps(scene) / clip.fps)
+    frames = start_frame + np.arange(clip.frame_count) * (scene_fps(scene) / clip.fps)
     weights = np.ascontiguousarray(clip.weights.T, dtype=np.float32)       # (K, T)
     linear = np.full(len(frames), LINEAR, np.int8)
     keys = [obj.data.shape_keys for obj in meshes]
@@ -109,6 +94,6 @@ def apply_face_file(arm, path: str, scene, fps: float | None = None, start_frame
                     source_fps: float | None = None):
     """Read, resample (to ``fps`` or the scene's rate) and key a face CSV; (action, clip).
     Raises MotionError with the scene unchanged."""
-    _check_avatar(arm)
-    clip = _csv_module().prepare_face_clip(path, fps or _scene_fps(scene), source_fps)
+    check_avatar(arm)
+    clip = _csv_module().prepare_face_clip(path, fps or scene_fps(scene), source_fps)
     return apply_face_clip(arm, clip, scene, start_frame=start_frame), clip

@@ -19,25 +19,11 @@ import numpy as np
 
 from ..deps import rig
 from . import fbx_motion  # noqa: F401  (registers the .fbx reader with rig.motion)
+from .avatar_lookup import check_avatar, scene_fps
 from .builder import AVATAR_PROP, build_avatar
 
 LINEAR = 1          # Keyframe.interpolation enum value of 'LINEAR'
 HOME_PROP = "doppel_motion_home"    # object location before root motion went on the object
-
-
-def scene_fps(scene) -> float:
-    """The scene's true frame rate (29.97 is fps=30, fps_base=1.001)."""
-    return scene.render.fps / scene.render.fps_base
-
-
-def check_avatar(obj) -> None:
-    """Raise MotionError unless ``obj`` is an armature that Doppel built."""
-    if obj is None:
-        raise rig.motion.MotionError("Select a Doppel avatar (its armature) first.")
-    if obj.type != "ARMATURE" or AVATAR_PROP not in obj.keys():
-        raise rig.motion.MotionError(
-            f"'{obj.name}' is not a Doppel avatar; select the armature of an "
-            "avatar imported or made by Doppel.")
 
 
 def avatar_smpl_body(obj) -> dict | None:

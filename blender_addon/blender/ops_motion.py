@@ -108,7 +108,8 @@ class DOPPEL_OT_apply_motion_clip_body(JobOperator, bpy.types.Operator):
 
     def _prepare(self, context) -> bool:
         """Check the inputs before any server call; keeps what on_result needs."""
-        from .motion_writer import avatar_smpl_body, check_avatar
+        from .avatar_lookup import check_avatar
+        from .motion_writer import avatar_smpl_body
         settings = context.scene.doppel_motion
         if not settings.filepath:
             self.report({"ERROR"}, "Choose a motion file (.npz) first.")
