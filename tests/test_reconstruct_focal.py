@@ -37,6 +37,21 @@ def test_exif_focal_is_read_and_preferred(ryota_img):
     assert choose_focal(None, None, w, h).source == "default"     # nothing to go on
 
 
+def test_exif_focal_length_with_the_sensor_size(ryota_img):
+    # A phone: 4.25 mm lens, 1000 px per cm on the sensor -> the long side spans
+    # max(size) / 100 mm; no FocalLengthIn35mmFilm tag.
+    exif = Image.Exif()
+    ifd = exif.get_ifd(0x8769)
+    ifd[0x920A] = 4.25                       # FocalLength, mm
+    ifd[0xA20E] = 1000.0                     # FocalPlaneXResolution, pixels per unit
+    ifd[0xA210] = 3                          # FocalPlaneResolutionUnit: cm
+    buf = io.BytesIO()
+    ryota_img.save(buf, format="JPEG", quality=90, exif=exif.tobytes())
+    photo = read_photo(buf.getvalue(), "phone.jpg")
+    sensor_long_mm = max(ryota_img.size) / 100.0
+    assert photo.focal_35mm == pytest.approx(4.25 / sensor_long_mm * 36.0, rel=1e-3)
+
+
 def test_cli_json_reports_the_exif_focal_and_its_source(ryota_img, tmp_path, capsys):
     from backend.cli import main
     path = tmp_path / "tele.jpg"

@@ -17,8 +17,11 @@ log = logging.getLogger("doppel.perception")
 def heavy_status() -> str:
     """'ok', 'missing' or 'CORRUPT' (backend.weights.check_entry of the manifest entry)."""
     from ..weights import check_entry, load_manifest
-    entry = next(e for e in load_manifest() if e.name == HEAVY_ENTRY)
-    return check_entry(entry)
+    try:
+        entry = next((e for e in load_manifest() if e.name == HEAVY_ENTRY), None)
+    except (OSError, ValueError):       # an unreadable manifest must not stop perception
+        entry = None
+    return check_entry(entry) if entry is not None else "not in the manifest"
 
 
 def model_complexity() -> int:
