@@ -162,9 +162,16 @@ def _reconstruct(data: bytes, name: str, quality: str, progress: Progress,
     return Reconstruction(avatar, timings, stats, warnings,
                           debug={"photo": photo, "obs": obs, "silhouette": sil, "target": target,
                                  "texture": baked, "focal": focal,
-                                 # (B, 3) camera-frame bone heads, metres, for 3D benchmarks
-                                 "bone_heads_cam": np.asarray(bone_poses)[:, :3, 3],
-                                 "bone_names": list(getattr(rig, "bone_names", []))})
+                                 **_bone_heads(rig, bone_poses)})
+
+
+def _bone_heads(rig, poses) -> dict:
+    """(B, 3) camera-frame bone heads (metres) and their names, for 3D benchmarks. Anny's rig
+    returns bone poses (B, 4, 4); an SMPL rig returns its joints (J, 3)."""
+    poses = np.asarray(poses)
+    if poses.ndim == 3:
+        return {"bone_heads_cam": poses[:, :3, 3], "bone_names": list(rig.bone_names)}
+    return {"bone_heads_cam": poses, "bone_names": list(getattr(rig, "joint_names", []))}
 
 
 def _body_height(rest) -> float:
