@@ -25,10 +25,22 @@ class WeightEntry:
     source: str
     used_by: str
     base_env: str = ""        # env var naming the folder `path` is relative to ("" = weights dir)
+    base_package: str = ""    # installed Python package whose folder `path` is relative to
 
     def location(self) -> Path:
         base = os.environ.get(self.base_env) if self.base_env else None
+        if not base and self.base_package:
+            base = _package_dir(self.base_package)
         return (Path(base) if base else weights_dir()) / self.path
+
+
+def _package_dir(name: str) -> str | None:
+    """An installed package's folder, found without importing it."""
+    import importlib.util
+    spec = importlib.util.find_spec(name)
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    return list(spec.submodule_search_locations)[0]
 
 
 def load_manifest(folder: Path = MANIFEST_DIR) -> list[WeightEntry]:
@@ -43,7 +55,8 @@ def load_manifest(folder: Path = MANIFEST_DIR) -> list[WeightEntry]:
                 raise ValueError(f"{toml_path.name}: entry {i} lacks string field(s) "
                                  f"{', '.join(missing)}")
             entries.append(WeightEntry(**{f: item[f] for f in FIELDS},
-                                       base_env=str(item.get("base_env", ""))))
+                                       base_env=str(item.get("base_env", "")),
+                                       base_package=str(item.get("base_package", ""))))
     names = [e.name for e in entries]
     dupes = sorted({n for n in names if names.count(n) > 1})
     if dupes:

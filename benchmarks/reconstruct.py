@@ -3,6 +3,11 @@ texture coverage; saves overlays (mesh over photo) and 4-view renders for a few 
 
     .venv/bin/python benchmarks/reconstruct.py [--json] [--quality default] [--out DIR]
         [--renders 4] [--body-model anny] [PHOTO ...]
+    .venv/bin/python benchmarks/reconstruct.py --devset [--json]   # 3D numbers, see below
+
+--devset runs devset_pose and devset_clothed (synthetic, exact 3D truth): MPJPE, PA-MPJPE and
+per-joint errors (mm), focal error (%, and whether EXIF/estimated), body height error (cm),
+IoU vs the true mask, per-stage times (benchmarks/pose_metrics.py).
 
 Targets (issue 3; 2-core CPU, model warm): total <= 10 s p50; IoU >= 0.93 vs ryota's true
 mask; mean IoU >= 0.93 vs the perception mask; keypoint error <= 2 % of person height.
@@ -25,6 +30,7 @@ from PIL import Image
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared" / "data" / "photos"
 sys.path.insert(0, str(ROOT))
+sys.path.append(str(ROOT / "benchmarks"))     # after ROOT: benchmarks/protocol.py must not shadow protocol
 
 
 def photos_to_run(args) -> list[Path]:
@@ -100,8 +106,15 @@ def main() -> int:
     ap.add_argument("--out", default=str(ROOT / "out" / "bench_reconstruct"))
     ap.add_argument("--renders", type=int, default=4, help="photos to save overlays/views for")
     ap.add_argument("--body-model", default="anny", help="anny, or smpl/smplh/smplx if installed")
+    ap.add_argument("--devset", action="store_true",
+                    help="3D pose/focal/height numbers on devset_pose and devset_clothed")
+    ap.add_argument("--fixed-focal", action="store_true",
+                    help="the old fixed focal guess instead of the estimate (for comparisons)")
     args = ap.parse_args()
     out = Path(args.out)
+    if args.fixed_focal:
+        import backend.fit.focal as focal
+        focal.estimate_focal = lambda *a: None       # choose_focal then uses FALLBACK_FOCAL
     out.mkdir(parents=True, exist_ok=True)
 
     from backend.fit.pipeline import _rig
@@ -114,6 +127,8 @@ def main() -> int:
         uv_atlas(_rig(args.body_model).uvs)
 
     from backend.fit.pipeline import reconstruct_photo
+    if args.devset:
+        return run_devsets(args, reconstruct_photo)
     rows = []
     for k, path in enumerate(photos_to_run(args)):
         start = time.perf_counter()
@@ -161,6 +176,48 @@ def main() -> int:
               f"mean IoU vs perception {np.mean([r['iou_perception_mask'] for r in ok]):.3f}, "
               f"mean kp err {np.mean([r['kp_err_pct'] for r in ok]):.2f} %, "
               f"renders in {out}")
+    return 0
+
+
+def run_devsets(args, reconstruct_photo) -> int:
+    from backend.raster import mask_iou
+    from pose_metrics import devset_row, devset_samples, summary
+    from backend.perception import get_detector
+    print(f"detector: {get_detector().name}", flush=True)
+    for name in ("devset_pose", "devset_clothed"):
+        rows = []
+        for sample in devset_samples(DATA.parent / name):
+            start = time.perf_counter()
+            rec = reconstruct_photo((sample["root"] / sample["image"]).read_bytes(),
+                                    sample["name"], args.quality, body_model=args.body_model)
+            total = time.perf_counter() - start
+            sil = avatar_silhouette(rec.avatar)
+            row = devset_row(rec, sample, lambda m: mask_iou(sil, m))
+            row.update(total_s=round(total, 2), stages=rec.timings)
+            rows.append(row)
+            if args.json:
+                print(json.dumps(row), flush=True)
+            else:
+                st = rec.timings
+                print(f"{row['photo']:28s} PA {row['pa_mpjpe_mm']:5.0f} MPJPE "
+                      f"{row['mpjpe_mm']:5.0f} mm  focal {row['focal_mm_true']:4.0f}->"
+                      f"{row['focal_mm_used']:4.0f} mm ({row['focal_err_pct']:+5.0f} %, "
+                      f"{row['focal_source']})  height {row['height_err_cm']:+5.1f} cm  IoU "
+                      f"{row['iou_true_mask']:.3f}  {total:5.2f} s (perceive "
+                      f"{st['perceive']:.2f} fit {st['fit_body']:.2f} cloth "
+                      f"{st['fit_clothing']:.2f} tex {st['texture']:.2f})", flush=True)
+        sm = summary(rows)
+        joints = {j: np.mean([r["per_joint_pa_mm"][j] for r in rows if j in r["per_joint_pa_mm"]])
+                  for j in rows[0]["per_joint_pa_mm"]}
+        if args.json:
+            print(json.dumps({"devset": name, **sm, "per_joint_pa_mm": joints}), flush=True)
+        else:
+            print(f"{name}: PA-MPJPE mean {sm['pa_mpjpe_mean']:.0f} mm, MPJPE mean "
+                  f"{sm['mpjpe_mean']:.0f} mm, |focal err| median {sm['focal_err_med_pct']:.1f} %,"
+                  f" |height err| median {sm['height_err_med_cm']:.1f} cm, IoU mean "
+                  f"{sm['iou_mean']:.3f}, time p50 {sm['time_p50_s']:.2f} s")
+            print("  per joint PA (mm): " + ", ".join(f"{j} {e:.0f}" for j, e in joints.items()),
+                  flush=True)
     return 0
 
 

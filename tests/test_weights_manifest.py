@@ -12,7 +12,8 @@ def test_manifest_lists_optional_files_all_absent_by_default(tmp_path, monkeypat
     entries = load_manifest()
     assert len(entries) >= 5
     assert all(e.licence and e.source and e.used_by for e in entries)
-    assert {check_entry(e) for e in entries} == {"missing"}
+    # Entries installed into a Python package (the heavy pose model) are not "added" files.
+    assert {check_entry(e) for e in entries if not e.base_package} == {"missing"}
 
 
 def test_check_tells_ok_from_corrupt_and_unverified(tmp_path, monkeypatch):

@@ -59,7 +59,8 @@ def run(args: argparse.Namespace) -> int:
             out = write_avatar_file(avatar, args.out, stem)
             record.update(avatar=str(out), timings=avatar.metadata.get("timings", {}),
                           warnings=avatar.metadata.get("warnings", []),
-                          fit=avatar.metadata.get("fit", {}))
+                          fit=avatar.metadata.get("fit", {}),
+                          focal=avatar.metadata.get("camera_focal"))
             if args.camera_space:
                 record.update(write_camera_space(avatar, Path(args.out), stem))
             if not args.json:

@@ -30,6 +30,7 @@ from ..perception import PersonObservation, get_detector
 from ..textures.photo_bake import bake_photo_texture
 from .body_fit import BodyFitter, Intrinsics
 from .clothing import fit_offsets
+from .focal import choose_focal
 from .expression import set_photo_expression
 from .geometry import project
 from .posing import posed_vertices
@@ -41,7 +42,6 @@ QUALITY = {   # body iterations, clothing iterations (0: body only), silhouette 
     "default": (100, 60, 128, 1024),
     "high": (250, 120, 192, 2048),
 }
-DEFAULT_FOCAL = 1.2      # focal length / long side when EXIF is silent (~43 mm equivalent)
 
 Progress = Callable[[str, float], None]
 
@@ -102,7 +102,8 @@ def _reconstruct(data: bytes, name: str, quality: str, progress: Progress,
 
     rig, edges = fit_rig(body_model)
     h, w = photo.rgb.shape[:2]
-    f = _focal(photo)
+    focal = choose_focal(photo.focal_35mm, obs, w, h)
+    f = focal.f_px
     cam = Intrinsics(f=f, cx=w / 2.0, cy=h / 2.0, width=w, height=h)
     progress("fit body", 0.1)
     fit = BodyFitter(rig).fit(obs, target.astype(np.float32), cam, iters=body_iters, grid=grid,
@@ -117,7 +118,7 @@ def _reconstruct(data: bytes, name: str, quality: str, progress: Progress,
     else:
         offsets = torch.zeros(rig.vertex_count, 3)
     with torch.no_grad():
-        posed, _ = rig.pose(fit.rest, deltas, offsets)
+        posed, bone_poses = rig.pose(fit.rest, deltas, offsets)
         rest_model = (fit.rest.vertices[0] + offsets).numpy()
     posed = posed.numpy()
     lap("fit_clothing")
@@ -151,20 +152,32 @@ def _reconstruct(data: bytes, name: str, quality: str, progress: Progress,
              "texture_seen": round(baked.seen_fraction, 4) if baked else 0.0,
              "texture_mirrored": round(baked.mirrored_fraction, 4) if baked else 0.0,
              "texture_inpainted": round(baked.inpainted_fraction, 4) if baked else 0.0,
-             "max_clothing_offset_m": round(float(offsets.norm(dim=1).max()), 4)}
+             "max_clothing_offset_m": round(float(offsets.norm(dim=1).max()), 4),
+             "focal_35mm": round(focal.focal_35mm, 2),
+             "height_m": round(_body_height(fit.rest), 4)}
     avatar.metadata["fit"] = dict(stats)
+    avatar.metadata["camera_focal"] = focal.as_dict()
     avatar.metadata["timings"] = dict(timings)
     progress("done", 1.0)
     return Reconstruction(avatar, timings, stats, warnings,
                           debug={"photo": photo, "obs": obs, "silhouette": sil, "target": target,
-                                 "texture": baked})
+                                 "texture": baked, "focal": focal,
+                                 **_bone_heads(rig, bone_poses)})
 
 
-def _focal(photo: Photo) -> float:
-    h, w = photo.rgb.shape[:2]
-    if photo.focal_35mm:
-        return photo.focal_35mm / 36.0 * max(w, h)
-    return DEFAULT_FOCAL * max(w, h)
+def _bone_heads(rig, poses) -> dict:
+    """(B, 3) camera-frame bone heads (metres) and their names, for 3D benchmarks. Anny's rig
+    returns bone poses (B, 4, 4); an SMPL rig returns its joints (J, 3)."""
+    poses = np.asarray(poses)
+    if poses.ndim == 3:
+        return {"bone_heads_cam": poses[:, :3, 3], "bone_names": list(rig.bone_names)}
+    return {"bone_heads_cam": poses, "bone_names": list(getattr(rig, "joint_names", []))}
+
+
+def _body_height(rest) -> float:
+    """Standing height (metres) of the fitted body's rest mesh (z up), clothing left out."""
+    z = rest.vertices[0, :, 2]
+    return float(z.max() - z.min())
 
 
 def _person_height_px(obs: PersonObservation, mask: np.ndarray) -> float:

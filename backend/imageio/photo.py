@@ -37,7 +37,7 @@ class Photo:
     encoded: bytes                # the file's bytes, kept as the avatar's source image
     format: str                   # "PNG", "JPEG", "WEBP"
     grayscale: bool               # the file had no colour
-    focal_35mm: float | None = None   # EXIF FocalLengthIn35mmFilm, when the camera wrote it
+    focal_35mm: float | None = None   # EXIF focal, 35 mm equivalent (36 mm long side), or None
 
 
 def _bad(message: str) -> JobInputError:
@@ -105,9 +105,24 @@ def read_photo(data: bytes, name: str = "photo", work_long_side: int = WORK_LONG
                  grayscale=grayscale, focal_35mm=focal_35mm)
 
 
+_UNIT_MM = {2: 25.4, 3: 10.0, 4: 1.0}     # FocalPlaneResolutionUnit: inch, cm, mm
+
+
 def _exif_focal_35mm(img: Image.Image) -> float | None:
+    """FocalLengthIn35mmFilm; else FocalLength (mm) turned into pixels by the sensor's
+    FocalPlaneX/YResolution (pixels per unit) and expressed for a 36 mm long side."""
     try:
-        value = img.getexif().get_ifd(0x8769).get(0xA405)     # Exif IFD, FocalLengthIn35mmFilm
+        exif = img.getexif().get_ifd(0x8769)                  # the Exif IFD
+        value = exif.get(0xA405)                              # FocalLengthIn35mmFilm
+        if not value:
+            f_mm, res = float(exif.get(0x920A) or 0), float(exif.get(0xA20E) or 0)
+            unit = _UNIT_MM.get(int(exif.get(0xA210) or 2))
+            long_px = max(int(exif.get(0xA002) or 0), int(exif.get(0xA003) or 0)) \
+                or max(img.size)                              # ExifImageWidth/Height
+            if not (f_mm > 0 and res > 0 and unit):
+                return None
+            f_px = f_mm * res / unit                          # mm * pixels per mm
+            value = f_px / long_px * 36.0
         return float(value) if value and 8.0 <= float(value) <= 600.0 else None
     except Exception:      # malformed EXIF is common and never worth failing a photo for
         return None

@@ -1,4 +1,5 @@
-"""MediaPipe BlazePose (full model, the one shipped in the 0.10.21 wheel) as a PersonDetector.
+"""MediaPipe BlazePose as a PersonDetector: the heavy landmark model (complexity 2) when
+scripts/setup installed it and its hash checks out, else the full model the wheel ships.
 
 Several people: BlazePose tracks one person, the most prominent; we count the others with the
 face detector and with the person-segmentation mask's separate blobs, and warn.
@@ -12,6 +13,7 @@ import cv2
 import numpy as np
 
 from .base import PersonDetector, PersonObservation
+from .heavy_model import model_complexity
 
 _LOCK = threading.Lock()     # MediaPipe graphs are not safe to call from two threads at once
 
@@ -19,9 +21,12 @@ _LOCK = threading.Lock()     # MediaPipe graphs are not safe to call from two th
 class MediaPipeDetector(PersonDetector):
     name = "mediapipe-pose-full"
 
-    def __init__(self) -> None:
+    def __init__(self, complexity: int | None = None) -> None:
         import mediapipe as mp
-        self._pose = mp.solutions.pose.Pose(static_image_mode=True, model_complexity=1,
+        self.complexity = model_complexity() if complexity is None else complexity
+        self.name = "mediapipe-pose-heavy" if self.complexity == 2 else "mediapipe-pose-full"
+        self._pose = mp.solutions.pose.Pose(static_image_mode=True,
+                                            model_complexity=self.complexity,
                                             enable_segmentation=True, min_detection_confidence=0.5)
         self._faces = mp.solutions.face_detection.FaceDetection(model_selection=1,
                                                                 min_detection_confidence=0.6)

@@ -1,0 +1,34 @@
+"""BlazePose's heavy landmark model (model_complexity=2): where it lives, whether it is intact.
+
+MediaPipe 0.10.21 runs complexity 2 only when pose_landmark_heavy.tflite sits in its own
+package folder (modules/pose_landmark/); the wheel lacks it and MediaPipe would otherwise try
+to download it from GitHub at graph build. ``scripts/setup`` copies it there from the npm
+package @mediapipe/pose (see weights/manifest.toml, entry "mediapipe-pose-heavy").
+"""
+
+from __future__ import annotations
+
+import logging
+
+HEAVY_ENTRY = "mediapipe-pose-heavy"
+log = logging.getLogger("doppel.perception")
+
+
+def heavy_status() -> str:
+    """'ok', 'missing' or 'CORRUPT' (backend.weights.check_entry of the manifest entry)."""
+    from ..weights import check_entry, load_manifest
+    try:
+        entry = next((e for e in load_manifest() if e.name == HEAVY_ENTRY), None)
+    except (OSError, ValueError):       # an unreadable manifest must not stop perception
+        entry = None
+    return check_entry(entry) if entry is not None else "not in the manifest"
+
+
+def model_complexity() -> int:
+    """2 when the heavy model is present and hash-checked, else 1 with one log line."""
+    status = heavy_status()
+    if status == "ok":
+        return 2
+    log.warning("pose: heavy landmark model %s, using the full model (complexity 1); "
+                "./scripts/setup installs it", status)
+    return 1
