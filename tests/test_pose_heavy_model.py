@@ -23,6 +23,7 @@ def _with_heavy_at(monkeypatch, path, sha: str) -> None:
                                     path=path.name, sha256=sha)
                 if e.name == heavy_model.HEAVY_ENTRY else e for e in real(*a, **kw)]
     monkeypatch.setenv("DOPPEL_TEST_HEAVY", str(path.parent))
+    monkeypatch.setenv("DOPPEL_POSE_MODEL", "heavy")
     monkeypatch.setattr(weights, "load_manifest", fake)
 
 
@@ -64,3 +65,11 @@ def test_weights_check_reports_the_heavy_model(tmp_path, monkeypatch, capsys):
     assert main(["weights", "check"]) == 0
     out = capsys.readouterr().out
     assert heavy_model.HEAVY_ENTRY in out and "missing" in out
+
+
+def test_the_full_model_unless_heavy_is_asked_for(tmp_path, monkeypatch):
+    path = tmp_path / "pose_landmark_heavy.tflite"
+    path.write_bytes(b"heavy model")
+    _with_heavy_at(monkeypatch, path, hashlib.sha256(b"heavy model").hexdigest())
+    monkeypatch.delenv("DOPPEL_POSE_MODEL")
+    assert heavy_model.model_complexity() == 1
