@@ -74,12 +74,25 @@ def test_allowing_a_key_lets_that_client_in_without_a_restart(curve_server, keys
                 client_key=sec) as client:
         with pytest.raises(ProtocolError):
             client.ping()
-        (keys / "allowed_clients" / "newcomer.key").write_bytes(open(pub, "rb").read())
+        part = keys / "allowed_clients" / "newcomer.part"        # as `doppel keys allow`:
+        part.write_bytes(open(pub, "rb").read())                    # whole file, then rename
+        part.replace(keys / "allowed_clients" / "newcomer.key")
         client.timeout = 5.0
         try:
             assert client.ping() < 5.0
         finally:
             (keys / "allowed_clients" / "newcomer.key").unlink()
+
+
+def test_a_half_copied_key_file_locks_nobody_out(curve_server, keys):
+    broken = keys / "allowed_clients" / "half_copied.key"
+    broken.write_bytes(b"#   ****  Generated on")          # a copy caught half way
+    try:
+        with Client(curve_server.address, timeout=5.0, server_key=keys / "server.key",
+                    client_key=keys / "client.key_secret") as client:
+            assert client.ping() < 5.0
+    finally:
+        broken.unlink()
 
 
 def test_z85_keys_work_like_key_files(curve_server, keys):

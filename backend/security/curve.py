@@ -91,7 +91,9 @@ def allow_client(folder: Path, public_key_file: Path, name: str) -> Path:
     listing = folder / "allowed_clients"
     listing.mkdir(exist_ok=True)
     dest = listing / f"{safe_stem(name, 'client')}.key"
-    shutil.copy(public_key_file, dest)
+    part = dest.with_suffix(".key.part")            # not *.key: the server never reads it
+    shutil.copy(public_key_file, part)
+    os.replace(part, dest)                          # a running server sees all of it or none
     log.info("allowed client %s (%s)", name, public.decode())
     return dest
 
@@ -120,7 +122,18 @@ def _load_secret(path: Path, what: str) -> tuple[bytes, bytes]:
 
 
 def _listed(folder: Path) -> dict:
-    return zmq.auth.load_certificates(folder) if folder.is_dir() else {}
+    """Public keys (z85 bytes) on an allow-list folder. A file being copied in (half written)
+    or a stray non-key file is skipped, never raised: an exception here would end pyzmq's
+    authenticator thread and lock every client out."""
+    keys = {}
+    for path in sorted(folder.glob("*.key")) if folder.is_dir() else ():
+        try:
+            public, _ = zmq.auth.load_certificate(path)
+        except (OSError, ValueError, KeyError, IndexError):
+            continue
+        if public:
+            keys[public] = True
+    return keys
 
 
 class _Quiet:
