@@ -91,7 +91,7 @@ def _brow(template: np.ndarray, normals: np.ndarray, centre: np.ndarray, r: floa
     (3,), radius r, side +1 left / -1 right), wide at the nose end and tapering to the
     temple, laid on the skin and lifted off it by BROW_LIFT. -> (vertices (n, 3), faces)."""
     t = np.linspace(-1.0, 1.6, BROW_SAMPLES)                 # along the brow, in units of r
-    mid = 1.55 * r - 0.3 * r * np.clip(t - 0.2, 0.0, None) ** 2 + 0.08 * r * t
+    mid = 1.7 * r - 0.25 * r * np.clip(t - 0.3, 0.0, None) ** 2 + 0.08 * r * t
     half = r * (0.34 - 0.12 * (t + 1.0) / 2.6)               # half-width, tapering outward
     front = np.flatnonzero((template[:, 1] < centre[1])
                            & (np.linalg.norm(template - centre, axis=1) < 4.0 * r))

@@ -9,7 +9,7 @@ import math
 import bpy
 import numpy as np
 
-from .framing import look_at, orbit_position
+from .framing import fit_distance, look_at, orbit_position, world_bounds
 
 WORLD_COLOR = (0.7, 0.7, 0.72)       # linear: light grey around the backdrop, no black sky
 BACKDROP_COLOR = (0.46, 0.46, 0.47, 1.0)
@@ -58,6 +58,29 @@ def add_cyclorama(coll, lo, hi, distance: float, name: str = "Studio Backdrop"):
     obj = bpy.data.objects.new(name, me)
     coll.objects.link(obj)
     return obj
+
+
+STUDIO_COLLECTION = "Doppel Studio"
+
+
+def add_studio(scene, objects, lights: bool = True):
+    """Backdrop (+ three-point lights) around ``objects`` framed as one group, in a fresh
+    "Doppel Studio" collection (replacing an old one), and the light grey world. Returns the
+    backdrop object."""
+    old = bpy.data.collections.get(STUDIO_COLLECTION)
+    if old is not None:
+        for obj in list(old.objects):
+            bpy.data.objects.remove(obj)
+        bpy.data.collections.remove(old)
+    coll = bpy.data.collections.new(STUDIO_COLLECTION)
+    scene.collection.children.link(coll)
+    lo, hi = world_bounds(objects)
+    distance = fit_distance(lo, hi)
+    backdrop = add_cyclorama(coll, lo, hi, distance)
+    if lights:
+        add_three_point_lights(coll, (lo + hi) / 2.0, distance)
+    set_world(scene)
+    return backdrop
 
 
 def set_world(scene) -> None:
