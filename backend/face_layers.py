@@ -59,7 +59,24 @@ def _keys(part, template, body, placed, keys: ShapeKeys | None) -> ShapeKeys | N
             deltas.append(delta)
     if not names:
         return None
-    return ShapeKeys(names=names, deltas=np.stack(deltas).astype(np.float32))
+    # the body's weights (a photo's expression): the teeth open as far as the lips
+    values = None if keys.values is None else \
+        np.asarray([keys.values[keys.index(n)] for n in names], np.float32)
+    return ShapeKeys(names=names, deltas=np.stack(deltas).astype(np.float32), values=values)
+
+
+def share_key_values(avatar) -> None:
+    """Give every other layer's shape keys the body's weights by name (in place), so teeth,
+    lashes and brows wear the expression set on the body after the avatar was built."""
+    body = avatar.layer("body")
+    keys = None if body is None else body.shape_keys
+    if keys is None or keys.values is None:
+        return
+    for lay in avatar.layers:
+        if lay is not body and lay.shape_keys is not None:
+            sk = lay.shape_keys
+            sk.values = np.asarray([keys.values[keys.index(n)] if n in keys.names else 0.0
+                                    for n in sk.names], np.float32)
 
 
 def face_layers(face_rig, body_vertices: np.ndarray, bone_names: list[str],

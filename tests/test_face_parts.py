@@ -11,6 +11,7 @@ import pytest
 
 from backend.avatar_build import avatar_from_rest_body
 from backend.bodies import get_body_model
+from backend.face_layers import share_key_values
 from backend.generate import generate_avatar
 from protocol import FACE_ROLES, avatar_from_bytes
 from protocol.avatar_codec import write_avatar
@@ -102,6 +103,23 @@ def test_parts_follow_a_reconstructions_per_vertex_offsets():
     wide = avatar_from_rest_body(fat, "b", {})
     x0, x1 = _layer(plain, "eye_L").vertices.mean(0)[0], _layer(wide, "eye_L").vertices.mean(0)[0]
     assert x1 == pytest.approx(1.15 * x0, rel=0.03)
+
+
+def test_parts_wear_the_bodys_expression():
+    model = get_body_model("anny")
+    rest = model.rest_body({})
+    keys = copy.copy(rest.shape_keys)
+    keys.values = np.zeros(len(keys.names), np.float32)
+    keys.values[keys.index("jawOpen")] = 0.6          # a photo with the mouth open
+    rest.shape_keys = keys
+    lower = _layer(avatar_from_rest_body(rest, "a", {}), "teeth_lower").shape_keys
+    assert lower.values[lower.index("jawOpen")] == pytest.approx(0.6)
+    # an expression set after the build (the photo fit does that) is shared too
+    av = avatar_from_rest_body(model.rest_body({}), "b", {})
+    av.layer("body").shape_keys.values = keys.values
+    share_key_values(av)
+    lower = _layer(av, "teeth_lower").shape_keys
+    assert lower.values[lower.index("jawOpen")] == pytest.approx(0.6)
 
 
 def test_seeded_iris_and_brow_colour_from_hair(generated):

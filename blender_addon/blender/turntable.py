@@ -1,6 +1,6 @@
 """Turntable renders: a camera orbiting an avatar (radius fitted to its bounds), three-point
-lighting, a seamless cyclorama backdrop in a light grey world (studio.py), rendered frame by frame into a PNG sequence (optionally an
-MP4 through Blender's FFmpeg output). Frame-by-frame so a modal operator can show progress
+lighting, a seamless cyclorama backdrop in a light grey world (studio.py), rendered frame by
+frame into a PNG sequence (optionally an MP4 through Blender's FFmpeg output). Frame-by-frame so a modal operator can show progress
 and cancel between frames; the avatar's own animation plays along (frame_set per frame).
 
 Everything it adds lives in the "Doppel Turntable" collection, replaced on the next setup.
