@@ -12,6 +12,8 @@ import numpy as np
 from .framing import fit_distance, look_at, orbit_position, world_bounds
 
 WORLD_COLOR = (0.7, 0.7, 0.72)       # linear: light grey around the backdrop, no black sky
+WORLD_STRENGTH = 0.15                # EEVEE/Cycles: a soft ambient inside the cyclorama
+LIGHT_POWER = 40.0                   # watts per square metre of camera distance (key light)
 BACKDROP_COLOR = (0.46, 0.46, 0.47, 1.0)
 SEGMENTS = 64                        # around the cyclorama
 COVE_STEPS = 8                       # along the quarter circle between floor and wall
@@ -94,13 +96,13 @@ def set_world(scene) -> None:
         bg = next((n for n in world.node_tree.nodes if n.type == "BACKGROUND"), None)
         if bg is not None:
             bg.inputs["Color"].default_value = (*WORLD_COLOR, 1.0)
-            bg.inputs["Strength"].default_value = 0.6
+            bg.inputs["Strength"].default_value = WORLD_STRENGTH
 
 
 def add_three_point_lights(coll, centre, distance: float) -> list:
     """Key (front left, high), fill (front right, low, weaker), rim (behind, high): area
     lights aimed at ``centre``, power scaled with ``distance`` so exposure stays steady."""
-    power = 400.0 * distance * distance
+    power = LIGHT_POWER * distance * distance
     out = []
     for name, azimuth, elevation, share in (("Key", -0.6, 0.6, 1.0), ("Fill", 0.9, 0.3, 0.35),
                                             ("Rim", math.pi, 0.8, 0.6)):
