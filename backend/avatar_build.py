@@ -8,14 +8,14 @@ from typing import Any
 from protocol import Camera, MeshLayer, Pose, RiggedAvatar, Skeleton
 
 from .bodies import RestBody
-from .face_layers import face_layers
+from .face_layers import DEFAULT_BROW, face_layers
 
 
 def avatar_from_rest_body(rest: RestBody, name: str, metadata: dict[str, Any],
                           texture: bytes | None = None, pose: Pose | None = None,
                           camera: Camera | None = None, source_image: bytes | None = None,
                           role: str = "body", iris: str = "brown",
-                          brow_color: tuple[float, float, float, float] = (0.16, 0.11, 0.07, 1.0)
+                          brow_color: tuple[float, float, float, float] = DEFAULT_BROW
                           ) -> RiggedAvatar:
     """iris: a key of textures.eyes.IRIS_COLORS; brow_color: linear RGBA of brows."""
     skeleton = Skeleton(names=list(rest.bone_names), parents=rest.parents, heads=rest.heads,

@@ -13,6 +13,7 @@ from .textures.eyes import IRIS_COLORS, eye_texture, eye_uvs
 MIN_MOTION = 1e-4          # metres: keys that move a part less are left out of it
 COLORS = {"teeth": (0.92, 0.89, 0.8, 1.0), "tongue": (0.72, 0.33, 0.33, 1.0),
           "eyelashes": (0.05, 0.04, 0.035, 1.0)}
+DEFAULT_BROW = (0.035, 0.025, 0.018, 1.0)   # linear RGBA: dark brown when no hair colour
 
 
 def similarity(src: np.ndarray, dst: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
@@ -81,7 +82,7 @@ def share_key_values(avatar) -> None:
 
 def face_layers(face_rig, body_vertices: np.ndarray, bone_names: list[str],
                 body_keys: ShapeKeys | None = None, iris: str = "brown",
-                brow_color: tuple[float, float, float, float] = (0.16, 0.11, 0.07, 1.0)
+                brow_color: tuple[float, float, float, float] = DEFAULT_BROW
                 ) -> list[MeshLayer]:
     """face_rig (.template (V, 3), .parts) of the body model, body_vertices (V, 3) the
     avatar's rest body (metres, feet on z = 0), its bone names and ARKit keys -> one MeshLayer
