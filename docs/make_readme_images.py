@@ -5,7 +5,8 @@
 reconstruct.png  ryota.png | the avatar over the photo through its photo camera | side view
 crowd.png        six generated avatars
 motion.png       the Anny body walking (CMU walk.bvh) at four moments
-turntable.png    four turntable frames of the reconstructed avatar
+turntable.png    four turntable frames of the reconstructed avatar (studio backdrop)
+face.png         a generated face from the front and the side, and with jawOpen at 1
 """
 
 from __future__ import annotations
@@ -26,8 +27,9 @@ OUT = REPO / "docs" / "images"
 
 from backend.jobs import JobContext, get_job  # noqa: E402
 from blender_addon.blender.builder import build_avatar  # noqa: E402
-from blender_addon.blender.framing import framing_camera  # noqa: E402
+from blender_addon.blender.framing import framing_camera, look_at  # noqa: E402
 from blender_addon.blender.motion_writer import apply_motion_file  # noqa: E402
+from blender_addon.blender.studio import add_studio, set_world  # noqa: E402
 from blender_addon.blender.turntable import setup_turntable  # noqa: E402
 
 
@@ -39,8 +41,7 @@ def fresh_scene():
     scene.display.shading.color_type = "TEXTURE"
     scene.render.resolution_percentage = 100
     scene.render.image_settings.file_format = "PNG"
-    scene.world = bpy.data.worlds.new("Backdrop")
-    scene.world.color = (0.62, 0.64, 0.68)    # Workbench renders the world colour behind
+    set_world(scene)                          # light grey: Workbench renders it behind
     return scene
 
 
@@ -79,6 +80,7 @@ def reconstruct_images(ctx) -> None:
     overlay = render(scene, photo.size, transparent=True)
     over = photo.copy()
     over.alpha_composite(Image.blend(Image.new("RGBA", photo.size), overlay, 0.85))
+    add_studio(scene, meshes(built), lights=False)
     cam, _, _ = framing_camera(scene, meshes(built), azimuth=math.radians(60))
     scene.camera = cam
     side = render(scene, (384, 512))
@@ -99,6 +101,7 @@ def crowd_image(ctx) -> None:
         built.armature.location.x = i * 1.15
         built_all.append(built)
     bpy.context.view_layer.update()
+    add_studio(scene, [m for b in built_all for m in meshes(b)], lights=False)
     cam, _, _ = framing_camera(scene, [m for b in built_all for m in meshes(b)],
                                elevation=math.radians(5))
     scene.camera = cam
@@ -121,9 +124,36 @@ def motion_image(ctx) -> None:
     strip(shots, height=320).save(OUT / "motion.png", optimize=True)
 
 
+def face_image(ctx) -> None:
+    """Front, side and jawOpen close-ups: eyes in their sockets, brows above, teeth inside."""
+    from mathutils import Vector
+    scene = fresh_scene()
+    avatar = get_job("generate")({"seed": 3, "name": "Face"}, {}, ctx)
+    built = build_avatar(avatar, bpy.context)
+    sk = avatar.skeleton
+    eye = sk.heads[sk.names.index("eye.L")]
+    centre = Vector((0.0, float(eye[1]), float(eye[2]) - 0.03))
+    data = bpy.data.cameras.new("Face")
+    data.lens = 85.0
+    cam = bpy.data.objects.new("Face", data)
+    scene.collection.objects.link(cam)
+    scene.camera = cam
+    shots = []
+    for offset, jaw in (((0, -0.5, 0.02), 0.0), ((0.5, -0.14, 0.02), 0.0),
+                        ((0.16, -0.48, 0.02), 1.0)):
+        for obj in meshes(built):
+            keys = obj.data.shape_keys
+            if keys is not None and "jawOpen" in keys.key_blocks:
+                keys.key_blocks["jawOpen"].value = jaw
+        cam.matrix_world = look_at(centre + Vector(offset), centre)
+        shots.append(render(scene, (240, 240)))
+    strip(shots, height=240).save(OUT / "face.png", optimize=True)
+
+
 def main() -> int:
     OUT.mkdir(parents=True, exist_ok=True)
     ctx = JobContext("readme")
+    face_image(ctx)
     reconstruct_images(ctx)
     crowd_image(ctx)
     motion_image(ctx)

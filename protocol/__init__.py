@@ -3,7 +3,7 @@
 Import what you need from here; the submodules are the implementation.
 """
 
-from .avatar import (LAYER_ROLES, Camera, MeshLayer, Pose, RiggedAvatar, ShapeKeys,
+from .avatar import (FACE_ROLES, LAYER_ROLES, Camera, MeshLayer, Pose, RiggedAvatar, ShapeKeys,
                      Skeleton, SurfaceBinding, validate_avatar)
 from .avatar_codec import (FILE_SUFFIX, avatar_from_bytes, avatar_from_message,
                            avatar_from_parts, avatar_message, avatar_to_parts, load_avatar,
@@ -16,7 +16,8 @@ from .messages import error_message, validate_reply, validate_request
 from .names import inside, safe_child, safe_stem
 
 __all__ = [
-    "LAYER_ROLES", "Camera", "MeshLayer", "Pose", "RiggedAvatar", "ShapeKeys", "Skeleton",
+    "FACE_ROLES", "LAYER_ROLES", "Camera", "MeshLayer", "Pose", "RiggedAvatar", "ShapeKeys",
+    "Skeleton",
     "SurfaceBinding",
     "validate_avatar",
     "FILE_SUFFIX", "avatar_from_bytes", "avatar_from_message", "avatar_from_parts",

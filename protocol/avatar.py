@@ -16,7 +16,9 @@ import numpy as np
 from .constants import ErrorCode
 from .errors import ProtocolError
 
-LAYER_ROLES = ("body", "top", "bottom", "shoes", "hair", "accessory", "other")
+# face parts every Anny avatar carries (eyeballs, lashes, brow cards, teeth, tongue)
+FACE_ROLES = ("eyes", "eyelashes", "eyebrows", "teeth", "tongue")
+LAYER_ROLES = ("body", "top", "bottom", "shoes", "hair", "accessory", "other", *FACE_ROLES)
 
 
 @dataclass

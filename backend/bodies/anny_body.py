@@ -17,6 +17,7 @@ from .base import ScalarParamsBody
 from .protocol import RestBody
 
 PHENOTYPES = ("gender", "age", "muscle", "weight", "height", "proportions")
+INNER_PARTS = ("eye_front.L", "eye_back.L", "eye_front.R", "eye_back.R", "tongue")
 
 
 class AnnyBody(ScalarParamsBody):
@@ -33,10 +34,20 @@ class AnnyBody(ScalarParamsBody):
         self.model = model.to(dtype=torch.float32).eval()
         self.bone_names = list(model.bone_labels)
         self.parents = np.asarray(model.bone_parents, dtype=np.int32)
-        self.faces = model.faces.cpu().numpy().astype(np.int32)
+        faces = model.faces.cpu().numpy().astype(np.int32)
         tc, fti = model.texture_coordinates, model.face_texture_coordinate_indices
-        self.uvs = None if tc is None or fti is None else \
+        uvs = None if tc is None or fti is None else \
             tc.cpu().numpy().astype(np.float32)[fti.cpu().numpy()]
+        # Anny's own skin-textured eyeballs and tongue leave the body mesh: the face parts
+        # (eye and tongue layers, anny_face_parts.py) replace them.
+        from anny.face_segmentation import get_face_segmentation_mask
+        inner = {k: get_face_segmentation_mask(model, [k]).cpu().numpy() for k in INNER_PARTS}
+        self.eyeball_vertices = {side: np.unique(faces[inner[f"eye_front.{side}"]
+                                                       | inner[f"eye_back.{side}"]])
+                                 for side in "LR"}
+        self._kept = ~np.logical_or.reduce(list(inner.values()))
+        self.faces = np.ascontiguousarray(faces[self._kept])
+        self.uvs = None if uvs is None else np.ascontiguousarray(uvs[self._kept])
         w = model.vertex_bone_weights.cpu().numpy().astype(np.float32)
         self.skin_weights = w / np.maximum(w.sum(axis=1, keepdims=True), 1e-12)
         self.skin_indices = model.vertex_bone_indices.cpu().numpy().astype(np.int32)
@@ -61,7 +72,17 @@ class AnnyBody(ScalarParamsBody):
                         skin_indices=self.skin_indices, skin_weights=self.skin_weights,
                         bone_names=self.bone_names, parents=self.parents,
                         heads=heads + lift, tails=tails + lift, matrices=mats,
-                        shape_keys=self.face_keys(verts))
+                        shape_keys=self.face_keys(verts), face_rig=self.face_rig())
+
+    def face_rig(self):
+        """Eyes, lashes, brows, teeth, tongue on the template (anny_face_parts.py), built once."""
+        if getattr(self, "_face_rig", None) is None:
+            from .anny_face_parts import FaceRig, build_face_parts
+            template = self.model.template_vertices.detach().double().cpu().numpy()
+            idx = self.model.base_mesh_vertex_indices.cpu().numpy()
+            self._face_rig = FaceRig(template, build_face_parts(template, self.faces, idx,
+                                                                self.eyeball_vertices))
+        return self._face_rig
 
     def face_keys(self, rest_vertices: np.ndarray):
         """The 52 ARKit shape keys at this body's shape (anny_face.py says how)."""
@@ -98,7 +119,8 @@ class AnnyBody(ScalarParamsBody):
         out = {}
         for label in labels:
             try:
-                out[label] = get_face_segmentation_mask(self.model, [label]).cpu().numpy()
+                mask = get_face_segmentation_mask(self.model, [label]).cpu().numpy()
+                out[label] = mask[self._kept]       # on self.faces (eyeballs, tongue left out)
             except (KeyError, ValueError):
                 continue
         return out

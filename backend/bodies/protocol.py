@@ -32,6 +32,7 @@ class RestBody:
     warnings: list[str] = field(default_factory=list)  # for the user (avatar metadata)
     metadata: dict[str, Any] = field(default_factory=dict)  # model-specific, JSON-able
     shape_keys: Any = None    # protocol.ShapeKeys on these vertices (Anny: 52 ARKit keys)
+    face_rig: Any = None      # .template (V, 3) + .parts: eyes, teeth, ... (face_layers.py)
 
 
 @dataclass

@@ -22,6 +22,7 @@ from scipy.optimize import lsq_linear
 
 from rig.arkit import ARKIT_NAMES
 
+from ..face_layers import share_key_values
 from .face_points import corner_point, lid_points, lip_points
 
 NEUTRAL_EYE = 0.30
@@ -136,6 +137,7 @@ def set_photo_expression(avatar, rgb: np.ndarray, obs=None) -> None:
         rgb, body.vertices.astype(np.float64), keys.deltas.astype(np.float64),
         None if obs is None else obs.keypoints, None if obs is None else obs.visibility)
     keys.values = weights
+    share_key_values(avatar)          # teeth, lashes, brows (face_layers) follow the body
     avatar.metadata["arkit"] = {"weights": {n: round(float(v), 4)
                                             for n, v in zip(ARKIT_NAMES, weights) if v > 0},
                                 "source": "MediaPipe FaceMesh landmarks, bounded least squares",

@@ -28,6 +28,7 @@ from .phenotype import sample_phenotype
 from .shells import GarmentPiece, interior
 from .skin_tone import skin_tone_texture
 from .surface import bind_to_vertices, make_binding
+from ..textures.eyes import IRIS_COLORS
 from .textures import COLORS, HAIR_COLORS, box_uvs, cloth_texture, hair_texture, shoe_texture
 
 ROLE_ORDER = ("body", "bottom", "top", "shoes", "hair")
@@ -117,7 +118,12 @@ def generate_avatar(seed: int, attributes: Mapping[str, Any], name: str | None =
             "attributes": {k: outfit[k] for k in sorted(outfit)},
             "hidden_skin": "body faces under a garment are left out; see binding.hides",
             "warnings": []}
-    avatar = avatar_from_rest_body(rest, name or f"Doppel_{seed}", meta, texture=skin_png)
+    iris = tuple(IRIS_COLORS)[int(np.random.default_rng([int(seed), 6]).integers(len(IRIS_COLORS)))]
+    brow = np.asarray(HAIR_COLORS[outfit["hair_color"]], np.float64) / 255.0
+    brow = (*(0.8 * brow ** 2.2), 1.0)          # sRGB -> linear, a shade darker than the hair
+    meta["iris"] = iris
+    avatar = avatar_from_rest_body(rest, name or f"Doppel_{seed}", meta, texture=skin_png,
+                                   iris=iris, brow_color=tuple(float(c) for c in brow))
     body = avatar.layers[0]
     body.base_color = skin_color
     hide_covered_faces(body, rest.faces, rest.uvs, layers)

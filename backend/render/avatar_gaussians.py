@@ -129,6 +129,10 @@ def avatar_gaussians(avatar: RiggedAvatar, count: int = DEFAULT_COUNT,
         idx = np.asarray(lay.skin_indices)[vi].reshape(len(fid), -1)
         w = (np.asarray(lay.skin_weights)[vi] * bary[:, :, None]).reshape(len(fid), -1)
         parts.append((means, rot, colors, idx, w, np.full(len(fid), li)))
+    # layers may carry different skin widths (the face parts have one bone): pad with weight 0
+    k = max(p[3].shape[1] for p in parts)
+    parts = [(m, r, c, np.pad(i, ((0, 0), (0, k - i.shape[1]))),
+              np.pad(wt, ((0, 0), (0, k - wt.shape[1]))), ly) for m, r, c, i, wt, ly in parts]
     means, rot, colors, idx, w, layer = (np.concatenate(p) for p in zip(*parts))
     scales = np.tile([sigma, sigma, sigma * FLATNESS], (len(means), 1))
     return AvatarGaussians(

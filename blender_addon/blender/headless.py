@@ -12,6 +12,7 @@ import bpy
 
 from .builder import build_avatar
 from .framing import framing_camera
+from .studio import add_studio
 from .motion_writer import animate_blend
 from .turntable import setup_turntable
 
@@ -62,7 +63,9 @@ def _bounds_x(avatar) -> tuple[float, float]:
 
 
 def render_workbench(scene, objects, png_path, size: int = RENDER_SIZE) -> None:
-    """A small textured Workbench still of ``objects`` seen from the front."""
+    """A small textured Workbench still of ``objects`` seen from the front, in the studio
+    (cyclorama backdrop, light grey world)."""
+    add_studio(scene, objects, lights=False)        # Workbench lights with its studio light
     cam, _, _ = framing_camera(scene, objects, elevation=math.radians(8.0))
     scene.camera = cam
     scene.render.engine = "BLENDER_WORKBENCH"

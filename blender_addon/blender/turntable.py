@@ -1,6 +1,6 @@
 """Turntable renders: a camera orbiting an avatar (radius fitted to its bounds), three-point
-lighting, a shadow-catcher floor, rendered frame by frame into a PNG sequence (optionally an
-MP4 through Blender's FFmpeg output). Frame-by-frame so a modal operator can show progress
+lighting, a seamless cyclorama backdrop in a light grey world (studio.py), rendered frame by
+frame into a PNG sequence (optionally an MP4 through Blender's FFmpeg output). Frame-by-frame so a modal operator can show progress
 and cancel between frames; the avatar's own animation plays along (frame_set per frame).
 
 Everything it adds lives in the "Doppel Turntable" collection, replaced on the next setup.
@@ -15,6 +15,7 @@ from pathlib import Path
 import bpy
 
 from .framing import fit_distance, look_at, orbit_position, world_bounds
+from .studio import add_cyclorama, add_three_point_lights, set_world
 
 COLLECTION = "Doppel Turntable"
 ENGINES = {"WORKBENCH": "BLENDER_WORKBENCH", "EEVEE": "BLENDER_EEVEE", "CYCLES": "CYCLES"}
@@ -90,9 +91,13 @@ def remove_turntable() -> None:
     for obj in list(coll.objects):
         data = obj.data
         bpy.data.objects.remove(obj)
+        mats = list(data.materials) if data is not None and data.id_type == "MESH" else []
         if data is not None and data.users == 0:
             {"CAMERA": bpy.data.cameras, "LIGHT": bpy.data.lights,
              "MESH": bpy.data.meshes}[data.id_type].remove(data)
+        for mat in mats:
+            if mat is not None and mat.users == 0:
+                bpy.data.materials.remove(mat)
     bpy.data.collections.remove(coll)
 
 
@@ -119,28 +124,12 @@ def render_movie(turntable: Turntable, path) -> Path:
 
 
 def _three_point_lights(coll, centre, distance: float) -> None:
-    power = 400.0 * distance * distance       # keep exposure steady whatever the size
-    for name, azimuth, elevation, share in (("Key", -0.6, 0.6, 1.0), ("Fill", 0.9, 0.3, 0.35),
-                                            ("Rim", math.pi, 0.8, 0.6)):
-        data = bpy.data.lights.new(f"Turntable {name}", "AREA")
-        data.energy = power * share
-        data.size = distance * 0.5
-        light = bpy.data.objects.new(f"Turntable {name}", data)
-        light.matrix_world = look_at(orbit_position(centre, distance, azimuth, elevation),
-                                     centre)
-        coll.objects.link(light)
+    add_three_point_lights(coll, centre, distance)
 
 
 def _floor(coll, lo, hi, distance: float) -> None:
-    half = distance * 2.0
-    z = float(lo[2])
-    cx, cy = float(lo[0] + hi[0]) / 2.0, float(lo[1] + hi[1]) / 2.0
-    me = bpy.data.meshes.new("Turntable Floor")
-    me.from_pydata([(cx - half, cy - half, z), (cx + half, cy - half, z),
-                    (cx + half, cy + half, z), (cx - half, cy + half, z)], [], [(0, 1, 2, 3)])
-    floor = bpy.data.objects.new("Turntable Floor", me)
-    floor.is_shadow_catcher = True            # Cycles: only the avatar's shadow shows
-    coll.objects.link(floor)
+    add_cyclorama(coll, lo, hi, distance, "Turntable Backdrop")
+    set_world(bpy.context.scene)
 
 
 def _render_settings(scene, engine: str, resolution: int) -> None:
@@ -150,7 +139,7 @@ def _render_settings(scene, engine: str, resolution: int) -> None:
     render.engine = ENGINES[engine]
     render.resolution_x = render.resolution_y = int(resolution)
     render.resolution_percentage = 100
-    render.film_transparent = engine == "CYCLES"     # the shadow catcher needs it
+    render.film_transparent = False                  # the backdrop and world show behind
     if engine == "WORKBENCH":
         scene.display.shading.light = "STUDIO"
         scene.display.shading.color_type = "TEXTURE"

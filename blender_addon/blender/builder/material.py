@@ -1,9 +1,14 @@
 """Pass: a layer's texture (PNG/JPEG bytes, packed into the .blend) and base colour ->
-a Principled BSDF material."""
+a Principled BSDF material, with per-role finish for the face parts (wet eyes and teeth,
+matte hair-like lashes and brows)."""
 
 from __future__ import annotations
 
 import bpy
+
+# Principled roughness by layer role; others get DEFAULT_ROUGHNESS
+ROUGHNESS = {"eyes": 0.08, "teeth": 0.25, "tongue": 0.35, "eyelashes": 0.8, "eyebrows": 0.85}
+DEFAULT_ROUGHNESS = 0.6
 
 
 def build_material(layer, name: str):
@@ -17,7 +22,7 @@ def build_material(layer, name: str):
         out = next(n for n in nodes if n.type == "OUTPUT_MATERIAL")
         links.new(bsdf.outputs["BSDF"], out.inputs["Surface"])
     bsdf.inputs["Base Color"].default_value = tuple(layer.base_color)
-    bsdf.inputs["Roughness"].default_value = 0.6
+    bsdf.inputs["Roughness"].default_value = ROUGHNESS.get(layer.role, DEFAULT_ROUGHNESS)
     mat.diffuse_color = tuple(layer.base_color)   # what Workbench shows
     if layer.texture:
         tex = nodes.new("ShaderNodeTexImage")
