@@ -41,3 +41,12 @@ def live_server(tmp_path_factory) -> Iterator[str]:
     """Address (tcp://127.0.0.1:PORT) of a server running the real job kinds."""
     with running_server(tmp_path_factory.mktemp("server-results")) as server:
         yield server.address
+
+
+def rss_bytes() -> int:
+    """This process's resident memory, bytes (Linux)."""
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+    raise RuntimeError("no VmRSS")

@@ -14,6 +14,7 @@ import pickle
 from pathlib import Path
 
 import numpy as np
+import pytest
 import scipy.sparse
 
 BODY = {  # name: (parent, position); the SMPL template's joints, rounded
@@ -163,3 +164,14 @@ def write_model(folder: Path, model: str = "smpl", gender: str = "neutral", ext:
         with open(path, "wb") as fh:
             pickle.dump(data, fh, protocol=2)
     return path
+
+
+@pytest.fixture
+def smpl_dir(tmp_path, monkeypatch):
+    """An empty SMPL folder named by DOPPEL_SMPL_DIR (no server setting in force)."""
+    from backend.bodies.smpl_files import configure_smpl_dir
+    configure_smpl_dir(None)
+    folder = tmp_path / "smpl_models"
+    folder.mkdir()
+    monkeypatch.setenv("DOPPEL_SMPL_DIR", str(folder))
+    return folder

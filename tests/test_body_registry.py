@@ -14,21 +14,12 @@ import pytest
 
 from backend.bodies import (available_body_models, body_entry, get_body_model,
                             register_body_model, registered_body_models, unavailable_reason)
-from backend.bodies.smpl_files import configure_smpl_dir
 from backend.errors import JobInputError
 from rig.kinematics import posed_bone_matrices
-from smpl_model_maker import write_model
+from smpl_model_maker import smpl_dir, write_model  # noqa: F401  (smpl_dir: fixture)
 
 REPO = Path(__file__).resolve().parents[1]
 
-
-@pytest.fixture
-def smpl_dir(tmp_path, monkeypatch):
-    configure_smpl_dir(None)
-    folder = tmp_path / "smpl_models"
-    folder.mkdir()
-    monkeypatch.setenv("DOPPEL_SMPL_DIR", str(folder))
-    return folder
 
 
 def test_entries_and_availability(smpl_dir):

@@ -12,7 +12,7 @@ import zmq
 from backend.server.limits import Limits
 from protocol import ErrorCode, Message, ProtocolError, encode
 from protocol.client import Client
-from server_fixtures import running_server
+from server_fixtures import rss_bytes, running_server
 from server_jobs import TEST_JOBS
 
 MiB = 1 << 20
@@ -25,13 +25,6 @@ def server(tmp_path_factory):
                         limits=LIMITS) as srv:
         yield srv
 
-
-def rss_bytes() -> int:
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) * 1024
-    raise RuntimeError("no VmRSS")
 
 
 def raw_socket(address: str) -> zmq.Socket:

@@ -21,20 +21,11 @@ from backend.bodies.smpl_skeleton import JOINT_NAMES_BY_MODEL, SMPL_TO_BLENDER
 from backend.jobs import JobContext, get_job
 from rig.kinematics import posed_bone_matrices
 from protocol import load_avatar, save_avatar
-from smpl_model_maker import build_model, write_model
+from smpl_model_maker import smpl_dir, build_model, write_model  # noqa: F401  (smpl_dir: fixture)
 
 CASES = [("smpl", "npz"), ("smpl", "pkl"), ("smplh", "pkl"), ("smplh", "npz"), ("smplx", "npz"),
          ("smplx", "pkl")]
 
-
-@pytest.fixture
-def smpl_dir(tmp_path, monkeypatch):
-    """An empty SMPL folder named by DOPPEL_SMPL_DIR (no server setting in force)."""
-    configure_smpl_dir(None)
-    folder = tmp_path / "smpl_models"
-    folder.mkdir()
-    monkeypatch.setenv("DOPPEL_SMPL_DIR", str(folder))
-    return folder
 
 
 def skin(rest_vertices, skin_indices, skin_weights, posed, rest):
