@@ -25,7 +25,7 @@ TARGET_S = 3.0
 def worst_poke(avatar) -> float:
     """Largest poke-through share over layers, rest pose and the fixed poses."""
     from backend.bodies import get_body_model
-    from backend.generate.body_regions import body_regions
+    from backend.garments.body_regions import body_regions
     from backend.generate.penetration import measure
     from backend.generate.posing import FIXED_POSES, bone_transforms
     from rig.skinning import linear_blend_skinning

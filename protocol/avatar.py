@@ -18,7 +18,7 @@ from .errors import ProtocolError
 
 # face parts every Anny avatar carries (eyeballs, lashes, brow cards, teeth, tongue)
 FACE_ROLES = ("eyes", "eyelashes", "eyebrows", "teeth", "tongue")
-LAYER_ROLES = ("body", "top", "bottom", "shoes", "hair", "accessory", "other", *FACE_ROLES)
+LAYER_ROLES = ("body", "top", "bottom", "outerwear", "shoes", "hair", "accessory", "other", *FACE_ROLES)
 
 
 @dataclass

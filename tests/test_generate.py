@@ -10,7 +10,7 @@ import pytest
 from backend.bodies import get_body_model
 from backend.errors import JobInputError
 from backend.generate import generate_avatar
-from backend.generate.body_regions import body_regions
+from backend.garments.body_regions import body_regions
 from backend.generate.penetration import measure
 from backend.generate.posing import FIXED_POSES, bone_transforms
 from backend.jobs import JobContext, get_job

@@ -12,7 +12,7 @@ from backend.bodies import get_body_model
 from backend.errors import JobInputError
 from backend.cli import main
 from backend.generate import generate_avatar
-from backend.generate.body_regions import body_regions
+from backend.garments.body_regions import body_regions
 from backend.generate.penetration import measure
 from backend.jobs import JobContext, get_job
 from backend.jobs.transfer import transfer_request

@@ -10,7 +10,7 @@ Each part is carried onto an avatar's own face in one of two ways (``FacePart.mo
            scale, translation) fitted from the template's body vertices around the part to
            the avatar's (per-vertex offsets of a reconstruction included).
   "bound"  lashes and brows lie on the skin: each vertex is bound to the nearest body triangle
-           (generate.surface binding) and follows the local surface, shape keys included.
+           (garments.surface binding) and follows the local surface, shape keys included.
 Eyebrows have no helper; they are the template's skin faces in an arch above each eye.
 """
 

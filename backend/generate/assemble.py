@@ -1,12 +1,6 @@
 """Seed + attributes -> a layered RiggedAvatar: body, bottom, top, shoes, hair, each its own
-mesh with its own UVs and texture, all skinned to the one Anny skeleton.
-
-Hidden skin: each garment layer's binding lists the body vertices under it
-(``binding.hides``); the body layer leaves out every face whose three vertices lie at least
-HIDE_RINGS edge rings inside the union of those areas (so skin never pokes through, and no
-gap opens at a hem).
-The full body stays recoverable: its vertices are all kept and the faces come from the body
-model's fixed topology, which is what `transfer` uses to re-hide after a swap.
+mesh with its own UVs and texture, all skinned to the one Anny skeleton. The garments come
+from the shared template library in backend/garments (reconstruction uses it too).
 """
 
 from __future__ import annotations
@@ -15,71 +9,33 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from protocol import MeshLayer, RiggedAvatar
+from protocol import RiggedAvatar
 
 from .. import __version__
 from ..avatar_build import avatar_from_rest_body
-from ..bodies import RestBody, get_body_model
-from .attributes import resolve_outfit
-from .body_regions import body_regions
-from .face_keys import add_bound_shape_keys
-from .garments import layer_pieces
-from .phenotype import sample_phenotype
-from .shells import GarmentPiece, interior
-from .skin_tone import skin_tone_texture
-from .surface import bind_to_vertices, make_binding
+from ..bodies import get_body_model
+from ..garments.body_regions import body_regions
+from ..garments.layers import (
+    ROLE_ORDER,
+    garment_layer,
+    hide_covered_faces,
+    merge_pieces,
+)
+from ..garments.textures import (
+    COLORS,
+    HAIR_COLORS,
+    cloth_texture,
+    hair_texture,
+    shoe_texture,
+)
+from ..garments.wardrobe import layer_pieces
 from ..textures.eyes import IRIS_COLORS
-from .textures import COLORS, HAIR_COLORS, box_uvs, cloth_texture, hair_texture, shoe_texture
+from .attributes import resolve_outfit
+from .face_keys import add_bound_shape_keys
+from .phenotype import sample_phenotype
+from .skin_tone import skin_tone_texture
 
-ROLE_ORDER = ("body", "bottom", "top", "shoes", "hair")
-HIDE_RINGS = 2       # edge rings of skin kept under each garment edge (no see-through gaps)
-
-
-def merge_pieces(pieces: list[GarmentPiece]) -> GarmentPiece:
-    k = max(p.skin_indices.shape[1] for p in pieces)
-
-    def pad(a: np.ndarray, fill) -> np.ndarray:
-        return np.pad(a, ((0, 0), (0, k - a.shape[1])), constant_values=fill)
-
-    starts = np.cumsum([0] + [len(p.vertices) for p in pieces[:-1]])
-    return GarmentPiece(
-        vertices=np.concatenate([p.vertices for p in pieces]),
-        faces=np.concatenate([p.faces + s for p, s in zip(pieces, starts)]).astype(np.int32),
-        anchor=np.concatenate([p.anchor for p in pieces]),
-        skin_indices=np.concatenate([pad(p.skin_indices, 0) for p in pieces]).astype(np.int32),
-        skin_weights=np.concatenate([pad(p.skin_weights, 0.0) for p in pieces]).astype(
-            np.float32),
-        hides=np.unique(np.concatenate([p.hides for p in pieces])))
-
-
-def garment_layer(role: str, style: str, piece: GarmentPiece, rest: RestBody,
-                  texture: bytes, color) -> MeshLayer:
-    tris, bary, offsets = bind_to_vertices(rest.vertices, rest.faces, piece.vertices,
-                                           piece.anchor)
-    return MeshLayer(role=role, name=f"{role}_{style}", vertices=piece.vertices,
-                     faces=piece.faces, skin_indices=piece.skin_indices,
-                     skin_weights=piece.skin_weights, uvs=box_uvs(piece.vertices, piece.faces),
-                     texture=texture, base_color=color,
-                     binding=make_binding(tris, bary, offsets, piece.hides))
-
-
-def hidden_vertices(full_faces: np.ndarray, vertex_count: int, layers: list[MeshLayer]
-                    ) -> np.ndarray:
-    """(V,) bool: body vertices deep enough under the garments to leave out."""
-    under = np.zeros(vertex_count, dtype=bool)
-    for lay in layers:
-        if lay.binding is not None and lay.role != "body":
-            under[lay.binding.hides] = True
-    return interior(full_faces, under, HIDE_RINGS)
-
-
-def hide_covered_faces(body: MeshLayer, full_faces: np.ndarray, full_uvs: np.ndarray | None,
-                       layers: list[MeshLayer]) -> None:
-    """Set the body layer's faces to the full topology minus faces hidden under garments."""
-    hidden = hidden_vertices(full_faces, len(body.vertices), layers)
-    keep = ~hidden[full_faces].all(1)
-    body.faces = np.ascontiguousarray(full_faces[keep], dtype=np.int32)
-    body.uvs = None if full_uvs is None else np.ascontiguousarray(full_uvs[keep])
+TEXTURE_STREAMS = ("body", "bottom", "top", "shoes", "hair")   # fixed: seeds stay reproducible
 
 
 def _texture_for(role: str, style: str, outfit: Mapping[str, Any], rng: np.random.Generator):
@@ -110,7 +66,7 @@ def generate_avatar(seed: int, attributes: Mapping[str, Any], name: str | None =
     progress("textures", 0.7)
     layers = []
     for role, (style, parts) in pieces.items():
-        tex_rng = np.random.default_rng([int(seed), 5, ROLE_ORDER.index(role)])
+        tex_rng = np.random.default_rng([int(seed), 5, TEXTURE_STREAMS.index(role)])
         png, color = _texture_for(role, style, outfit, tex_rng)
         layers.append(garment_layer(role, style, merge_pieces(parts), rest, png, color))
     meta = {"body_model": model.name, "params": phenotype, "producer": "doppel.generate",

@@ -12,7 +12,7 @@ from typing import Any, Mapping
 import numpy as np
 
 from ..errors import JobInputError
-from .textures import COLORS, HAIR_COLORS
+from ..garments.textures import COLORS, HAIR_COLORS
 
 TOPS = ("tshirt", "longsleeve", "tank", "jacket", "dress", "none")
 BOTTOMS = ("shorts", "trousers", "skirt", "none")

@@ -7,7 +7,7 @@ import numpy as np
 
 from protocol import MeshLayer, ShapeKeys
 
-from .surface import refit
+from ..garments.surface import refit
 
 MIN_MOTION = 1e-4   # metres: a key that moves a layer less than this is left out of it
 

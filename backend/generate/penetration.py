@@ -20,8 +20,8 @@ from scipy.spatial import cKDTree
 
 from protocol import MeshLayer, RiggedAvatar
 
-from .assemble import hidden_vertices
-from .surface import triangle_frames, vertex_normals
+from ..garments.layers import hidden_vertices
+from ..garments.surface import triangle_frames, vertex_normals
 
 TOLERANCE = 0.002
 

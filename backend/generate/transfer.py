@@ -12,11 +12,11 @@ from protocol import MeshLayer, RiggedAvatar
 
 from ..bodies import get_body_model
 from ..errors import JobInputError
-from .assemble import ROLE_ORDER, hide_covered_faces
+from ..garments.layers import ROLE_ORDER, hide_covered_faces
 from .face_keys import bound_shape_keys
-from .surface import make_binding, push_outside, refit, triangle_frames, vertex_normals
+from ..garments.surface import make_binding, push_outside, refit, triangle_frames, vertex_normals
 
-TRANSFERABLE = ("top", "bottom", "shoes", "hair", "accessory", "other")
+TRANSFERABLE = ("top", "bottom", "outerwear", "shoes", "hair", "accessory", "other")
 
 
 def _body_model_of(av: RiggedAvatar, which: str) -> str:

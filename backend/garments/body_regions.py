@@ -92,7 +92,6 @@ def body_regions(rest: RestBody) -> BodyRegions:
            "foot": _vertex_mask(f, seg_faces["foot.L"] | seg_faces["foot.R"], n_v),
            "inner": _vertex_mask(f, seg_faces["inner"], n_v)}
     head = {nm: rest.heads[i] for i, nm in enumerate(names)}
-    tail = {nm: rest.tails[i] for i, nm in enumerate(names)}
     arm_s = np.zeros(n_v, dtype=np.float32)
     leg_s = np.zeros(n_v, dtype=np.float32)
     for side, sign in (("L", 1.0), ("R", -1.0)):
