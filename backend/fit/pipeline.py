@@ -25,16 +25,19 @@ from .. import __version__
 from ..avatar_build import avatar_from_rest_body
 from ..bodies import DEFAULT_BODY_MODEL, RestBody
 from ..errors import JobInputError
+from ..garments.layers import ROLE_ORDER, hide_covered_faces
+from ..garments.outfit import Outfit
+from ..generate.face_keys import add_bound_shape_keys
 from ..imageio import Photo, read_photo
 from ..perception import PersonObservation, get_detector
+from ..raster import mask_iou, rasterize
 from ..textures.photo_bake import bake_photo_texture
 from .body_fit import BodyFitter, Intrinsics
-from .clothing import fit_offsets
-from .focal import choose_focal
+from .dressing import Dressing, dress, garment_layers, posed_union
 from .expression import set_photo_expression
+from .focal import choose_focal
 from .geometry import project
 from .posing import posed_vertices
-from ..raster import mask_iou, rasterize
 from .rigs import fit_rig
 
 QUALITY = {   # body iterations, clothing iterations (0: body only), silhouette grid, texture
@@ -62,7 +65,10 @@ def _rig(body_model: str = DEFAULT_BODY_MODEL):
 
 def reconstruct_photo(data: bytes, name: str = "photo", quality: str = "default",
                       progress: Progress = lambda s, f: None,
-                      body_model: str = DEFAULT_BODY_MODEL) -> Reconstruction:
+                      body_model: str = DEFAULT_BODY_MODEL,
+                      outfit: Outfit | None = None) -> Reconstruction:
+    """``outfit``: the garments to dress the avatar in, instead of the ones recognised in the
+    photo (for tests and benchmarks that know them)."""
     if quality not in QUALITY:
         raise JobInputError(f"unknown quality {quality!r}; choose one of {', '.join(QUALITY)}",
                             code="bad_params")
@@ -74,13 +80,13 @@ def reconstruct_photo(data: bytes, name: str = "photo", quality: str = "default"
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
-        return _reconstruct(data, name, quality, progress, body_model)
+        return _reconstruct(data, name, quality, progress, body_model, outfit)
     finally:
         torch.set_num_threads(threads)
 
 
 def _reconstruct(data: bytes, name: str, quality: str, progress: Progress,
-                 body_model: str) -> Reconstruction:
+                 body_model: str, outfit: Outfit | None = None) -> Reconstruction:
     body_iters, cloth_iters, grid, tex_size = QUALITY[quality]
     timings: dict[str, float] = {}
     clock = time.perf_counter()
@@ -112,11 +118,11 @@ def _reconstruct(data: bytes, name: str, quality: str, progress: Progress,
     progress("fit clothing", 0.6)
     with torch.no_grad():
         deltas = rig.deltas(fit.rest, fit.global_rot, fit.translation, fit.bone_rotvecs)
-    if cloth_iters:
-        offsets = fit_offsets(rig, fit.rest, deltas, cam, target, edges, iters=cloth_iters,
-                              progress=lambda x: progress("fit clothing", 0.6 + 0.15 * x))
-    else:
-        offsets = torch.zeros(rig.vertex_count, 3)
+    recognised = outfit is not None
+    dressing = dress(rig, fit, deltas, outfit, cam, target, photo.rgb, edges, cloth_iters,
+                     warnings, progress=lambda x: progress("fit clothing", 0.6 + 0.15 * x),
+                     warn_unrecognised=recognised)
+    offsets = dressing.offsets
     with torch.no_grad():
         posed, bone_poses = rig.pose(fit.rest, deltas, offsets)
         rest_model = (fit.rest.vertices[0] + offsets).numpy()
@@ -139,12 +145,13 @@ def _reconstruct(data: bytes, name: str, quality: str, progress: Progress,
 
     progress("assemble avatar", 0.95)
     shape = rig.shape_params(fit.shape)
-    avatar = _assemble(rig, fit, offsets.numpy(), shape, photo, baked, colour, name, warnings)
+    avatar = _assemble(rig, fit, dressing, shape, photo, baked, colour, name, warnings)
     set_photo_expression(avatar, photo.rgb, obs)      # ARKit weights; neutral without a face
     lap("assemble")
 
-    pix = project(torch.from_numpy(posed), f, cam.cx, cam.cy).numpy()
-    sil = rasterize(pix, rig.mesh_faces, w, h, depth=posed[:, 2]).mask
+    union_v, union_f, _ = posed_union(dressing.garments, posed, rig.mesh_faces)
+    pix = project(torch.from_numpy(union_v), f, cam.cx, cam.cy).numpy()
+    sil = rasterize(pix, union_f, w, h, depth=union_v[:, 2]).mask
     size_px = _person_height_px(obs, target)
     stats = {"iou_perception_mask": round(mask_iou(sil, obs.mask > 0.5), 4),
              "kp_err_px": round(fit.kp_err_px / photo.scale, 2),
@@ -190,7 +197,7 @@ def check_person(obs: PersonObservation | None, photo: Photo, name: str) -> list
     if obs is None or (obs.mask > 0.5).sum() < 0.002 * obs.mask.size:
         raise JobInputError(f"no person found in {name}; use a photo in which one person is "
                             f"clearly visible, ideally head to feet", code="bad_input")
-    vis, kp = obs.visibility, obs.keypoints
+    vis = obs.visibility
     core = [0, 11, 12, 23, 24]        # nose, shoulders, hips
     if (vis[core] < 0.3).sum() >= 3:
         raise JobInputError(f"{name} shows too little of the person (head, shoulders and hips "
@@ -246,12 +253,15 @@ def _rounded(params: dict) -> dict:
             [round(x, 4) for x in v] if isinstance(v, list) else v for k, v in params.items()}
 
 
-def _assemble(rig, fit, offsets: np.ndarray, shape: dict, photo: Photo, baked,
+def _assemble(rig, fit, dressing: Dressing, shape: dict, photo: Photo, baked,
               colour: tuple, name: str, warnings: list[str]) -> RiggedAvatar:
     body = rig.body
-    rest: RestBody = body.rest_body(shape)
+    if dressing.rest is not None:        # the garments' body (fallback offsets already on)
+        rest: RestBody = dressing.rest
+    else:
+        rest = body.rest_body(shape)
+        rest.vertices = (rest.vertices + dressing.offsets.numpy()).astype(np.float32)
     lift = rest.heads[0] - fit.rest.heads[0, 0].numpy()     # rest_body's feet-on-floor lift
-    rest.vertices = (rest.vertices + offsets).astype(np.float32)
     quats = rig.bone_quaternions(rest, fit.bone_rotvecs.numpy().astype(np.float64))
     # World orientation: the camera is assumed level (photos mostly are), looking along +Y,
     # so gravity is the photo's down. A small residual tilt of the body (< 20 deg) is taken
@@ -278,8 +288,22 @@ def _assemble(rig, fit, offsets: np.ndarray, shape: dict, photo: Photo, baked,
     avatar = avatar_from_rest_body(rest, name, meta, texture=baked.png if baked else None,
                                    pose=pose, source_image=photo.encoded)
     avatar.layers[0].base_color = colour
-    # Feet on the floor: drop the posed body so its lowest point touches z = 0.
-    loc = np.array([0.0, 0.0, -float(posed_vertices(avatar)[:, 2].min())])
+    if dressing.garments:
+        layers = garment_layers(dressing, rest)
+        full_faces = rest.faces
+        hide_covered_faces(avatar.layers[0], full_faces, rest.uvs, layers)
+        add_bound_shape_keys(layers, avatar.layers[0])
+        avatar.layers.extend(sorted(layers, key=lambda lay: ROLE_ORDER.index(lay.role)))
+        avatar.metadata["hidden_skin"] = ("body faces under a garment are left out; see "
+                                          "binding.hides")
+        avatar.metadata["garments"] = {g.template.role: {"style": g.template.style,
+                                                         "params": g.params}
+                                       for g in dressing.garments}
+    avatar.metadata["clothing"] = dressing.mode
+    # Feet (or shoes) on the floor: drop the posed avatar so its lowest point touches z = 0.
+    lowest = min(float(posed_vertices(avatar, i)[:, 2].min())
+                 for i, lay in enumerate(avatar.layers) if lay.role in ("body", "shoes"))
+    loc = np.array([0.0, 0.0, -lowest])
     pose.location = loc.astype(np.float32)
     # World point of a camera-space point: p_w = R_W (p_cam - t_G) - R_A h0 + h0 + lift + loc.
     world_from_cv = np.eye(4)

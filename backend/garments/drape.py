@@ -40,7 +40,7 @@ def _grid_faces(rows: int, cols: int, wrap: bool) -> np.ndarray:
 
 
 def _spread_room(r: BodyRegions, weights: np.ndarray, pts: np.ndarray, top_z: float,
-                 hem_z: float, cx: float, cy: float) -> np.ndarray:
+                 hem_z: float, cx: float, cy: float, room: float = SPREAD_ROOM) -> np.ndarray:
     """(N, 3) outward push for skirt points whose (N, B) weights mix the left and right
     side: such cloth moves with the average of both thighs, so when one thigh swings forward
     (a lunge, a stride) it would reach the cloth; extra room, growing towards the hem, keeps
@@ -55,14 +55,15 @@ def _spread_room(r: BodyRegions, weights: np.ndarray, pts: np.ndarray, top_z: fl
     out = pts[:, :2] - (cx, cy)
     out /= np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-9)
     push = np.zeros_like(pts)
-    push[:, :2] = out * (SPREAD_ROOM * mix * drop)[:, None]
+    push[:, :2] = out * (room * mix * drop)[:, None]
     return push
 
 
 def skirt(r: BodyRegions, top_z: float, hem_z: float, offset: float, flare: float,
-          around: int = 72) -> GarmentPiece:
+          around: int = 72, room: float = SPREAD_ROOM) -> GarmentPiece:
     """A closed tube from top_z down to hem_z that encloses hips and both legs, widening by
-    ``flare`` metres per metre of drop, never narrower than the ring above it."""
+    ``flare`` metres per metre of drop, never narrower than the ring above it. ``room``: the
+    hem's extra room where the cloth mixes both legs (see _spread_room)."""
     v = r.vertices
     ok = (r.part["arm"] + r.part["hand"] < 0.5) & ~r.seg["inner"] & \
         (v[:, 2] > hem_z - 0.04) & (v[:, 2] < top_z + 0.04)
@@ -99,7 +100,7 @@ def skirt(r: BodyRegions, top_z: float, hem_z: float, offset: float, flare: floa
         t = (top_z - ring_z[k]) / max(top_z - hem_z, 1e-6)
         rows[k] = gaussian_filter1d(rows[k], 1.0 + RING_BLUR * t, axis=0, mode="wrap")
     blended = rows.reshape(len(pts), -1)
-    pts = pts + _spread_room(r, blended, pts, top_z, hem_z, cx, cy)
+    pts = pts + _spread_room(r, blended, pts, top_z, hem_z, cx, cy, room)
     idx, w = top_k_weights(blended, TOP_K)
     # bind to the skin each point hangs squarely over, of its nearest few (as
     # bind_to_vertices picks faces), rather than whichever is a hair closer

@@ -1,0 +1,212 @@
+"""Fit garment templates (garment_templates.py) to the person's silhouette.
+
+The garments are posed by the fitted skeleton (linear blend skinning of rest + basis @ params,
+so linear in the params), rasterised together with the fitted body, and fitted with the
+clothing stage's exact-contour terms (clothing.py): contour vertices outside the mask are
+pulled in through its signed distance field, and every mask rim pixel or uncovered mask pixel
+pulls its nearest contour vertex. Only the garments' few parameters move; the body stays as
+fitted. Parameters are never negative (a template starts at the garment's tightest, outside
+the skin), so growing them never pushes cloth into the body.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from scipy.spatial import cKDTree
+
+from ..garments.body_regions import BodyRegions
+from ..garments.layers import merge_pieces
+from ..garments.shells import GarmentPiece
+from ..garments.surface import push_outside, vertex_normals
+from .clothing import _contour, boundary_pixels, signed_distance
+from .garment_templates import Template
+from .geometry import project
+
+SMOOTH_W = 300.0     # first differences of neighbouring knots (metres^2)
+PRIOR_W = 20.0       # pull towards the template (depth the photo cannot see stays small)
+SHRINK = 0.012       # metres a garment may shrink below its template (with the body under it)
+STACK_GAP = 0.004    # metres between a garment and the one under it
+STACK_REACH = 0.06   # metres: only garment points this close to the one under it are pushed
+
+
+@dataclass
+class FittedGarment:
+    template: Template
+    piece: GarmentPiece            # the merged pieces, fitted rest vertices
+    posed: np.ndarray              # (N, 3) camera-frame vertices in the photo's pose
+    params: dict[str, list[float]]  # mode name -> knot values (metres), for the metadata
+
+
+def blend(transforms: np.ndarray, idx: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """(B, 4, 4) bone transforms, (N, k) skin indices/weights -> (N, 3, 4) blended."""
+    return np.einsum("nk,nkij->nij", w.astype(np.float64), transforms[idx, :3, :])
+
+
+def _linear_model(templates: list[Template], transforms: np.ndarray, lift: np.ndarray):
+    """Posed garments = base + (J @ p).reshape(-1, 3): (base (N, 3), J (3N, K), per-param
+    bounds, bounded-by index, smoothness pairs, mode slices)."""
+    bases, cols, his, bound, pairs, slices = [], [], [], [], [], []
+    start_v, start_p = 0, 0
+    total_v = sum(sum(len(p.vertices) for p in t.pieces) for t in templates)
+    for t in templates:
+        piece = merge_pieces(t.pieces)
+        a = blend(transforms, piece.skin_indices, piece.skin_weights)
+        rest = piece.vertices.astype(np.float64) - lift
+        bases.append(np.einsum("nij,nj->ni", a[:, :, :3], rest) + a[:, :, 3])
+        mode_start = {}
+        for i, m in enumerate(t.modes):
+            k = m.control.shape[1]
+            moved = np.einsum("nij,nj->ni", a[:, :, :3], m.direction)      # (N, 3)
+            block = np.zeros((total_v, 3, k))
+            block[start_v:start_v + len(rest)] = moved[:, :, None] * m.control[:, None, :]
+            cols.append(block.reshape(-1, k))
+            his.append(np.full(k, m.hi))
+            mode_start[i] = start_p
+            bound.append(np.arange(mode_start[m.bounded_by], mode_start[m.bounded_by] + k)
+                         if m.bounded_by is not None else np.full(k, -1))
+            pairs += [(start_p + j, start_p + j + 1) for j in range(k - 1)]
+            slices.append((t, m.name, slice(start_p, start_p + k)))
+            start_p += k
+        start_v += len(rest)
+    return (np.concatenate(bases), np.concatenate(cols, axis=1), np.concatenate(his),
+            np.concatenate(bound), np.asarray(pairs, dtype=np.int64).reshape(-1, 2), slices)
+
+
+@dataclass
+class BodyFreedom:
+    """Per-vertex offsets of the body along its normals, fitted with the garments: skin the
+    garments do not cover (face, arms, legs below a skirt) and regions whose garment was not
+    recognised follow the silhouette as the offsets of clothing.py do; skin under a garment
+    may only shrink a little (the fit's phenotype overshoots on loose clothing), never grow."""
+
+    normals: np.ndarray            # (V, 3) rest-space unit normals
+    lo: np.ndarray                 # (V,) metres
+    hi: np.ndarray                 # (V,) metres
+    edges: torch.Tensor            # (E, 2) mesh edges, for smoothness
+
+
+def fit_garments(templates: list[Template], regions: BodyRegions, transforms: np.ndarray,
+                 lift: np.ndarray, body_faces: np.ndarray, camera, target: np.ndarray,
+                 freedom: BodyFreedom, iters: int = 60, refresh: int = 10,
+                 progress=lambda f: None) -> tuple[list[FittedGarment], np.ndarray]:
+    """Fit every template's parameters and the body's offsets at once to ``target`` ((H, W)
+    bool person mask). transforms: (B, 4, 4) bone transforms of the fitted pose (fit space
+    -> camera); lift: rest_body space minus fit space (rest_body stands on the floor).
+    Returns the fitted garments and the body's rest-space offsets (V, 3)."""
+    a_body = blend(transforms, *_skin(regions))
+    body_rest = regions.vertices.astype(np.float64) - lift
+    body_base = np.einsum("nij,nj->ni", a_body[:, :, :3], body_rest) + a_body[:, :, 3]
+    body_dir = np.einsum("nij,nj->ni", a_body[:, :, :3], freedom.normals)
+    n_body = len(body_base)
+    faces = [body_faces]
+    if templates:
+        base, jac, hi, bound, pairs, slices = _linear_model(templates, transforms, lift)
+        offsets = np.cumsum([0] + [sum(len(p.vertices) for p in t.pieces) for t in templates])
+        faces += [merge_pieces(t.pieces).faces + n_body + o
+                  for t, o in zip(templates, offsets[:-1])]
+    else:
+        base, jac, hi = np.zeros((0, 3)), np.zeros((0, 0)), np.zeros(0)
+        bound, pairs, slices = np.zeros(0, int), np.zeros((0, 2), int), []
+    faces = np.concatenate(faces)
+    body_b = torch.from_numpy(body_base.astype(np.float32))
+    body_m = torch.from_numpy(body_dir.astype(np.float32))
+    d_lo = torch.from_numpy(freedom.lo.astype(np.float32))
+    d_hi = torch.from_numpy(freedom.hi.astype(np.float32))
+    base_t = torch.from_numpy(base.astype(np.float32))
+    jac_t = torch.from_numpy(jac.astype(np.float32))
+    hi_t = torch.from_numpy(hi.astype(np.float32))
+    lo_t = torch.where(torch.from_numpy(bound >= 0), -hi_t, torch.full_like(hi_t, -SHRINK))
+    has_bound = torch.from_numpy(bound >= 0)
+    bound_t = torch.from_numpy(np.maximum(bound, 0))
+    pairs_t = torch.from_numpy(pairs)
+    e = freedom.edges
+    h, w = target.shape
+    sdf = torch.from_numpy(signed_distance(target))[None, None]
+    rim = boundary_pixels(target)
+    if len(rim) > 3000:
+        rim = rim[np.linspace(0, len(rim) - 1, 3000).astype(int)]
+    ys, xs = np.nonzero(target)
+    unit = max(4.0, 0.01 * float(max(np.ptp(ys), np.ptp(xs)) if ys.size else max(h, w)))
+    p = torch.zeros(len(hi), requires_grad=True)
+    d = torch.zeros(n_body, requires_grad=True)
+    opt = torch.optim.Adam([{"params": [p], "lr": 0.006}, {"params": [d], "lr": 0.003}])
+
+    def vertices(params, dist):
+        return torch.cat([body_b + dist[:, None] * body_m,
+                          base_t + (jac_t @ params).reshape(-1, 3)])
+
+    contour = goal_pairs = goals = None
+    for it in range(iters):
+        if it % refresh == 0:
+            with torch.no_grad():
+                contour, goal_pairs, goals = _contour(vertices(p, d), faces, camera, target, rim)
+        opt.zero_grad()
+        verts = vertices(p, d)
+        px = project(verts[contour], camera.f, camera.cx, camera.cy)
+        grid = torch.stack([px[:, 0] / w * 2 - 1, px[:, 1] / h * 2 - 1], dim=1)[None, None]
+        s = torch.nn.functional.grid_sample(sdf, grid, align_corners=False,
+                                            padding_mode="border")[0, 0, 0]
+        onto = torch.sqrt((torch.relu(s) / unit) ** 2 + 0.01).sum()
+        gap = (px[goal_pairs[:, 0]] - goals[goal_pairs[:, 1]]).norm(dim=1) / unit
+        reach = torch.sqrt(gap ** 2 + 0.01).sum() * (len(contour) / max(len(goal_pairs), 1))
+        smooth = (p[pairs_t[:, 0]] - p[pairs_t[:, 1]]).pow(2).sum() if len(pairs_t) else 0.0
+        body_smooth = (d[e[:, 0]] - d[e[:, 1]]).pow(2).sum()
+        loss = onto + 0.5 * reach + SMOOTH_W * smooth + PRIOR_W * p.pow(2).sum() + \
+            3e3 * body_smooth + 100.0 * d.pow(2).sum()
+        loss.backward()
+        opt.step()
+        with torch.no_grad():
+            d.copy_(torch.maximum(torch.minimum(d, d_hi), d_lo))
+            p.copy_(torch.maximum(torch.minimum(p, hi_t), lo_t))
+            lim = p[bound_t].abs()                 # a sideways shift never exceeds its growth
+            p.copy_(torch.where(has_bound, torch.maximum(torch.minimum(p, lim), -lim), p))
+        if it % 10 == 0:
+            progress(it / iters)
+    params = p.detach().numpy().astype(np.float64)
+    body_offsets = d.detach().numpy().astype(np.float64)[:, None] * freedom.normals
+    return _settle(templates, params, slices, regions, body_offsets, transforms, lift), \
+        body_offsets
+
+
+def _skin(r: BodyRegions) -> tuple[np.ndarray, np.ndarray]:
+    """(V, B) dense weights -> (V, k) indices/weights of the nonzero ones."""
+    k = int((r.dense_weights > 0).sum(1).max())
+    idx = np.argsort(-r.dense_weights, axis=1)[:, :k]
+    return idx, np.take_along_axis(r.dense_weights, idx, 1)
+
+
+def _settle(templates, params, slices, regions: BodyRegions, body_offsets: np.ndarray,
+            transforms, lift) -> list[FittedGarment]:
+    """Fitted rest vertices: the template moved by its parameters, then kept outside the
+    (offset) body and outside the garments put on before it (dressing order)."""
+    body_v = regions.vertices + body_offsets
+    body_n = vertex_normals(body_v, regions.faces)
+    surface = np.flatnonzero(~regions.seg["inner"])
+    body_tree = cKDTree(body_v[surface])
+    out: list[FittedGarment] = []
+    for t in templates:
+        piece = merge_pieces(t.pieces)
+        v = piece.vertices.astype(np.float64).copy()
+        values = {}
+        for tt, name, sl in slices:
+            if tt is not t:
+                continue
+            m = next(m for m in t.modes if m.name == name)
+            v += m.direction * (m.control @ params[sl])[:, None]
+            values[name] = [round(float(x), 4) for x in params[sl]]
+        v = push_outside(v, body_v, body_n, 0.003, candidates=surface,
+                         tree=body_tree).astype(np.float64)
+        for under in out:                          # over the garments already on
+            uv = under.piece.vertices
+            near = cKDTree(uv).query(v, distance_upper_bound=STACK_REACH)[0] < np.inf
+            if near.any():
+                un = vertex_normals(uv, under.piece.faces)
+                v[near] = push_outside(v[near], uv, un, STACK_GAP)
+        piece.vertices = v.astype(np.float32)
+        a = blend(transforms, piece.skin_indices, piece.skin_weights)
+        posed = np.einsum("nij,nj->ni", a[:, :, :3], v - lift) + a[:, :, 3]
+        out.append(FittedGarment(t, piece, posed.astype(np.float32), values))
+    return out
