@@ -4,9 +4,10 @@ The garments are posed by the fitted skeleton (linear blend skinning of rest + b
 so linear in the params), rasterised together with the fitted body, and fitted with the
 clothing stage's exact-contour terms (clothing.py): contour vertices outside the mask are
 pulled in through its signed distance field, and every mask rim pixel or uncovered mask pixel
-pulls its nearest contour vertex. Only the garments' few parameters move; the body stays as
-fitted. Parameters are never negative (a template starts at the garment's tightest, outside
-the skin), so growing them never pushes cloth into the body.
+pulls its nearest contour vertex. The garments' few parameters move, and the body's offsets
+where no garment covers it (BodyFreedom). Cloth may take in only down to a few millimetres off
+the skin, and the fitted garments are finally pushed outside the body and outside the garments
+under them (_settle), so they never cut into it.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from scipy.spatial import cKDTree
 
 from ..garments.body_regions import BodyRegions
 from ..garments.layers import merge_pieces
-from ..garments.shells import GarmentPiece
+from ..garments.shells import GarmentPiece, open_edge_vertices
 from ..garments.surface import push_outside, vertex_normals
 from .clothing import _contour, boundary_pixels, signed_distance
 from .garment_templates import Template
@@ -27,9 +28,9 @@ from .geometry import project
 
 SMOOTH_W = 300.0     # first differences of neighbouring knots (metres^2)
 PRIOR_W = 20.0       # pull towards the template (depth the photo cannot see stays small)
-SHRINK = 0.012       # metres a garment may shrink below its template (with the body under it)
 STACK_GAP = 0.004    # metres between a garment and the one under it
-STACK_REACH = 0.06   # metres: only garment points this close to the one under it are pushed
+STACK_REACH = 0.03   # metres: only garment points this close to the one under it are pushed
+NOT_STACKED = ("hair",)   # hair lies on the scalp and hangs behind; clothes do not stack on it
 
 
 @dataclass
@@ -47,8 +48,8 @@ def blend(transforms: np.ndarray, idx: np.ndarray, w: np.ndarray) -> np.ndarray:
 
 def _linear_model(templates: list[Template], transforms: np.ndarray, lift: np.ndarray):
     """Posed garments = base + (J @ p).reshape(-1, 3): (base (N, 3), J (3N, K), per-param
-    bounds, bounded-by index, smoothness pairs, mode slices)."""
-    bases, cols, his, bound, pairs, slices = [], [], [], [], [], []
+    bounds (hi, lo), bounded-by index, smoothness pairs, mode slices)."""
+    bases, cols, his, los, bound, pairs, slices = [], [], [], [], [], [], []
     start_v, start_p = 0, 0
     total_v = sum(sum(len(p.vertices) for p in t.pieces) for t in templates)
     for t in templates:
@@ -64,6 +65,7 @@ def _linear_model(templates: list[Template], transforms: np.ndarray, lift: np.nd
             block[start_v:start_v + len(rest)] = moved[:, :, None] * m.control[:, None, :]
             cols.append(block.reshape(-1, k))
             his.append(np.full(k, m.hi))
+            los.append(np.full(k, m.lo))
             mode_start[i] = start_p
             bound.append(np.arange(mode_start[m.bounded_by], mode_start[m.bounded_by] + k)
                          if m.bounded_by is not None else np.full(k, -1))
@@ -72,7 +74,7 @@ def _linear_model(templates: list[Template], transforms: np.ndarray, lift: np.nd
             start_p += k
         start_v += len(rest)
     return (np.concatenate(bases), np.concatenate(cols, axis=1), np.concatenate(his),
-            np.concatenate(bound), np.asarray(pairs, dtype=np.int64).reshape(-1, 2), slices)
+            np.concatenate(los), np.concatenate(bound), np.asarray(pairs, dtype=np.int64).reshape(-1, 2), slices)
 
 
 @dataclass
@@ -103,12 +105,12 @@ def fit_garments(templates: list[Template], regions: BodyRegions, transforms: np
     n_body = len(body_base)
     faces = [body_faces]
     if templates:
-        base, jac, hi, bound, pairs, slices = _linear_model(templates, transforms, lift)
+        base, jac, hi, lo, bound, pairs, slices = _linear_model(templates, transforms, lift)
         offsets = np.cumsum([0] + [sum(len(p.vertices) for p in t.pieces) for t in templates])
         faces += [merge_pieces(t.pieces).faces + n_body + o
                   for t, o in zip(templates, offsets[:-1])]
     else:
-        base, jac, hi = np.zeros((0, 3)), np.zeros((0, 0)), np.zeros(0)
+        base, jac, hi, lo = np.zeros((0, 3)), np.zeros((0, 0)), np.zeros(0), np.zeros(0)
         bound, pairs, slices = np.zeros(0, int), np.zeros((0, 2), int), []
     faces = np.concatenate(faces)
     body_b = torch.from_numpy(body_base.astype(np.float32))
@@ -118,7 +120,7 @@ def fit_garments(templates: list[Template], regions: BodyRegions, transforms: np
     base_t = torch.from_numpy(base.astype(np.float32))
     jac_t = torch.from_numpy(jac.astype(np.float32))
     hi_t = torch.from_numpy(hi.astype(np.float32))
-    lo_t = torch.where(torch.from_numpy(bound >= 0), -hi_t, torch.full_like(hi_t, -SHRINK))
+    lo_t = torch.from_numpy(lo.astype(np.float32))
     has_bound = torch.from_numpy(bound >= 0)
     bound_t = torch.from_numpy(np.maximum(bound, 0))
     pairs_t = torch.from_numpy(pairs)
@@ -200,11 +202,18 @@ def _settle(templates, params, slices, regions: BodyRegions, body_offsets: np.nd
         v = push_outside(v, body_v, body_n, 0.003, candidates=surface,
                          tree=body_tree).astype(np.float64)
         for under in out:                          # over the garments already on
-            uv = under.piece.vertices
-            near = cKDTree(uv).query(v, distance_upper_bound=STACK_REACH)[0] < np.inf
+            if t.role in NOT_STACKED or under.template.role in NOT_STACKED:
+                continue
+            uv, uf = under.piece.vertices, under.piece.faces
+            inner = np.flatnonzero(~open_edge_vertices(uf, len(uv)))   # hems push sideways
+            near = cKDTree(uv[inner]).query(v, distance_upper_bound=STACK_REACH)[0] < np.inf
             if near.any():
-                un = vertex_normals(uv, under.piece.faces)
-                v[near] = push_outside(v[near], uv, un, STACK_GAP)
+                v[near] = push_outside(v[near], uv, vertex_normals(uv, uf), STACK_GAP,
+                                       candidates=inner)
+        if "skirt.length" in values:       # skin below a shortened hem is shown again
+            hem = v[-len(t.pieces[-1].vertices):, 2].min()     # the skirt is the last piece
+            legs = regions.part["leg"][piece.hides] > 0.5
+            piece.hides = piece.hides[~legs | (regions.vertices[piece.hides, 2] > hem + 0.03)]
         piece.vertices = v.astype(np.float32)
         a = blend(transforms, piece.skin_indices, piece.skin_weights)
         posed = np.einsum("nij,nj->ni", a[:, :, :3], v - lift) + a[:, :, 3]

@@ -41,6 +41,7 @@ class Mode:
     control: np.ndarray            # (N, K) hat weights of the K knots
     hi: float                      # metres: the most this mode may add
     bounded_by: int | None = None  # index of the mode whose value bounds |this| (lateral)
+    lo: float | None = None        # metres: the most it may take in (default: _assemble's)
 
 
 @dataclass
@@ -104,7 +105,8 @@ def _shell_modes(r: BodyRegions, piece: GarmentPiece, prefix: str, limb: str,
 def _skirt_modes(piece: GarmentPiece, around: int, hi: float) -> list[Mode]:
     """Radial growth of each ring about its own centre (hat-blended over a few knots down the
     skirt) and a sideways shift no larger than it: a skirt flares and may swing left/right,
-    and stays round where the photo cannot see."""
+    and stays round where the photo cannot see. The length stretches the rings down (or up)
+    in proportion to their drop, so the hem finds the photo's."""
     v = piece.vertices.astype(np.float64)
     rows = len(v) // around
     grid = v.reshape(rows, around, 3)
@@ -115,8 +117,11 @@ def _skirt_modes(piece: GarmentPiece, around: int, hi: float) -> list[Mode]:
     ctrl = hat(t, int(np.clip(round(rows / 3), 3, 8)))
     side = np.zeros((len(v), 3))
     side[:, 0] = 1.0
+    down = np.zeros((len(v), 3))
+    down[:, 2] = -1.0
     return [Mode("skirt.radial", out.reshape(-1, 3), ctrl, hi),
-            Mode("skirt.side", side, ctrl, hi, bounded_by=-1)]
+            Mode("skirt.side", side, ctrl, hi, bounded_by=-1),
+            Mode("skirt.length", down, t[:, None], 0.25, lo=-0.1)]
 
 
 def _pad(modes: list[Mode], start: int, total: int) -> list[Mode]:
@@ -128,18 +133,25 @@ def _pad(modes: list[Mode], start: int, total: int) -> list[Mode]:
         c = np.zeros((total, m.control.shape[1]))
         d[start:start + n] = m.direction
         c[start:start + n] = m.control
-        out.append(Mode(m.name, d, c, m.hi, m.bounded_by))
+        out.append(Mode(m.name, d, c, m.hi, m.bounded_by, m.lo))
     return out
 
 
-def _assemble(role: str, style: str, parts: list[tuple[GarmentPiece, list[Mode]]]
-              ) -> Template:
+def _assemble(role: str, style: str, parts: list[tuple[GarmentPiece, list[Mode]]],
+              thickness: float) -> Template:
+    """One template from its pieces. A mode may take the cloth in down to 3 mm off the skin
+    and 1 cm more (the body under it may shrink by as much: the fitted phenotype overshoots
+    on loose clothing); e.g. a coat's sleeve can hug the arm where the photo shows it bare."""
     total = sum(len(p.vertices) for p, _ in parts)
     modes, start = [], 0
     for piece, pm in parts:
         for m in _pad(pm, start, total):
             if m.bounded_by == -1:                # "the mode before me" -> its index
                 m.bounded_by = len(modes) - 1
+            if m.bounded_by is not None:
+                m.lo = -m.hi
+            elif m.lo is None:
+                m.lo = -(thickness - 0.003) - 0.01
             modes.append(m)
         start += len(piece.vertices)
     return Template(role, style, [p for p, _ in parts], modes)
@@ -157,7 +169,7 @@ def top_template(r: BodyRegions, skin, outfit: Outfit) -> Template:
     piece = shell(r, skin, top_mask(r, outfit.sleeve, hem, straps=outfit.top == "tank"), TOP_T)
     modes = _shell_modes(r, piece, "top", "arm", max(outfit.sleeve, 0.2), 0.08, 0.08,
                          r.z["neck"], hem)
-    return _assemble("top", outfit.top, [(piece, modes)])
+    return _assemble("top", outfit.top, [(piece, modes)], TOP_T)
 
 
 def bottom_template(r: BodyRegions, skin, outfit: Outfit) -> Template:
@@ -167,14 +179,14 @@ def bottom_template(r: BodyRegions, skin, outfit: Outfit) -> Template:
         piece = shell(r, skin, bottom_mask(r, hem, waist), BOTTOM_T)
         modes = _shell_modes(r, piece, "bottom", "leg", hem, 0.06, 0.16, waist,
                              r.z["crotch"] - 0.05)
-        return _assemble("bottom", outfit.bottom, [(piece, modes)])
+        return _assemble("bottom", outfit.bottom, [(piece, modes)], BOTTOM_T)
     parts = []
     if outfit.bottom == "dress":        # bodice from the chest, then one skirt to the hem
         bodice = shell(r, skin, top_mask(r, 0.0, r.z["hip"] + 0.02, straps=True), TOP_T)
         parts.append((bodice, _shell_modes(r, bodice, "bodice", "arm", 0.2, 0.06, 0.0,
                                            r.z["neck"], r.z["hip"])[:1]))
     parts.append(_skirt_piece(r, waist, leg_z(r, hem), BOTTOM_T + 0.002))
-    return _assemble("bottom", outfit.bottom, parts)
+    return _assemble("bottom", outfit.bottom, parts, BOTTOM_T)
 
 
 def outerwear_template(r: BodyRegions, skin, outfit: Outfit) -> Template:
@@ -185,7 +197,7 @@ def outerwear_template(r: BodyRegions, skin, outfit: Outfit) -> Template:
                                  0.08, r.z["neck"], torso_hem))]
     if hem_z < r.z["hip"] - 0.08:        # a coat: a skirt-like part below the hips
         parts.append(_skirt_piece(r, r.z["waist"], hem_z, COAT_T))
-    return _assemble("outerwear", outfit.outerwear, parts)
+    return _assemble("outerwear", outfit.outerwear, parts, COAT_T)
 
 
 def shoes_template(r: BodyRegions, skin, outfit: Outfit) -> Template:
@@ -194,14 +206,21 @@ def shoes_template(r: BodyRegions, skin, outfit: Outfit) -> Template:
                   smooth=4, passes=4)
     ctrl = np.ones((len(piece.vertices), 1))
     return _assemble("shoes", outfit.shoes, [(piece, [Mode("shoes", _normals(piece), ctrl,
-                                                           0.025)])])
+                                                           0.025)])], SHOE_T)
 
 
 def hair_template(r: BodyRegions, skin, outfit: Outfit) -> Template:
     scalp = shell(r, skin, hair_mask(r), HAIR_T, smooth=3)
+    # volume grows away from the head's centre, fading out towards the forehead's hairline
+    # (hair over the brow would be a visor)
+    c = r.head_center
+    out = scalp.vertices.astype(np.float64) - c
+    out /= np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-9)
+    front = 0.5 * (1.0 - out[:, 1] / np.maximum(np.hypot(out[:, 0], out[:, 1]), 1e-9))
     z = r.vertices[scalp.anchor, 2]
     t = (r.z["top"] - z) / max(r.z["top"] - r.z["skull_base"] + 0.02, 1e-6)
-    parts = [(scalp, [Mode("hair.volume", _normals(scalp), hat(t, 3), 0.08)])]
+    ctrl = hat(t, 3) * (1.0 - 0.85 * front ** 2)[:, None]
+    parts = [(scalp, [Mode("hair.volume", out, ctrl, 0.05)])]
     if outfit.hair == "long" and outfit.hair_length > 0.03:
         bottom = max(r.z["skull_base"] - outfit.hair_length, r.z["hip"])
         curtain = hair_curtain(r, bottom, offset=HAIR_T + 0.01)
@@ -210,7 +229,7 @@ def hair_template(r: BodyRegions, skin, outfit: Outfit) -> Template:
         side[:, 0] = np.clip((v[:, 0] - r.head_center[0]) / 0.08, -1.0, 1.0)   # spreads out
         rows = np.linspace(0.0, 1.0, len(v) // 24).repeat(24)
         parts.append((curtain, [Mode("hair.spread", side, hat(rows, 3), 0.08)]))
-    return _assemble("hair", outfit.hair, parts)
+    return _assemble("hair", outfit.hair, parts, HAIR_T)
 
 
 def build_templates(r: BodyRegions, skin, outfit: Outfit) -> list[Template]:

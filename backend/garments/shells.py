@@ -101,7 +101,7 @@ def _adjacency(faces: np.ndarray, n: int) -> sp.csr_matrix:
     return a
 
 
-def _boundary_vertices(faces: np.ndarray, n: int) -> np.ndarray:
+def open_edge_vertices(faces: np.ndarray, n: int) -> np.ndarray:
     """(n,) bool: vertices on an open edge (an edge used by one face only)."""
     e = np.sort(np.concatenate([faces[:, [0, 1]], faces[:, [1, 2]], faces[:, [2, 0]]]), axis=1)
     key = e[:, 0].astype(np.int64) * n + e[:, 1]
@@ -129,7 +129,7 @@ def shell(r: BodyRegions, rest_skin: tuple[np.ndarray, np.ndarray], mask: np.nda
         deg = np.maximum(np.asarray(adj.sum(1)).ravel(), 1)[:, None]
         surface = np.flatnonzero(~r.seg["inner"])
         tree = cKDTree(r.vertices[surface])
-        edge = _boundary_vertices(local, len(used))
+        edge = open_edge_vertices(local, len(used))
         start = pts.copy()
         for _ in range(passes):          # Laplacian smoothing, then restore the thickness
             for _ in range(smooth):      # against every body part (toes, the other thigh)
