@@ -29,6 +29,7 @@ from .garment_fit import BodyFreedom, FittedGarment, fit_garments
 from .garment_templates import build_templates
 from .geometry import project
 
+COVER_RINGS = 3      # edge rings of skin around a garment that may not grow through its hem
 ROLE_LABEL = {"top": "upper", "bottom": "lower", "outerwear": "outerwear", "shoes": "shoes",
               "hair": "hair"}
 
@@ -123,6 +124,9 @@ def body_freedom(r: BodyRegions, templates, unrecognised: list[str], edges: torc
     for t in templates:
         for piece in t.pieces:
             covered[piece.hides] = True
+            covered[piece.anchor] = True
+    for _ in range(COVER_RINGS):           # and the skin along its edges, which shows
+        covered[r.faces[covered[r.faces].any(1)].ravel()] = True
     for label in unrecognised:
         covered &= ~fallback_region(r, label)
     hi = np.where(covered, 0.0, MAX_OUT)

@@ -201,6 +201,10 @@ def _settle(templates, params, slices, regions: BodyRegions, body_offsets: np.nd
             values[name] = [round(float(x), 4) for x in params[sl]]
         v = push_outside(v, body_v, body_n, 0.003, candidates=surface,
                          tree=body_tree).astype(np.float64)
+        # and outside the skin it is bound to (near an ear the nearest skin is another)
+        a = piece.anchor
+        v += body_n[a] * np.clip(0.003 - ((v - body_v[a]) * body_n[a]).sum(1), 0.0,
+                                 None)[:, None]
         for under in out:                          # over the garments already on
             if t.role in NOT_STACKED or under.template.role in NOT_STACKED:
                 continue
