@@ -99,28 +99,34 @@ def _shell_modes(r: BodyRegions, piece: GarmentPiece, prefix: str, limb: str,
         mine = (r.vertices[a, 0] * sign > 0).astype(float)
         ctrl = (w_limb * mine)[:, None] * hat(along[a] / max(limb_end, 1e-3), limb_knots)
         modes.append(Mode(f"{prefix}.{limb}.{side}", n, ctrl, limb_hi))
+        if limb == "leg":      # a wide leg hangs off the outer thigh, not into the gap
+            out = np.zeros_like(n)
+            out[:, 0] = sign
+            modes.append(Mode(f"{prefix}.{limb}.{side}.out", out, ctrl, limb_hi,
+                              bounded_by=-1))
     return modes
 
 
 def _skirt_modes(piece: GarmentPiece, around: int, hi: float) -> list[Mode]:
-    """Radial growth of each ring about its own centre (hat-blended over a few knots down the
-    skirt) and a sideways shift no larger than it: a skirt flares and may swing left/right,
-    and stays round where the photo cannot see. The length stretches the rings down (or up)
-    in proportion to their drop, so the hem finds the photo's."""
+    """Rings grow about their own centres: by one amount all down the skirt, plus a flare
+    that only ever widens towards the hem (increments, hat-blended over a few knots: cloth
+    hangs, it never tucks in), so the skirt stays round where the photo cannot see. The
+    length stretches the rings down (or up) in proportion to their drop, so the hem finds
+    the photo's."""
     v = piece.vertices.astype(np.float64)
     rows = len(v) // around
     grid = v.reshape(rows, around, 3)
     out = np.zeros((rows, around, 3))
     out[:, :, :2] = grid[:, :, :2] - grid[:, :, :2].mean(1, keepdims=True)
     out /= np.maximum(np.linalg.norm(out, axis=2, keepdims=True), 1e-9)
+    out = out.reshape(-1, 3)
     t = np.repeat(np.linspace(0.0, 1.0, rows), around)
-    ctrl = hat(t, int(np.clip(round(rows / 3), 3, 8)))
-    side = np.zeros((len(v), 3))
-    side[:, 0] = 1.0
+    knots = hat(t, int(np.clip(round(rows / 3), 3, 8)))
+    flare = np.cumsum(knots[:, ::-1], axis=1)[:, ::-1][:, 1:]   # knot k and all below it
     down = np.zeros((len(v), 3))
     down[:, 2] = -1.0
-    return [Mode("skirt.radial", out.reshape(-1, 3), ctrl, hi),
-            Mode("skirt.side", side, ctrl, hi, bounded_by=-1),
+    return [Mode("skirt.radial", out, np.ones((len(v), 1)), hi),
+            Mode("skirt.flare", out, flare, hi / 2, lo=0.0),
             Mode("skirt.length", down, t[:, None], 0.25, lo=-0.1)]
 
 
