@@ -99,11 +99,17 @@ def _reconstruct(path: Path, stem: str, args) -> tuple[RiggedAvatar | None, str 
 
 
 def write_camera_space(avatar: RiggedAvatar, out: Path, stem: str) -> dict[str, str]:
-    """NAME.posed.ply + NAME.camera.json in the photo's OpenCV camera frame."""
+    """NAME.posed.ply (body and garments as one mesh) + NAME.camera.json in the photo's
+    OpenCV camera frame."""
     from ..fit.posing import camera_from_world, posed_joints, posed_vertices, to_camera
     cam_from_world = camera_from_world(avatar)
-    verts = to_camera(posed_vertices(avatar), cam_from_world).astype(np.float32)
-    faces = avatar.layers[0].faces
+    # the clothed person: the body and its garment layers (face parts are inside the head)
+    keep = [i for i, lay in enumerate(avatar.layers)
+            if i == 0 or lay.role in ("top", "bottom", "outerwear", "shoes", "hair")]
+    starts = np.cumsum([0] + [len(avatar.layers[i].vertices) for i in keep])
+    verts = to_camera(np.concatenate([posed_vertices(avatar, i) for i in keep]),
+                      cam_from_world).astype(np.float32)
+    faces = np.concatenate([avatar.layers[i].faces + s for i, s in zip(keep, starts)])
     ply = out / f"{stem}.posed.ply"
     write_ply(ply, verts, faces)
     cam = avatar.camera
