@@ -2,9 +2,10 @@
 [--json]`.
 
 Per photo: DIR/NAME.doppel (the avatar, posed as in the photo, with its camera). With
---camera-space also NAME.posed.ply (posed clothed mesh in the photo's camera frame: OpenCV
-axes x right, y down, z forward, metres) and NAME.camera.json (fx fy cx cy width height in
-pixels of the original photo, and named joints in the same frame). --json prints one JSON line
+--camera-space also NAME.posed.ply (the posed mesh of every layer: body, garments, hair, shoes;
+not the face parts; in the photo's camera frame: OpenCV axes x right, y down, z forward,
+metres) and NAME.camera.json (fx fy cx cy width height in pixels of the original photo, named
+joints in the same frame, each layer's face range in the PLY). --json prints one JSON line
 per photo with per-stage timings and warnings. Exit status 1 when any photo failed.
 """
 
@@ -99,19 +100,24 @@ def _reconstruct(path: Path, stem: str, args) -> tuple[RiggedAvatar | None, str 
 
 
 def write_camera_space(avatar: RiggedAvatar, out: Path, stem: str) -> dict[str, str]:
-    """NAME.posed.ply + NAME.camera.json in the photo's OpenCV camera frame."""
-    from ..fit.posing import camera_from_world, posed_joints, posed_vertices, to_camera
-    cam_from_world = camera_from_world(avatar)
-    verts = to_camera(posed_vertices(avatar), cam_from_world).astype(np.float32)
-    faces = avatar.layers[0].faces
+    """NAME.posed.ply (every layer but the face parts, posed) + NAME.camera.json in the photo's
+    OpenCV camera frame; camera.json lists which face range of the PLY each layer is."""
+    from ..fit import posing
+    cam_from_world = posing.camera_from_world(avatar)
+    verts, faces, owner = posing.camera_space_mesh(avatar)
     ply = out / f"{stem}.posed.ply"
-    write_ply(ply, verts, faces)
+    write_ply(ply, verts.astype(np.float32), faces)
     cam = avatar.camera
-    joints = {k: [round(float(x), 5) for x in to_camera(v[None], cam_from_world)[0]]
-              for k, v in posed_joints(avatar).items()}
+    joints = {k: [round(float(x), 5) for x in posing.to_camera(v[None], cam_from_world)[0]]
+              for k, v in posing.posed_joints(avatar).items()}
+    layers = []
+    for i in dict.fromkeys(owner.tolist()):         # layers stay contiguous, in avatar order
+        rows = np.flatnonzero(owner == i)
+        layers.append({"role": avatar.layers[i].role, "name": avatar.layers[i].name,
+                       "faces": [int(rows[0]), int(rows[-1]) + 1]})
     info = {"fx": cam.fx, "fy": cam.fy, "cx": cam.cx, "cy": cam.cy, "width": cam.width,
             "height": cam.height, "frame": "opencv (x right, y down, z forward), metres",
-            "joints": joints}
+            "joints": joints, "layers": layers}
     cam_json = out / f"{stem}.camera.json"
     cam_json.write_text(json.dumps(info, indent=1))
     return {"posed_ply": str(ply), "camera_json": str(cam_json)}
