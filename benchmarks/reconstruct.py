@@ -97,34 +97,11 @@ def save_overlay(path: Path, rgb: np.ndarray, sil: np.ndarray, target: np.ndarra
 
 
 def save_four_views(path: Path, avatar, size: int = 384) -> None:
-    """Front, left, back, right orthographic renders of the posed, textured avatar."""
-    from backend.fit.posing import posed_vertices
-    from backend.raster import rasterize
-    v = posed_vertices(avatar)
-    lay = avatar.layers[0]
-    tex = np.asarray(Image.open(__import__("io").BytesIO(lay.texture)).convert("RGB"))
-    th, tw = tex.shape[:2]
-    centre = 0.5 * (v.min(0) + v.max(0))
-    extent = float((v.max(0) - v.min(0)).max()) * 1.08
-    panels = []
-    for angle in (0.0, 90.0, 180.0, 270.0):     # camera orbiting the avatar, starting at -Y
-        a = np.radians(angle)
-        right = np.array([np.cos(a), np.sin(a), 0.0])
-        toward = np.array([-np.sin(a), np.cos(a), 0.0])    # from the avatar to the camera: -Y
-        toward = -toward
-        p = v - centre
-        x = p @ right
-        y = -p[:, 2]
-        depth = -(p @ toward)
-        pix = np.stack([(x / extent + 0.5) * size, (y / extent + 0.5) * size], 1)
-        ras = rasterize(pix, lay.faces, size, size, depth=depth)
-        img = np.full((size, size, 3), 235, np.uint8)
-        hit = ras.face >= 0
-        uv = np.einsum("nk,nkd->nd", ras.bary[hit], lay.uvs[ras.face[hit]])
-        tx = np.clip((uv[:, 0] * tw).astype(int), 0, tw - 1)
-        ty = np.clip(((1 - uv[:, 1]) * th).astype(int), 0, th - 1)
-        img[hit] = tex[ty, tx]
-        panels.append(img)
+    """Front, side, back, other side orthographic renders of the posed avatar, every layer
+    with its texture, turned about world up from the photo camera's direction."""
+    from avatar_sheet import CameraScene
+    scene = CameraScene(avatar)
+    panels = [scene.turned(a, size, size) for a in (0.0, 90.0, 180.0, 270.0)]
     Image.fromarray(np.concatenate(panels, axis=1)).save(path)
 
 
@@ -191,8 +168,7 @@ def main() -> int:
             dbg = rec.debug
             save_overlay(out / f"{path.stem}.overlay.png", dbg["photo"].rgb, dbg["silhouette"],
                          dbg["target"])
-            if av.layers[0].texture is not None:
-                save_four_views(out / f"{path.stem}.views.png", av)
+            save_four_views(out / f"{path.stem}.views.png", av)
         if not args.no_sheet:
             tm = (np.asarray(Image.open(true_mask).convert("L")) > 127
                   if true_mask.exists() else None)
