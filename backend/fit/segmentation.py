@@ -168,15 +168,17 @@ def label_pixels(rgb, target, keypoints, visibility, verts, faces, intrinsics,
 
 
 def _face_box(keypoints, visibility) -> tuple[np.ndarray, float] | None:
-    """(centre, eye distance) of a visible face, from MediaPipe's eye and mouth points."""
-    if visibility[[0, 2, 5]].min() < 0.5:
+    """(centre, size) of a visible face from MediaPipe's eye, ear and mouth points; size is
+    about the eye-to-eye distance of a frontal face, kept from collapsing when it turns."""
+    if visibility[[0, 2, 5, 9, 10]].min() < 0.5:
         return None
-    eyes = keypoints[[2, 5]]
-    d = float(np.linalg.norm(eyes[0] - eyes[1]))
+    eyes, mouth = keypoints[[2, 5]].mean(0), keypoints[[9, 10]].mean(0)
+    d = max(float(np.linalg.norm(keypoints[2] - keypoints[5])),
+            0.5 * float(np.linalg.norm(keypoints[7] - keypoints[8])),
+            1.1 * float(np.linalg.norm(eyes - mouth)))
     if d < 2.0:
         return None
-    mouth = keypoints[[9, 10]].mean(0)
-    return 0.5 * (eyes.mean(0) + mouth), d
+    return 0.5 * (eyes + mouth), d
 
 
 def _skin_colour(lab, part, keypoints, visibility) -> np.ndarray:
@@ -230,9 +232,9 @@ def _classify(lab, part, target, skin, keypoints, visibility, h, w) -> np.ndarra
         "skin": skin_like & ~np.isin(pp, (P["chest"], P["pelvis"])),
         "face": skin_like & face_area,
         "hair": (pp == P["head"]) & ~face_area & not_skin,
-        "upper": (pp == P["chest"]) & not_skin,
-        "lower": (pp == P["leg"]) & not_skin,
-        "shoes": (pp == P["foot"]) & not_skin,
+        "upper": _cloth_seeds(x, pp == P["chest"], skin, not_skin),
+        "lower": _cloth_seeds(x, pp == P["leg"], skin, not_skin),
+        "shoes": _cloth_seeds(x, pp == P["foot"], skin, not_skin),
     }
     labels = np.zeros(n, np.uint8)
     for _ in range(2):
@@ -258,9 +260,33 @@ def _classify(lab, part, target, skin, keypoints, visibility, h, w) -> np.ndarra
         labels = score.argmax(1).astype(np.uint8)
         seeds = {name: labels == L[name] for name in ("skin", "hair", "upper", "lower", "shoes")}
         seeds["skin"] |= labels == L["face"]
+    # Hair away from the head is hair only where it hangs from the head's hair (a dark stripe
+    # or shadow on the chest is not): others take their best other label.
+    hair = np.zeros((h, w), np.uint8)
+    hair[idx] = labels == L["hair"]
+    _, comp = cv2.connectedComponents(hair, connectivity=8)
+    on_head = np.unique(comp[idx][(labels == L["hair"]) & (pp == P["head"])])
+    loose = (labels == L["hair"]) & ~np.isin(comp[idx], on_head[on_head > 0])
+    score[:, L["hair"]] = -np.inf
+    labels[loose] = score[loose].argmax(1)
     out = np.zeros((h, w), np.uint8)
     out[idx] = labels
     return _majority(out, target)
+
+
+def _cloth_seeds(x, region, skin, not_skin, apart: float = 6.0) -> np.ndarray:
+    """Seed pixels of the cloth a body region mostly shows: the region's median colour, when
+    it is apart from the skin's (a pale shirt on pale skin still is), and the pixels nearer
+    to it than to the skin; else only the region's clearly-not-skin pixels."""
+    if region.sum() < 20:
+        return region & not_skin
+    weight = np.array([0.5, 1.0, 1.0], np.float32)          # lightness: shading, less trust
+    cloth = np.median(x[region], axis=0)
+    if np.linalg.norm((cloth - skin) * weight) < apart:
+        return region & not_skin
+    nearer = np.linalg.norm((x - cloth) * weight, axis=1) < np.linalg.norm((x - skin) * weight,
+                                                                           axis=1)
+    return region & (nearer | not_skin)
 
 
 def _majority(labels: np.ndarray, target: np.ndarray, size: int = 5) -> np.ndarray:
@@ -318,14 +344,14 @@ def _segment_distance(points: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.nd
     return np.linalg.norm(points - (a + t[:, None] * d), axis=1)
 
 
-def overlay(seg: Segmentation, alpha: float = 0.55) -> np.ndarray:
+def overlay(rgb: np.ndarray, labels: np.ndarray, alpha: float = 0.55) -> np.ndarray:
     """(H, W + legend, 3) uint8: label colours blended over the photo, legend on the right."""
-    rgb = seg.rgb.astype(np.float32)
-    col = PALETTE[seg.labels].astype(np.float32)
-    person = (seg.labels > 0)[..., None]
+    rgb = rgb.astype(np.float32)
+    col = PALETTE[labels].astype(np.float32)
+    person = (labels > 0)[..., None]
     img = np.where(person, (1 - alpha) * rgb + alpha * col, 0.5 * rgb).astype(np.uint8)
     # Label borders in black so neighbouring regions read apart.
-    edge = cv2.morphologyEx(seg.labels, cv2.MORPH_GRADIENT, np.ones((3, 3), np.uint8)) > 0
+    edge = cv2.morphologyEx(labels, cv2.MORPH_GRADIENT, np.ones((3, 3), np.uint8)) > 0
     img[edge] = 0
     h = img.shape[0]
     legend = np.full((h, 130, 3), 255, np.uint8)
@@ -335,3 +361,9 @@ def overlay(seg: Segmentation, alpha: float = 0.55) -> np.ndarray:
         cv2.putText(legend, name, (28, y + 12), cv2.FONT_HERSHEY_SIMPLEX, 0.45, (0, 0, 0), 1,
                     cv2.LINE_AA)
     return np.concatenate([img, legend], axis=1)
+
+
+def overlay_png(rgb: np.ndarray, labels: np.ndarray) -> bytes:
+    """The overlay as PNG file bytes (--debug's NAME.segmentation.png)."""
+    _, buf = cv2.imencode(".png", overlay(rgb, labels)[..., ::-1])
+    return buf.tobytes()
