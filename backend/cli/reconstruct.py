@@ -1,12 +1,14 @@
 """`doppel reconstruct PHOTO... --out DIR [--server ADDR] [--body-model M] [--camera-space]
-[--json]`.
+[--json] [--debug]`.
 
 Per photo: DIR/NAME.doppel (the avatar, posed as in the photo, with its camera). With
 --camera-space also NAME.posed.ply (the posed mesh of every layer: body, garments, hair, shoes;
 not the face parts; in the photo's camera frame: OpenCV axes x right, y down, z forward,
 metres) and NAME.camera.json (fx fy cx cy width height in pixels of the original photo, named
 joints in the same frame, each layer's face range in the PLY). --json prints one JSON line
-per photo with per-stage timings and warnings. Exit status 1 when any photo failed.
+per photo with per-stage timings and warnings. --debug (local mode) also writes
+NAME.segmentation.png: the photo's pixel labels (backend.fit.segmentation.PALETTE, legend on
+the right) blended over the photo. Exit status 1 when any photo failed.
 """
 
 from __future__ import annotations
@@ -39,16 +41,22 @@ def add_parser(sub) -> None:
     p.add_argument("--camera-space", action="store_true",
                    help="also write NAME.posed.ply and NAME.camera.json in the photo's camera")
     p.add_argument("--json", action="store_true", help="one JSON line per photo on stdout")
+    p.add_argument("--debug", action="store_true",
+                   help="also write NAME.segmentation.png (labels over the photo; local mode)")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     failures = 0
+    if args.debug and args.server:
+        print("doppel: note: --debug needs the local mode (no --server); no debug images "
+              "are written", file=sys.stderr)
     for photo in args.photos:
         path = Path(photo)
         stem = safe_stem(path.stem)
         start = time.perf_counter()
-        avatar, error = _reconstruct(path, stem, args)
+        debug: dict = {}
+        avatar, error = _reconstruct(path, stem, args, debug)
         record = {"photo": str(path), "ok": avatar is not None,
                   "total_s": round(time.perf_counter() - start, 3)}
         if avatar is None:
@@ -64,6 +72,10 @@ def run(args: argparse.Namespace) -> int:
                           focal=avatar.metadata.get("camera_focal"))
             if args.camera_space:
                 record.update(write_camera_space(avatar, Path(args.out), stem))
+            if "segmentation_png" in debug:
+                png = Path(args.out) / f"{stem}.segmentation.png"
+                png.write_bytes(debug["segmentation_png"])
+                record["segmentation_png"] = str(png)
             if not args.json:
                 print(out)
                 for w in record["warnings"]:
@@ -73,7 +85,8 @@ def run(args: argparse.Namespace) -> int:
     return 1 if failures else 0
 
 
-def _reconstruct(path: Path, stem: str, args) -> tuple[RiggedAvatar | None, str | None]:
+def _reconstruct(path: Path, stem: str, args,
+                 debug: dict) -> tuple[RiggedAvatar | None, str | None]:
     try:
         data = path.read_bytes()
     except OSError as exc:
@@ -94,7 +107,8 @@ def _reconstruct(path: Path, stem: str, args) -> tuple[RiggedAvatar | None, str 
     from ..errors import JobInputError
     from ..jobs import JobContext, get_job
     try:
-        return get_job("reconstruct")(params, inputs, JobContext("local", report=report)), None
+        ctx = JobContext("local", report=report, debug=debug if args.debug else None)
+        return get_job("reconstruct")(params, inputs, ctx), None
     except JobInputError as exc:
         return None, str(exc)
 

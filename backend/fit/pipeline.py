@@ -33,9 +33,11 @@ from .clothing import fit_offsets
 from .focal import choose_focal
 from .expression import set_photo_expression
 from .geometry import project
+from .outfit import outfit_dict, recognise_outfit
 from .posing import posed_vertices
 from ..raster import mask_iou, rasterize
 from .rigs import fit_rig
+from .segmentation import segment_photo
 
 QUALITY = {   # body iterations, clothing iterations (0: body only), silhouette grid, texture
     "fast": (70, 0, 112, 512),
@@ -109,6 +111,9 @@ def _reconstruct(data: bytes, name: str, quality: str, progress: Progress,
     fit = BodyFitter(rig).fit(obs, target.astype(np.float32), cam, iters=body_iters, grid=grid,
                               progress=lambda x: progress("fit body", 0.1 + 0.5 * x))
     lap("fit_body")
+    seg = segment_photo(photo.rgb, target, obs, rig, fit)
+    outfit = recognise_outfit(seg)
+    lap("segment")
     progress("fit clothing", 0.6)
     with torch.no_grad():
         deltas = rig.deltas(fit.rest, fit.global_rot, fit.translation, fit.bone_rotvecs)
@@ -157,11 +162,13 @@ def _reconstruct(data: bytes, name: str, quality: str, progress: Progress,
              "height_m": round(_body_height(fit.rest), 4)}
     avatar.metadata["fit"] = dict(stats)
     avatar.metadata["camera_focal"] = focal.as_dict()
+    avatar.metadata["outfit"] = outfit_dict(outfit)
     avatar.metadata["timings"] = dict(timings)
     progress("done", 1.0)
     return Reconstruction(avatar, timings, stats, warnings,
                           debug={"photo": photo, "obs": obs, "silhouette": sil, "target": target,
                                  "texture": baked, "focal": focal,
+                                 "segmentation": seg.labels, "outfit": outfit,
                                  **_bone_heads(rig, bone_poses)})
 
 
