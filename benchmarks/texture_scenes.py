@@ -1,8 +1,8 @@
 """Layered scenes to bake textures on, from devset_clothed's exact ground truth: the true
 posed Anny body under the clothes (its own UVs, rest shape from the phenotype), garment layers
 built with backend/garments on that body (a skirt ring for skirts and dresses, a shell for
-coats) and refitted onto the posed body, and a segmentation of the photo from the true clothed
-mesh. Used by benchmarks/texture_back.py and tests/test_layer_bake.py.
+coats, sleeveless like the devset's) and refitted onto the posed body, and a segmentation of
+the photo from the true clothed mesh. Used by benchmarks/texture_back.py and tests/test_layer_bake.py.
 
 The devset paints tights, shirts and shoes on the body and adds one garment mesh; that garment,
 whatever its type, is labelled "outerwear" here so the painted tights (labelled "lower") stay
@@ -57,7 +57,7 @@ def _garment_pieces(r, rest, meta: dict):
     if g == "coat":
         skin = (rest.skin_indices, rest.skin_weights)
         hem = max(z["hip"] - 0.07, z["crotch"] + 0.06)
-        return [shells.shell(r, skin, shells.top_mask(r, 0.97, hem), max(margin, JACKET_T))]
+        return [shells.shell(r, skin, shells.top_mask(r, 0.1, hem), max(margin, JACKET_T))]
     return []
 
 

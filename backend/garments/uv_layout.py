@@ -30,7 +30,7 @@ def shell_uvs(piece: GarmentPiece, body_faces: np.ndarray, body_uvs: np.ndarray
         return None
     src = np.asarray(piece.hides)[piece.faces]                          # body vertex triples
     n = int(body_faces.max()) + 1
-    key = lambda f: (f[:, 0].astype(np.int64) * n + f[:, 1]) * n + f[:, 2]  # noqa: E731
+    key = lambda f: (f[:, 0].astype(np.int64) * n + f[:, 1]) * n + f[:, 2]
     order = np.argsort(key(body_faces))
     keys = key(body_faces)[order]
     want = key(src)

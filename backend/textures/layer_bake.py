@@ -9,8 +9,7 @@ the camera did not see from the seen side of the same layer, with no seam where 
    angles to 1 facing the camera: grazing samples are smeared and mix in the background.
 3. Completion C for every texel, from seen texels of the same layer, first that applies: the
    left/right mirror point (same side of the body); the other side at the same rest (x, z)
-   (front <-> back, so stripes and hems continue round); the nearest seen texels in 3D; for
-   the body's head behind the ears, the hair colour (the back of a head is hair).
+   (front <-> back, so stripes and hems continue round); for the body's head behind the ears, the hair colour (the back of a head is hair).
 4. Blending (Poisson, on the mesh): the offset S - C on seen vertices is interpolated
    harmonically over the unseen ones (Laplace on the mesh graph, so UV cuts do not matter)
    and added to C; seen texels blend into it by their view weight. Where seen meets
@@ -26,7 +25,7 @@ import cv2
 import numpy as np
 import scipy.sparse as sp
 from scipy.sparse.csgraph import connected_components
-from scipy.sparse.linalg import spsolve, splu
+from scipy.sparse.linalg import splu, spsolve
 from scipy.spatial import cKDTree
 
 from ..imageio.png import png_bytes
@@ -41,10 +40,11 @@ COMPLETE_SIZE = 512    # atlas size at which unseen texels are completed (then u
 MIRROR_TOL = 0.015     # metres between a texel's mirror point and the seen texel we copy
 BACK_TOL = 0.04        # metres in rest (x, z) for the front/back copy
 BACK_K = 6             # texels averaged per front/back copy: stripes survive, noise does not
-NEAR_K = 16            # texels averaged by the nearest-in-3D fallback
 FACING_MIN = 0.3       # cosine to the view ray below which a texel counts as unseen
 FACING_FULL = 0.6      # ... at and above which the photo's colour is taken unblended
 LOWPASS_M = 0.06       # metres: colour variations wider than this are light, not pattern
+DARK = 8.0             # sRGB offset of the pattern ratio: dark cloth keeps a faint pattern
+PATTERN_MAX = 2.5      # a pattern brightens or darkens its smooth colour at most this much
 SELF_TOL = 0.02        # metres: the layer's own surface nearer than this does not occlude
 
 
@@ -88,7 +88,7 @@ class LayerBake(BakedTexture):
     source: np.ndarray = field(default=None)    # (S, S) int8 completion kind (see SOURCES)
 
 
-SOURCES = ("seen", "mirror", "front_back", "nearest", "hair", "none")
+SOURCES = ("seen", "mirror", "front_back", "blend", "hair", "none")
 
 
 def scene_raster(view: View, meshes: list[LayerMesh]) -> tuple[Raster, np.ndarray]:
@@ -219,15 +219,18 @@ def _complete(view: View, layer: LayerMesh, tx: _Texels, seen_rgb: np.ndarray,
         if mir.any():
             off = _harmonic(layer, tx, seen_rgb - comp, weight * mir)
             fill = mir & (weight < 1)
-            known_rgb[fill] = ((weight[fill, None] * seen_rgb[fill]
-                                + (1 - weight[fill, None]) * (comp[fill] + off[fill])))
+            known_rgb[fill] = (weight[fill, None] * seen_rgb[fill]
+                                + (1 - weight[fill, None]) * (comp[fill] + off[fill]))
             known_w[fill] = 1.0
-        # Stage 2, the rest: the front/back copy's pattern (its colour minus its smooth
-        # colour, so the lit front is no blotch on the back) on the known colours continued
+        # Stage 2, the rest: the front/back copy's pattern (its colour over its smooth
+        # colour, so the lit front is no blotch on the back; a ratio stays dark on black) on the known colours continued
         # harmonically over the unknown part (mean matched where they meet: no seam).
         detail = _pattern(layer, tx, comp, source, kinds=(2,) if mir.any() else (1, 2))
         blend = _harmonic(layer, tx, known_rgb, known_w)
-        comp = np.where((source == 4)[:, None], comp, detail + blend)  # hair: its colour
+        # never darker or brighter than both colours it is made of (no black specks)
+        lo, hi = np.minimum(blend, comp), np.maximum(blend, comp)
+        made = np.clip((blend + DARK) * detail - DARK, lo, hi)
+        comp = np.where((source == 4)[:, None], comp, made)            # hair: its colour
         comp[mir] = known_rgb[mir]
         seen_rgb, weight = known_rgb, known_w
     else:
@@ -246,8 +249,8 @@ def _complete(view: View, layer: LayerMesh, tx: _Texels, seen_rgb: np.ndarray,
 def _copy_sources(tx: _Texels, rgb: np.ndarray, src: np.ndarray, comp: np.ndarray,
                   source: np.ndarray) -> None:
     """For every texel, the colour of the corresponding seen texel(s): mirror, then the other
-    side at the same rest (x, z), then the nearest in 3D. A texel's own colour is never its
-    source (seen texels get one too: the Poisson step needs S - C on them)."""
+    side at the same rest (x, z); kind 3 where neither applies. A texel's own colour is
+    never its source (seen texels get one too: the Poisson step needs S - C on them)."""
     q = tx.q
     todo = np.ones(len(q), bool)
     tree = cKDTree(q[src])
@@ -272,12 +275,7 @@ def _copy_sources(tx: _Texels, rgb: np.ndarray, src: np.ndarray, comp: np.ndarra
         comp[ids] = avg[good]
         source[ids] = 2
         todo[ids] = False
-    if todo.any():
-        k = min(NEAR_K, src.size)
-        _, near = tree.query(q[todo], k=k)
-        near = near.reshape(-1, k)
-        comp[todo] = rgb[src[near]].mean(1)
-        source[todo] = 3
+    source[todo] = 3        # no copy: the harmonic blend of the seen colours alone
 
 
 def _hair_behind(view: View, tx: _Texels, rgb: np.ndarray, seen: np.ndarray, head_z: float,
@@ -341,8 +339,8 @@ def _to_texels(tx: _Texels, vertex_values: np.ndarray) -> np.ndarray:
 
 def _pattern(layer: LayerMesh, tx: _Texels, values: np.ndarray, source: np.ndarray,
              kinds: tuple[int, ...]) -> np.ndarray:
-    """(N, 3) ``values`` minus their smooth part over LOWPASS_M metres on the mesh, for texels
-    whose source is one of ``kinds`` (0 elsewhere): the pattern (stripes, checks, folds)
+    """(N, 3) ``values`` over their smooth part over LOWPASS_M metres on the mesh, for texels
+    whose source is one of ``kinds`` (1 elsewhere): the pattern (stripes, checks, folds)
     without the light, which copied from the lit front would be a blotch on the back.
     Smoothing is normalised per kind, (M_k + lam L) x = M_k c, so neighbouring texels from
     another source do not bleed in."""
@@ -351,7 +349,7 @@ def _pattern(layer: LayerMesh, tx: _Texels, values: np.ndarray, source: np.ndarr
     edge = float(np.median(np.linalg.norm(edges, axis=-1)))
     lam = (LOWPASS_M / max(edge, 1e-4)) ** 2
     lap = _vertex_graph(layer.faces, nv)
-    out = np.zeros_like(values)
+    out = np.ones_like(values)
     for k in kinds:
         sel = source == k
         if not sel.any():
@@ -362,7 +360,8 @@ def _pattern(layer: LayerMesh, tx: _Texels, values: np.ndarray, source: np.ndarr
         num = solve(v * m[:, None])
         den = solve(m)
         low = num / np.maximum(den, 1e-6)[:, None]
-        out[sel] = values[sel] - _to_texels(tx, low)[sel]
+        ratio = (values[sel] + DARK) / (_to_texels(tx, low)[sel] + DARK)
+        out[sel] = np.clip(ratio, 1 / PATTERN_MAX, PATTERN_MAX)
     return out
 
 
@@ -387,3 +386,17 @@ def _harmonic(layer: LayerMesh, tx: _Texels, target: np.ndarray, weight: np.ndar
         reached = np.isin(comp_id, comp_id[fixed])
         out[~reached] = np.average(val[fixed], axis=0, weights=sw[fixed])  # nothing seen
     return _to_texels(tx, out)
+
+
+def bake_avatar_layers(view: View, layers: list[LayerMesh], sizes: dict[str, int] | None = None
+                       ) -> dict[str, LayerBake]:
+    """Bake every layer that has UVs against one exact raster of all of them: {name: bake}.
+    sizes: texture size per layer name (default 1024 for the body, 512 for the others)."""
+    scene = scene_raster(view, layers)
+    out = {}
+    for i, lay in enumerate(layers):
+        if lay.uvs is None:
+            continue
+        size = (sizes or {}).get(lay.name, 1024 if lay.head_z is not None else 512)
+        out[lay.name] = bake_layer(view, lay, size=size, scene=scene, index=i)
+    return out

@@ -1,5 +1,10 @@
-"""Bake a photo onto Anny's UV atlas and complete what the camera did not see.
+"""Bake a photo onto Anny's UV atlas: the body layer's texture.
 
+`bake_photo_texture` routes the body through layer_bake.py (seen texels from the photo, the
+unseen back completed from the seen side with harmonic blending, so no seam at the silhouette
+line). The shared pieces live here: the UV atlas raster, bilinear sampling, pull-push fill.
+
+`bake_front_copy` is the previous method, kept for benchmarks/texture_back.py to compare with:
 1. Every texel inside a UV triangle gets its surface point (barycentric on the posed mesh).
 2. Seen texels: the point projects inside the person mask, faces the camera and passes a
    depth test against an exact raster of the posed mesh -> bilinear sample of the photo.
@@ -57,11 +62,27 @@ COMPLETE_SIZE = 512   # atlas size at which unseen texels are completed (then up
 
 def bake_photo_texture(photo: np.ndarray, mask: np.ndarray, posed: np.ndarray,
                        rest: np.ndarray, faces: np.ndarray, uvs: np.ndarray, f: float,
-                       cx: float, cy: float, head_z: float, size: int = SIZE) -> BakedTexture:
+                       cx: float, cy: float, head_z: float, size: int = SIZE,
+                       labels: np.ndarray | None = None,
+                       occluders: list | None = None) -> BakedTexture:
     """photo (h, w, 3) uint8 and mask (h, w) bool at working resolution; posed (V, 3) camera
     frame (OpenCV, metres) and rest (V, 3) model space (Z up) vertices; faces (F, 3); uvs
     (F, 3, 2); intrinsics in working pixels; head_z: rest height (model space) above which
-    texels belong to the head.
+    texels belong to the head. labels: optional (h, w) segmentation (layer_bake.SEGMENT_LABELS
+    indices); occluders: optional layer_bake.LayerMesh garments over the body (the body then
+    takes only skin, face and hair pixels)."""
+    from .layer_bake import LayerMesh, View, bake_layer
+    view = View(photo, mask, f, f, cx, cy, labels)
+    own = ("skin", "face", "hair") if labels is not None and occluders else ()
+    body = LayerMesh(posed, faces, uvs, rest, own, head_z=head_z, name="body",
+                     mirror_colours=True)
+    return bake_layer(view, body, list(occluders or ()), size=size)
+
+
+def bake_front_copy(photo: np.ndarray, mask: np.ndarray, posed: np.ndarray,
+                    rest: np.ndarray, faces: np.ndarray, uvs: np.ndarray, f: float,
+                    cx: float, cy: float, head_z: float, size: int = SIZE) -> BakedTexture:
+    """The previous bake (module docstring), for comparisons.
 
     Seen texels are sampled at ``size``; completion (symmetry, inpainting) runs on a
     COMPLETE_SIZE atlas and is upsampled: unseen parts are low-detail guesses anyway, and it
