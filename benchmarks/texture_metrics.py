@@ -18,7 +18,7 @@ import numpy as np
 from scipy.spatial import cKDTree
 
 from backend.raster import rasterize
-from backend.textures.photo_bake import uv_atlas
+from backend.textures.atlas import uv_atlas
 
 OFF_DE = 25.0
 OFF_RADIUS = 0.06

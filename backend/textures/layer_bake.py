@@ -30,7 +30,7 @@ from scipy.spatial import cKDTree
 
 from ..imageio.png import png_bytes
 from ..raster import Raster, rasterize
-from .photo_bake import BakedTexture, _bilinear, _pull_push, uv_atlas
+from .atlas import BakedTexture, _bilinear, _pull_push, uv_atlas
 
 # Segmentation label order (backend/garments/outfit.py::SEGMENT_LABELS; textures must not
 # import garments, so the order is repeated here and checked by a test).

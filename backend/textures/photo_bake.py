@@ -18,43 +18,20 @@ line). The shared pieces live here: the UV atlas raster, bilinear sampling, pull
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from functools import lru_cache
-
 import cv2
 import numpy as np
 from scipy.spatial import cKDTree
 
 from ..imageio.png import png_bytes
-from ..raster import Raster, rasterize
+from ..raster import rasterize
+from .atlas import SIZE, BakedTexture, Raster, _bilinear, _pull_push, uv_atlas
+from .layer_bake import LayerMesh, View, bake_layer
 
-SIZE = 1024
+__all__ = ["SIZE", "BakedTexture", "Raster", "bake_front_copy", "bake_photo_texture",
+           "uv_atlas"]
 MIRROR_TOL = 0.015     # metres between a texel's mirror point and the seen texel we copy
 BACK_TOL = 0.04        # metres in rest (x, z) for the front/back copy
 BACK_K = 24            # front texels averaged per back texel
-
-
-@dataclass
-class BakedTexture:
-    png: bytes
-    rgb: np.ndarray            # (S, S, 3) uint8
-    island: np.ndarray         # (S, S) bool: texels inside a UV triangle
-    seen_fraction: float       # of island texels, taken from the photo
-    mirrored_fraction: float   # completed by symmetry
-    inpainted_fraction: float  # completed by inpainting
-
-
-@lru_cache(maxsize=4)
-def _atlas(size: int, uv_key: bytes, n_faces: int) -> Raster:
-    uvs = np.frombuffer(uv_key, dtype=np.float32).reshape(n_faces * 3, 2)
-    pts = np.stack([uvs[:, 0] * size, (1.0 - uvs[:, 1]) * size], axis=1)
-    return rasterize(pts, np.arange(n_faces * 3).reshape(-1, 3), size, size)
-
-
-def uv_atlas(uvs: np.ndarray, size: int = SIZE) -> Raster:
-    """Raster of the UV layout: per texel the face and barycentrics (image row 0 = v 1)."""
-    uvs = np.ascontiguousarray(uvs, dtype=np.float32)
-    return _atlas(size, uvs.tobytes(), uvs.shape[0])
 
 
 COMPLETE_SIZE = 512   # atlas size at which unseen texels are completed (then upsampled)
@@ -71,7 +48,6 @@ def bake_photo_texture(photo: np.ndarray, mask: np.ndarray, posed: np.ndarray,
     texels belong to the head. labels: optional (h, w) segmentation (layer_bake.SEGMENT_LABELS
     indices); occluders: optional layer_bake.LayerMesh garments over the body (the body then
     takes only skin, face and hair pixels)."""
-    from .layer_bake import LayerMesh, View, bake_layer
     view = View(photo, mask, f, f, cx, cy, labels)
     own = ("skin", "face", "hair") if labels is not None and occluders else ()
     body = LayerMesh(posed, faces, uvs, rest, own, head_z=head_z, name="body",
@@ -206,19 +182,6 @@ def _seen_texels(photo, mask, posed, faces, tf, p, f, cx, cy, colours) -> np.nda
     return seen
 
 
-def _bilinear(img: np.ndarray, x: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """Sample (h, w, 3) at float pixel-index coordinates -> (N, 3) float32."""
-    h, w = img.shape[:2]
-    x = np.clip(x, 0, w - 1.001)
-    y = np.clip(y, 0, h - 1.001)
-    x0, y0 = x.astype(int), y.astype(int)
-    fx, fy = (x - x0)[:, None], (y - y0)[:, None]
-    im = img.astype(np.float32)
-    top = im[y0, x0] * (1 - fx) + im[y0, x0 + 1] * fx
-    bot = im[y0 + 1, x0] * (1 - fx) + im[y0 + 1, x0 + 1] * fx
-    return top * (1 - fy) + bot * fy
-
-
 def _inpaint(img: np.ndarray, known: np.ndarray, holes: np.ndarray) -> np.ndarray:
     """Fill ``holes`` from ``known`` texels with OpenCV's Telea inpainting, at half resolution
     when the atlas is large (inpainting time grows with hole area)."""
@@ -236,28 +199,4 @@ def _inpaint(img: np.ndarray, known: np.ndarray, holes: np.ndarray) -> np.ndarra
                     cv2.INTER_NEAREST).astype(np.float32)
     out = img.copy()
     out[holes] = up[holes]
-    return out
-
-
-def _pull_push(img: np.ndarray, known: np.ndarray) -> np.ndarray:
-    """Fill every unknown texel with a smooth extrapolation of the known ones (image pyramid:
-    average down known values, then fill unknowns from the coarser level on the way up)."""
-    if known.all():
-        return img
-    levels = [(img * known[..., None], known.astype(np.float32))]
-    while min(levels[-1][1].shape) > 1:
-        c, wgt = levels[-1]
-        hh, ww = (c.shape[0] + 1) // 2, (c.shape[1] + 1) // 2
-        c = cv2.resize(c, (ww, hh), interpolation=cv2.INTER_AREA)
-        wgt = cv2.resize(wgt, (ww, hh), interpolation=cv2.INTER_AREA)
-        levels.append((c, wgt))
-    c, wgt = levels[-1]
-    fill = c / np.maximum(wgt[..., None], 1e-8)
-    for c, wgt in reversed(levels[:-1]):
-        up = cv2.resize(fill, (c.shape[1], c.shape[0]), interpolation=cv2.INTER_LINEAR)
-        cur = c / np.maximum(wgt[..., None], 1e-8)
-        a = np.clip(wgt, 0, 1)[..., None]
-        fill = a * cur + (1 - a) * up
-    out = img.copy()
-    out[~known] = fill[~known]
     return out
