@@ -94,3 +94,24 @@ def test_body_under_the_coat_takes_no_coat_colour(scenes):
     assert garment_on_body(sc["view"], body, GARMENT_LABEL, bake.seen) < 0.002
     today = garment_on_body(sc["view"], body, GARMENT_LABEL, None)
     assert today > 0.5                   # the check can fail: the previous bake took it
+
+
+def test_dress_uvs_do_not_overlap():
+    """A dress (a top shell on the body atlas plus a skirt ring unrolled about the vertical):
+    its UVs stay inside the unit square and no two triangles share a texel, so every texel
+    of a baked texture belongs to one point of the garment."""
+    from backend.bodies import get_body_model
+    from backend.garments.body_regions import body_regions
+    from backend.garments.uv_layout import layer_uvs
+    from backend.garments.wardrobe import top_pieces
+    from backend.textures.atlas import uv_atlas
+    rest = get_body_model("anny").rest_body({})
+    pieces = top_pieces(body_regions(rest), (rest.skin_indices, rest.skin_weights), "dress",
+                        np.random.default_rng(3))
+    uvs = layer_uvs(pieces, rest.faces, rest.uvs)
+    assert uvs.shape == (sum(len(p.faces) for p in pieces), 3, 2)
+    assert uvs.min() >= 0.0 and uvs.max() <= 1.0
+    e1, e2 = uvs[:, 1] - uvs[:, 0], uvs[:, 2] - uvs[:, 0]
+    area = 0.5 * np.abs(e1[:, 0] * e2[:, 1] - e1[:, 1] * e2[:, 0]).sum()
+    covered = (uv_atlas(uvs, 1024).face >= 0).mean()
+    assert covered > 0.9 * area          # overlapping triangles would cover less than their sum
