@@ -7,7 +7,15 @@ texture coverage; saves overlays (mesh over photo) and 4-view renders for a few 
 
 --devset runs devset_pose and devset_clothed (synthetic, exact 3D truth): MPJPE, PA-MPJPE and
 per-joint errors (mm), focal error (%, and whether EXIF/estimated), body height error (cm),
-IoU vs the true mask, per-stage times (benchmarks/pose_metrics.py).
+IoU vs the true mask, per-stage times (benchmarks/pose_metrics.py). On devset_clothed also the
+clothed-avatar metrics of its README (benchmarks/clothed_metrics.py: front / novel-view IoU,
+Chamfer, outliers; depth-aligned and height-normalised _hn) of the whole dressed avatar (every
+layer), next to the obvious alternative, the true naked body scored the same way; means and a
+table per outfit type. --clothed-only runs just devset_clothed.
+
+Contact sheet (all modes, --no-sheet to skip): per photo OUT/NAME.sheet.png = photo | overlay
+(the dressed avatar through its camera over the photo; yellow outline, red = true mask) | side |
+back (every layer with its own texture), and OUT/contact_sheet_<set>.png with all rows.
 
 Targets (issue 3; 2-core CPU, model warm): total <= 10 s p50; IoU >= 0.93 vs ryota's true
 mask; mean IoU >= 0.93 vs the perception mask; keypoint error <= 2 % of person height.
@@ -45,11 +53,33 @@ def photos_to_run(args) -> list[Path]:
 
 
 def avatar_silhouette(avatar) -> np.ndarray:
-    from backend.fit.posing import posed_vertices, project_to_photo
+    """The whole dressed avatar (every layer but the face parts) through its camera."""
+    from backend.fit.posing import posed_layers, project_to_photo
     from backend.raster import rasterize
-    pix = project_to_photo(avatar, posed_vertices(avatar))
-    return rasterize(pix, avatar.layers[0].faces, avatar.camera.width,
+    verts, tri, _ = posed_layers(avatar)
+    return rasterize(project_to_photo(avatar, verts), tri, avatar.camera.width,
                      avatar.camera.height).mask
+
+
+def clothed_scores(avatar, truth) -> dict:
+    """clothed_metrics of the whole posed avatar in its photo's camera. Doppel's Camera puts
+    pixel centres at i + 0.5, the devset's K at i: hence the half-pixel shift."""
+    from clothed_metrics import clothed_metrics
+
+    from backend.fit.posing import camera_space_mesh
+    verts, tri, _ = camera_space_mesh(avatar)
+    cam = avatar.camera
+    return clothed_metrics(verts, tri, cam.fx, cam.fy, cam.cx - 0.5, cam.cy - 0.5, truth)
+
+
+def write_sheet_row(out: Path, stem: str, avatar, photo_path: Path, true_mask=None,
+                    label: str = ""):
+    from avatar_sheet import sheet_row
+    from PIL import ImageOps
+    row = sheet_row(avatar, ImageOps.exif_transpose(Image.open(photo_path)), true_mask,
+                    label=label)
+    row.save(out / f"{stem}.sheet.png")
+    return row
 
 
 def save_overlay(path: Path, rgb: np.ndarray, sil: np.ndarray, target: np.ndarray) -> None:
@@ -67,34 +97,11 @@ def save_overlay(path: Path, rgb: np.ndarray, sil: np.ndarray, target: np.ndarra
 
 
 def save_four_views(path: Path, avatar, size: int = 384) -> None:
-    """Front, left, back, right orthographic renders of the posed, textured avatar."""
-    from backend.fit.posing import posed_vertices
-    from backend.raster import rasterize
-    v = posed_vertices(avatar)
-    lay = avatar.layers[0]
-    tex = np.asarray(Image.open(__import__("io").BytesIO(lay.texture)).convert("RGB"))
-    th, tw = tex.shape[:2]
-    centre = 0.5 * (v.min(0) + v.max(0))
-    extent = float((v.max(0) - v.min(0)).max()) * 1.08
-    panels = []
-    for angle in (0.0, 90.0, 180.0, 270.0):     # camera orbiting the avatar, starting at -Y
-        a = np.radians(angle)
-        right = np.array([np.cos(a), np.sin(a), 0.0])
-        toward = np.array([-np.sin(a), np.cos(a), 0.0])    # from the avatar to the camera: -Y
-        toward = -toward
-        p = v - centre
-        x = p @ right
-        y = -p[:, 2]
-        depth = -(p @ toward)
-        pix = np.stack([(x / extent + 0.5) * size, (y / extent + 0.5) * size], 1)
-        ras = rasterize(pix, lay.faces, size, size, depth=depth)
-        img = np.full((size, size, 3), 235, np.uint8)
-        hit = ras.face >= 0
-        uv = np.einsum("nk,nkd->nd", ras.bary[hit], lay.uvs[ras.face[hit]])
-        tx = np.clip((uv[:, 0] * tw).astype(int), 0, tw - 1)
-        ty = np.clip(((1 - uv[:, 1]) * th).astype(int), 0, th - 1)
-        img[hit] = tex[ty, tx]
-        panels.append(img)
+    """Front, side, back, other side orthographic renders of the posed avatar, every layer
+    with its texture, turned about world up from the photo camera's direction."""
+    from avatar_sheet import CameraScene
+    scene = CameraScene(avatar)
+    panels = [scene.turned(a, size, size) for a in (0.0, 90.0, 180.0, 270.0)]
     Image.fromarray(np.concatenate(panels, axis=1)).save(path)
 
 
@@ -108,20 +115,23 @@ def main() -> int:
     ap.add_argument("--body-model", default="anny", help="anny, or smpl/smplh/smplx if installed")
     ap.add_argument("--devset", action="store_true",
                     help="3D pose/focal/height numbers on devset_pose and devset_clothed")
+    ap.add_argument("--clothed-only", action="store_true",
+                    help="with --devset: only devset_clothed (8 photos)")
+    ap.add_argument("--no-sheet", action="store_true", help="skip the contact sheet")
     ap.add_argument("--fixed-focal", action="store_true",
                     help="the old fixed focal guess instead of the estimate (for comparisons)")
     args = ap.parse_args()
     out = Path(args.out)
     if args.fixed_focal:
-        import backend.fit.focal as focal
+        from backend.fit import focal
         focal.estimate_focal = lambda *a: None       # choose_focal then uses FALLBACK_FOCAL
     out.mkdir(parents=True, exist_ok=True)
 
-    from backend.fit.pipeline import _rig
-    from backend.raster import mask_iou
-    from backend.perception import get_detector
-    from backend.textures.photo_bake import uv_atlas
     from backend.errors import JobInputError
+    from backend.fit.pipeline import _rig
+    from backend.perception import get_detector
+    from backend.raster import mask_iou
+    from backend.textures.photo_bake import uv_atlas
     get_detector()                                    # warm: models loaded, atlas cached
     if _rig(args.body_model).uvs is not None:
         uv_atlas(_rig(args.body_model).uvs)
@@ -129,7 +139,7 @@ def main() -> int:
     from backend.fit.pipeline import reconstruct_photo
     if args.devset:
         return run_devsets(args, reconstruct_photo)
-    rows = []
+    rows, sheet = [], []
     for k, path in enumerate(photos_to_run(args)):
         start = time.perf_counter()
         try:
@@ -158,8 +168,11 @@ def main() -> int:
             dbg = rec.debug
             save_overlay(out / f"{path.stem}.overlay.png", dbg["photo"].rgb, dbg["silhouette"],
                          dbg["target"])
-            if av.layers[0].texture is not None:
-                save_four_views(out / f"{path.stem}.views.png", av)
+            save_four_views(out / f"{path.stem}.views.png", av)
+        if not args.no_sheet:
+            tm = (np.asarray(Image.open(true_mask).convert("L")) > 127
+                  if true_mask.exists() else None)
+            sheet.append(write_sheet_row(out, path.stem, av, path, tm, path.stem[:28]))
         if args.json:
             print(json.dumps(row), flush=True)
         else:
@@ -170,6 +183,9 @@ def main() -> int:
                   f"IoU perc {rec.stats['iou_perception_mask']:.3f}  "
                   f"kp {rec.stats['kp_err_pct']:5.2f}%  seen {rec.stats['texture_seen']:.2f}",
                   flush=True)
+    if sheet:
+        from avatar_sheet import stack_rows
+        stack_rows(sheet).save(out / "contact_sheet_photos.png")
     ok = [r for r in rows if r.get("total_s") is not None]
     if ok and not args.json:
         print(f"\n{len(ok)} photos: total p50 {statistics.median(r['total_s'] for r in ok):.2f} s, "
@@ -180,20 +196,30 @@ def main() -> int:
 
 
 def run_devsets(args, reconstruct_photo) -> int:
-    from backend.raster import mask_iou
     from pose_metrics import devset_row, devset_samples, summary
+
     from backend.perception import get_detector
+    from backend.raster import mask_iou
     print(f"detector: {get_detector().name}", flush=True)
-    for name in ("devset_pose", "devset_clothed"):
-        rows = []
+    out = Path(args.out)
+    names = ("devset_clothed",) if args.clothed_only else ("devset_pose", "devset_clothed")
+    for name in names:
+        rows, sheet = [], []
         for sample in devset_samples(DATA.parent / name):
+            photo = sample["root"] / sample["image"]
             start = time.perf_counter()
-            rec = reconstruct_photo((sample["root"] / sample["image"]).read_bytes(),
-                                    sample["name"], args.quality, body_model=args.body_model)
+            rec = reconstruct_photo(photo.read_bytes(), sample["name"], args.quality,
+                                    body_model=args.body_model)
             total = time.perf_counter() - start
             sil = avatar_silhouette(rec.avatar)
-            row = devset_row(rec, sample, lambda m: mask_iou(sil, m))
+            row = devset_row(rec, sample, lambda m, sil=sil: mask_iou(sil, m))
             row.update(total_s=round(total, 2), stages=rec.timings)
+            if name == "devset_clothed":
+                row.update(clothed_row(rec.avatar, sample))
+                if not args.no_sheet:
+                    mask = np.asarray(Image.open(sample["root"] / sample["mask"])) > 127
+                    sheet.append(write_sheet_row(out, sample["name"], rec.avatar, photo, mask,
+                                                 f"{sample['name']} {row['outfit']}"))
             rows.append(row)
             if args.json:
                 print(json.dumps(row), flush=True)
@@ -218,7 +244,80 @@ def run_devsets(args, reconstruct_photo) -> int:
                   f"{sm['iou_mean']:.3f}, time p50 {sm['time_p50_s']:.2f} s")
             print("  per joint PA (mm): " + ", ".join(f"{j} {e:.0f}" for j, e in joints.items()),
                   flush=True)
+        if name == "devset_clothed":
+            print_clothed_tables(rows, args.json)
+        if sheet:
+            from avatar_sheet import stack_rows
+            stack_rows(sheet).save(out / f"contact_sheet_{name}.png")
+            if not args.json:
+                print(f"  contact sheet: {out / f'contact_sheet_{name}.png'}", flush=True)
     return 0
+
+
+_truths: dict = {}
+
+
+def clothed_row(avatar, sample: dict) -> dict:
+    """The clothed metrics of the avatar and of the true naked body (cached per sample)."""
+    from clothed_metrics import load_truth, naked_body_metrics
+    key = str(sample["root"] / sample["name"])
+    if key not in _truths:
+        truth = load_truth(sample["root"] / sample["name"], sample["garment"], sample["hair"])
+        _truths[key] = (truth, naked_body_metrics(truth))
+    truth, naked = _truths[key]
+    outfit = sample["garment"] + (f"+{sample['hair']} hair" if sample["hair"] else "")
+    return {"outfit": outfit, "garment": sample["garment"], "clothed": clothed_scores(avatar, truth),
+            "naked_body": naked}
+
+
+# (column title, metric key, format)
+CLOTHED_COLUMNS = [
+    ("front", "iou_front", "{:.3f}"), ("novel", "iou_novel", "{:.3f}"),
+    ("novel_hn", "iou_novel_hn", "{:.3f}"), ("side90", "iou_side90_hn", "{:.3f}"),
+    ("back180", "iou_back180_hn", "{:.3f}"), ("side270", "iou_side270_hn", "{:.3f}"),
+    ("chamf cm", "chamfer_cm", "{:.2f}"), ("chamf_hn", "chamfer_cm_hn", "{:.2f}"),
+    ("out %", "outlier_frac", "{:.1%}"), ("out_hn %", "outlier_frac_hn", "{:.1%}"),
+    ("f ratio", "focal_ratio", "{:.2f}")]
+
+
+def _clothed_line(label: str, m: dict) -> str:
+    cells = [fmt.format(m[key]).rstrip("%") if "%" in fmt else fmt.format(m[key])
+             for _, key, fmt in CLOTHED_COLUMNS]
+    return f"  {label:34s} " + " ".join(f"{c:>8s}" for c in cells)
+
+
+def _mean(ms: list[dict]) -> dict:
+    return {k: float(np.mean([m[k] for m in ms])) for k in ms[0]}
+
+
+def print_clothed_tables(rows: list[dict], as_json: bool) -> None:
+    """Per-sample clothed metrics, means (avatar vs the true naked body) and per-outfit means.
+    The per-view IoUs are height-normalised (_hn)."""
+    avatar = _mean([r["clothed"] for r in rows])
+    naked = _mean([r["naked_body"] for r in rows])
+    garments = sorted({r["garment"] for r in rows})
+    per_type = {g: (_mean([r["clothed"] for r in rows if r["garment"] == g]),
+                    _mean([r["naked_body"] for r in rows if r["garment"] == g])) for g in garments}
+    if as_json:
+        print(json.dumps({"devset": "devset_clothed", "clothed_mean": avatar, "naked_body_mean": naked,
+                          "per_outfit": {g: {"avatar": a, "naked_body": n}
+                                         for g, (a, n) in per_type.items()}}), flush=True)
+        return
+    head = f"  {'':34s} " + " ".join(f"{t:>8s}" for t, _, _ in CLOTHED_COLUMNS)
+    print("\ndevset_clothed, the whole dressed avatar vs the true clothed surface "
+          "(novel/chamf/out: depth-aligned; _hn: height-normalised; side/back views _hn):")
+    print(head)
+    for r in rows:
+        print(_clothed_line(f"{r['photo'].split('/')[-1]} {r['outfit']}", r["clothed"]))
+    print(_clothed_line("MEAN avatar", avatar))
+    print(_clothed_line("MEAN true naked body", naked))
+    print("\nper outfit type (mean; n photos):")
+    print(head)
+    for g, (a, n) in per_type.items():
+        k = sum(r["garment"] == g for r in rows)
+        print(_clothed_line(f"{g} (n={k}) avatar", a))
+        print(_clothed_line(f"{g} (n={k}) naked body", n))
+    print(flush=True)
 
 
 if __name__ == "__main__":

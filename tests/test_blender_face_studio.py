@@ -93,3 +93,18 @@ def test_turntable_has_a_backdrop_and_no_black_sky(built, tmp_path):
         assert corners.min() > 0.2, corners
     remove_turntable()
     assert bpy.data.objects.get("Turntable Backdrop") is None
+
+
+def test_preview_still_backdrop_has_no_shadow_band(anny_avatar, tmp_path):
+    # The demo's Workbench still frames two avatars widely: the ring wall's own shadow once
+    # drew a bright crescent over a dark band across the backdrop.
+    from PIL import Image
+
+    from blender_addon.blender.headless import build_blend
+    png = tmp_path / "still.png"
+    build_blend([anny_avatar, anny_avatar], tmp_path / "still.blend", render_png=png)
+    img = np.asarray(Image.open(png).convert("L"), np.float32) / 255.0
+    band = img[: int(0.15 * img.shape[0])]                    # backdrop only, above the heads
+    assert np.abs(np.diff(band, axis=1)).max() < 0.03
+    assert np.abs(np.diff(band, axis=0)).max() < 0.03
+    bpy.ops.wm.read_factory_settings(use_empty=True)

@@ -1,11 +1,14 @@
 """`doppel reconstruct PHOTO... --out DIR [--server ADDR] [--body-model M] [--camera-space]
-[--json]`.
+[--json] [--debug]`.
 
 Per photo: DIR/NAME.doppel (the avatar, posed as in the photo, with its camera). With
---camera-space also NAME.posed.ply (posed clothed mesh in the photo's camera frame: OpenCV
-axes x right, y down, z forward, metres) and NAME.camera.json (fx fy cx cy width height in
-pixels of the original photo, and named joints in the same frame). --json prints one JSON line
-per photo with per-stage timings and warnings. Exit status 1 when any photo failed.
+--camera-space also NAME.posed.ply (the posed mesh of every layer: body, garments, hair, shoes;
+not the face parts; in the photo's camera frame: OpenCV axes x right, y down, z forward,
+metres) and NAME.camera.json (fx fy cx cy width height in pixels of the original photo, named
+joints in the same frame, each layer's face range in the PLY). --json prints one JSON line
+per photo with per-stage timings and warnings. --debug (local mode) also writes
+NAME.segmentation.png: the photo's pixel labels (backend.fit.segmentation.PALETTE, legend on
+the right) blended over the photo. Exit status 1 when any photo failed.
 """
 
 from __future__ import annotations
@@ -38,16 +41,22 @@ def add_parser(sub) -> None:
     p.add_argument("--camera-space", action="store_true",
                    help="also write NAME.posed.ply and NAME.camera.json in the photo's camera")
     p.add_argument("--json", action="store_true", help="one JSON line per photo on stdout")
+    p.add_argument("--debug", action="store_true",
+                   help="also write NAME.segmentation.png (labels over the photo; local mode)")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     failures = 0
+    if args.debug and args.server:
+        print("doppel: note: --debug needs the local mode (no --server); no debug images "
+              "are written", file=sys.stderr)
     for photo in args.photos:
         path = Path(photo)
         stem = safe_stem(path.stem)
         start = time.perf_counter()
-        avatar, error = _reconstruct(path, stem, args)
+        debug: dict = {}
+        avatar, error = _reconstruct(path, stem, args, debug)
         record = {"photo": str(path), "ok": avatar is not None,
                   "total_s": round(time.perf_counter() - start, 3)}
         if avatar is None:
@@ -63,6 +72,10 @@ def run(args: argparse.Namespace) -> int:
                           focal=avatar.metadata.get("camera_focal"))
             if args.camera_space:
                 record.update(write_camera_space(avatar, Path(args.out), stem))
+            if "segmentation_png" in debug:
+                png = Path(args.out) / f"{stem}.segmentation.png"
+                png.write_bytes(debug["segmentation_png"])
+                record["segmentation_png"] = str(png)
             if not args.json:
                 print(out)
                 for w in record["warnings"]:
@@ -72,7 +85,8 @@ def run(args: argparse.Namespace) -> int:
     return 1 if failures else 0
 
 
-def _reconstruct(path: Path, stem: str, args) -> tuple[RiggedAvatar | None, str | None]:
+def _reconstruct(path: Path, stem: str, args,
+                 debug: dict) -> tuple[RiggedAvatar | None, str | None]:
     try:
         data = path.read_bytes()
     except OSError as exc:
@@ -93,31 +107,31 @@ def _reconstruct(path: Path, stem: str, args) -> tuple[RiggedAvatar | None, str 
     from ..errors import JobInputError
     from ..jobs import JobContext, get_job
     try:
-        return get_job("reconstruct")(params, inputs, JobContext("local", report=report)), None
+        ctx = JobContext("local", report=report, debug=debug if args.debug else None)
+        return get_job("reconstruct")(params, inputs, ctx), None
     except JobInputError as exc:
         return None, str(exc)
 
 
 def write_camera_space(avatar: RiggedAvatar, out: Path, stem: str) -> dict[str, str]:
-    """NAME.posed.ply (body and garments as one mesh) + NAME.camera.json in the photo's
-    OpenCV camera frame."""
-    from ..fit.posing import camera_from_world, posed_joints, posed_vertices, to_camera
-    cam_from_world = camera_from_world(avatar)
-    # the clothed person: the body and its garment layers (face parts are inside the head)
-    keep = [i for i, lay in enumerate(avatar.layers)
-            if i == 0 or lay.role in ("top", "bottom", "outerwear", "shoes", "hair")]
-    starts = np.cumsum([0] + [len(avatar.layers[i].vertices) for i in keep])
-    verts = to_camera(np.concatenate([posed_vertices(avatar, i) for i in keep]),
-                      cam_from_world).astype(np.float32)
-    faces = np.concatenate([avatar.layers[i].faces + s for i, s in zip(keep, starts)])
+    """NAME.posed.ply (every layer but the face parts, posed) + NAME.camera.json in the photo's
+    OpenCV camera frame; camera.json lists which face range of the PLY each layer is."""
+    from ..fit import posing
+    cam_from_world = posing.camera_from_world(avatar)
+    verts, faces, owner = posing.camera_space_mesh(avatar)
     ply = out / f"{stem}.posed.ply"
-    write_ply(ply, verts, faces)
+    write_ply(ply, verts.astype(np.float32), faces)
     cam = avatar.camera
-    joints = {k: [round(float(x), 5) for x in to_camera(v[None], cam_from_world)[0]]
-              for k, v in posed_joints(avatar).items()}
+    joints = {k: [round(float(x), 5) for x in posing.to_camera(v[None], cam_from_world)[0]]
+              for k, v in posing.posed_joints(avatar).items()}
+    layers = []
+    for i in dict.fromkeys(owner.tolist()):         # layers stay contiguous, in avatar order
+        rows = np.flatnonzero(owner == i)
+        layers.append({"role": avatar.layers[i].role, "name": avatar.layers[i].name,
+                       "faces": [int(rows[0]), int(rows[-1]) + 1]})
     info = {"fx": cam.fx, "fy": cam.fy, "cx": cam.cx, "cy": cam.cy, "width": cam.width,
             "height": cam.height, "frame": "opencv (x right, y down, z forward), metres",
-            "joints": joints}
+            "joints": joints, "layers": layers}
     cam_json = out / f"{stem}.camera.json"
     cam_json.write_text(json.dumps(info, indent=1))
     return {"posed_ply": str(ply), "camera_json": str(cam_json)}

@@ -79,15 +79,14 @@ def without_unrecognised(outfit: Outfit) -> Outfit:
 
 def dress(rig, fit, deltas: torch.Tensor, outfit: Outfit | None, camera, target: np.ndarray,
           rgb: np.ndarray, edges: torch.Tensor, iters: int, warnings: list[str],
-          progress=lambda f: None, warn_unrecognised: bool = True) -> Dressing:
+          progress=lambda f: None) -> Dressing:
     """Garments (and fallback offsets) for the fitted body ``fit`` in the photo's pose.
-    ``outfit`` None: recognition failed (or is not available: warn_unrecognised False), so
-    the offsets cover the whole body."""
+    ``outfit`` None: recognition failed, so the offsets cover the whole body."""
     zero = torch.zeros(rig.vertex_count, 3)
     if not iters:
         return Dressing(zero)
     if rig.name != "anny" or outfit is None:
-        if outfit is None and rig.name == "anny" and warn_unrecognised:
+        if outfit is None and rig.name == "anny":
             warnings.append("the clothing could not be recognised; it is modelled as a "
                             "smooth layer over the body instead of separate garments")
         return Dressing(fit_offsets(rig, fit.rest, deltas, camera, target, edges,

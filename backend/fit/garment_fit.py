@@ -22,6 +22,7 @@ from ..garments.body_regions import BodyRegions
 from ..garments.layers import merge_pieces
 from ..garments.shells import GarmentPiece, open_edge_vertices
 from ..garments.surface import push_outside, vertex_normals
+from ..raster import rasterize
 from .clothing import _contour, boundary_pixels, signed_distance
 from .garment_templates import Template
 from .geometry import project
@@ -140,8 +141,15 @@ def fit_garments(templates: list[Template], regions: BodyRegions, transforms: np
         return torch.cat([body_b + dist[:, None] * body_m,
                           base_t + (jac_t @ params).reshape(-1, 3)])
 
+    lengths = [(sl.start, lo[sl.start], hi[sl.start]) for _, name, sl in slices
+               if name.endswith(".length")]
     contour = goal_pairs = goals = None
     for it in range(iters):
+        if lengths and it in (0, iters // 3):
+            with torch.no_grad():
+                for k, a, b in lengths:
+                    p[k] = _best_length(lambda q: vertices(q, d), p, k, a, b, faces, camera,
+                                        target)
         if it % refresh == 0:
             with torch.no_grad():
                 contour, goal_pairs, goals = _contour(vertices(p, d), faces, camera, target, rim)
@@ -171,6 +179,25 @@ def fit_garments(templates: list[Template], regions: BodyRegions, transforms: np
     body_offsets = d.detach().numpy().astype(np.float64)[:, None] * freedom.normals
     return _settle(templates, params, slices, regions, body_offsets, transforms, lift), \
         body_offsets
+
+
+def _best_length(vertices, p: torch.Tensor, k: int, lo: float, hi: float, faces, camera,
+                 target: np.ndarray, tries: int = 9) -> float:
+    """The value of length parameter k (a hem) whose silhouette overlaps the mask best: the
+    contour terms only see a hem's nearest pixels, and from a hem far off the photo's they
+    would widen the skirt instead of lengthening it."""
+    h, w = target.shape
+    best, best_iou = float(p[k]), -1.0
+    for value in np.unique(np.append(np.linspace(lo, hi, tries), float(p[k]))):
+        q = p.clone()
+        q[k] = float(value)
+        v = vertices(q)
+        pix = project(v, camera.f, camera.cx, camera.cy).numpy()
+        sil = rasterize(pix, faces, w, h).mask
+        iou = float((sil & target).sum()) / max(float((sil | target).sum()), 1.0)
+        if iou > best_iou + 1e-4:
+            best, best_iou = float(value), iou
+    return best
 
 
 def _skin(r: BodyRegions) -> tuple[np.ndarray, np.ndarray]:

@@ -121,13 +121,14 @@ def _skirt_modes(piece: GarmentPiece, around: int, hi: float) -> list[Mode]:
     out /= np.maximum(np.linalg.norm(out, axis=2, keepdims=True), 1e-9)
     out = out.reshape(-1, 3)
     t = np.repeat(np.linspace(0.0, 1.0, rows), around)
+    drop = float(v[:, 2].max() - v[:, 2].min())
     knots = hat(t, int(np.clip(round(rows / 3), 3, 8)))
     flare = np.cumsum(knots[:, ::-1], axis=1)[:, ::-1][:, 1:]   # knot k and all below it
     down = np.zeros((len(v), 3))
     down[:, 2] = -1.0
     return [Mode("skirt.radial", out, np.ones((len(v), 1)), hi),
             Mode("skirt.flare", out, flare, hi / 2, lo=0.0),
-            Mode("skirt.length", down, t[:, None], 0.25, lo=-0.1)]
+            Mode("skirt.length", down, t[:, None], 0.3, lo=-min(0.3, 0.6 * drop))]
 
 
 def _pad(modes: list[Mode], start: int, total: int) -> list[Mode]:
@@ -196,7 +197,9 @@ def bottom_template(r: BodyRegions, skin, outfit: Outfit) -> Template:
 
 
 def outerwear_template(r: BodyRegions, skin, outfit: Outfit) -> Template:
-    hem_z = leg_z(r, outfit.outerwear_hem)
+    # a coat reaches at least mid-thigh (its length mode finds the photo's hem from there)
+    hem_z = leg_z(r, max(outfit.outerwear_hem, 0.35) if outfit.outerwear == "coat" else
+                  outfit.outerwear_hem)
     torso_hem = max(r.z["hip"] - 0.02, hem_z)
     body = shell(r, skin, top_mask(r, max(outfit.sleeve, 0.0), torso_hem), COAT_T)
     parts = [(body, _shell_modes(r, body, "coat", "arm", max(outfit.sleeve, 0.2), 0.12,

@@ -37,8 +37,10 @@ from .dressing import Dressing, dress, garment_layers, posed_union
 from .expression import set_photo_expression
 from .focal import choose_focal
 from .geometry import project
+from .outfit import outfit_dict, recognise_outfit
 from .posing import posed_vertices
 from .rigs import fit_rig
+from .segmentation import segment_photo
 
 QUALITY = {   # body iterations, clothing iterations (0: body only), silhouette grid, texture
     "fast": (70, 0, 112, 512),
@@ -115,13 +117,15 @@ def _reconstruct(data: bytes, name: str, quality: str, progress: Progress,
     fit = BodyFitter(rig).fit(obs, target.astype(np.float32), cam, iters=body_iters, grid=grid,
                               progress=lambda x: progress("fit body", 0.1 + 0.5 * x))
     lap("fit_body")
+    seg = segment_photo(photo.rgb, target, obs, rig, fit)
+    if outfit is None:
+        outfit = _recognise(seg)
+    lap("segment")
     progress("fit clothing", 0.6)
     with torch.no_grad():
         deltas = rig.deltas(fit.rest, fit.global_rot, fit.translation, fit.bone_rotvecs)
-    recognised = outfit is not None
     dressing = dress(rig, fit, deltas, outfit, cam, target, photo.rgb, edges, cloth_iters,
-                     warnings, progress=lambda x: progress("fit clothing", 0.6 + 0.15 * x),
-                     warn_unrecognised=recognised)
+                     warnings, progress=lambda x: progress("fit clothing", 0.6 + 0.15 * x))
     offsets = dressing.offsets
     with torch.no_grad():
         posed, bone_poses = rig.pose(fit.rest, deltas, offsets)
@@ -164,12 +168,23 @@ def _reconstruct(data: bytes, name: str, quality: str, progress: Progress,
              "height_m": round(_body_height(fit.rest), 4)}
     avatar.metadata["fit"] = dict(stats)
     avatar.metadata["camera_focal"] = focal.as_dict()
+    avatar.metadata["outfit"] = outfit_dict(outfit) if outfit is not None else None
     avatar.metadata["timings"] = dict(timings)
     progress("done", 1.0)
     return Reconstruction(avatar, timings, stats, warnings,
                           debug={"photo": photo, "obs": obs, "silhouette": sil, "target": target,
                                  "texture": baked, "focal": focal,
+                                 "segmentation": seg.labels, "outfit": outfit,
                                  **_bone_heads(rig, bone_poses)})
+
+
+def _recognise(seg) -> Outfit | None:
+    """The photo's Outfit, or None when recognition fails: the clothing then falls back to
+    the offset layer (with a warning), it never fails the reconstruction."""
+    try:
+        return recognise_outfit(seg)
+    except Exception:            # noqa: BLE001 - any failure here only costs the garments
+        return None
 
 
 def _bone_heads(rig, poses) -> dict:

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from protocol import RiggedAvatar
-from rig.avatar_pose import posed_bone_matrices, posed_layer_vertices
+from protocol import FACE_ROLES, RiggedAvatar
+from rig.avatar_pose import posed_bone_matrices, posed_layer_vertices, skinning_matrices
+from rig.skinning import linear_blend_skinning
 
 # Output joint name -> (bone, where): "head" = bone head, "mid" = midpoint of head and tail.
 # Anny's bones; SMPL-family skeletons use SMPL_JOINTS.
@@ -30,6 +31,29 @@ CV_FROM_BLENDER_CAM = np.diag([1.0, -1.0, -1.0, 1.0])   # OpenCV camera axes <->
 def posed_vertices(avatar: RiggedAvatar, layer: int = 0) -> np.ndarray:
     """(V, 3) armature-space vertices of a layer after linear blend skinning."""
     return posed_layer_vertices(avatar.skeleton, avatar.pose, avatar.layers[layer])
+
+
+def posed_layers(avatar: RiggedAvatar, face_parts: bool = False
+                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The whole dressed avatar as one posed mesh: every layer (body, top, bottom, outerwear,
+    shoes, hair, ...) skinned with its own weights, armature space. Returns (V, 3) vertices,
+    (F, 3) triangles (quads split) and (F,) the layer index of each triangle. The face parts
+    (eyes, lashes, brows, teeth, tongue) are left out unless ``face_parts``: they sit inside
+    or on the head and only add noise to silhouettes and surface distances."""
+    skin = skinning_matrices(avatar.skeleton, avatar.pose)
+    verts, tris, owner, base = [], [], [], 0
+    for i, lay in enumerate(avatar.layers):
+        if (lay.role in FACE_ROLES and not face_parts) or not len(lay.faces):
+            continue
+        v = linear_blend_skinning(lay.vertices, lay.skin_indices, lay.skin_weights, skin)
+        f = np.asarray(lay.faces, np.int64)
+        if f.shape[1] == 4:
+            f = np.concatenate([f[:, [0, 1, 2]], f[:, [0, 2, 3]]])
+        verts.append(v)
+        tris.append(f + base)
+        owner.append(np.full(len(f), i, np.int32))
+        base += len(v)
+    return np.concatenate(verts), np.concatenate(tris), np.concatenate(owner)
 
 
 def posed_joints(avatar: RiggedAvatar) -> dict[str, np.ndarray]:
@@ -67,3 +91,10 @@ def project_to_photo(avatar: RiggedAvatar, points_world: np.ndarray) -> np.ndarr
     p = to_camera(points_world, camera_from_world(avatar))
     z = np.maximum(p[:, 2], 1e-6)
     return np.stack([cam.fx * p[:, 0] / z + cam.cx, cam.fy * p[:, 1] / z + cam.cy], axis=1)
+
+
+def camera_space_mesh(avatar: RiggedAvatar, face_parts: bool = False
+                      ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """posed_layers in the photo's OpenCV camera frame (metres)."""
+    v, tri, owner = posed_layers(avatar, face_parts)
+    return to_camera(v, camera_from_world(avatar)), tri, owner

@@ -19,6 +19,7 @@ class JobContext:
     report: Callable[[str, float], None] = lambda stage, fraction: None
     is_cancelled: Callable[[], bool] = lambda: False
     warnings: list[str] = field(default_factory=list)
+    debug: dict | None = None     # in-process callers only: jobs may leave debug images here
 
     def progress(self, stage: str, fraction: float) -> None:
         """Report progress (fraction 0..1 of the whole job) and stop here if cancelled."""

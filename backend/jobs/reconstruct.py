@@ -42,4 +42,8 @@ def run(params: Mapping[str, Any], inputs: Mapping[str, np.ndarray],
                                progress=ctx.progress,
                                body_model=params.get("body_model", DEFAULT_BODY_MODEL))
     result.avatar.metadata["warnings"] = list(ctx.warnings) + result.warnings
+    if ctx.debug is not None and "segmentation" in result.debug:
+        from ..fit.segmentation import overlay_png
+        ctx.debug["segmentation_png"] = overlay_png(result.debug["photo"].rgb,
+                                                   result.debug["segmentation"])
     return result.avatar

@@ -1,5 +1,10 @@
-"""Bake a photo onto Anny's UV atlas and complete what the camera did not see.
+"""Bake a photo onto Anny's UV atlas: the body layer's texture.
 
+`bake_photo_texture` routes the body through layer_bake.py (seen texels from the photo, the
+unseen back completed from the seen side with harmonic blending, so no seam at the silhouette
+line). The shared pieces live here: the UV atlas raster, bilinear sampling, pull-push fill.
+
+`bake_front_copy` is the previous method, kept for benchmarks/texture_back.py to compare with:
 1. Every texel inside a UV triangle gets its surface point (barycentric on the posed mesh).
 2. Seen texels: the point projects inside the person mask, faces the camera and passes a
    depth test against an exact raster of the posed mesh -> bilinear sample of the photo.
@@ -13,43 +18,20 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from functools import lru_cache
-
 import cv2
 import numpy as np
 from scipy.spatial import cKDTree
 
 from ..imageio.png import png_bytes
-from ..raster import Raster, rasterize
+from ..raster import rasterize
+from .atlas import SIZE, BakedTexture, Raster, _bilinear, _pull_push, uv_atlas
+from .layer_bake import LayerMesh, View, bake_layer
 
-SIZE = 1024
+__all__ = ["SIZE", "BakedTexture", "Raster", "bake_front_copy", "bake_photo_texture",
+           "uv_atlas"]
 MIRROR_TOL = 0.015     # metres between a texel's mirror point and the seen texel we copy
 BACK_TOL = 0.04        # metres in rest (x, z) for the front/back copy
 BACK_K = 24            # front texels averaged per back texel
-
-
-@dataclass
-class BakedTexture:
-    png: bytes
-    rgb: np.ndarray            # (S, S, 3) uint8
-    island: np.ndarray         # (S, S) bool: texels inside a UV triangle
-    seen_fraction: float       # of island texels, taken from the photo
-    mirrored_fraction: float   # completed by symmetry
-    inpainted_fraction: float  # completed by inpainting
-
-
-@lru_cache(maxsize=4)
-def _atlas(size: int, uv_key: bytes, n_faces: int) -> Raster:
-    uvs = np.frombuffer(uv_key, dtype=np.float32).reshape(n_faces * 3, 2)
-    pts = np.stack([uvs[:, 0] * size, (1.0 - uvs[:, 1]) * size], axis=1)
-    return rasterize(pts, np.arange(n_faces * 3).reshape(-1, 3), size, size)
-
-
-def uv_atlas(uvs: np.ndarray, size: int = SIZE) -> Raster:
-    """Raster of the UV layout: per texel the face and barycentrics (image row 0 = v 1)."""
-    uvs = np.ascontiguousarray(uvs, dtype=np.float32)
-    return _atlas(size, uvs.tobytes(), uvs.shape[0])
 
 
 COMPLETE_SIZE = 512   # atlas size at which unseen texels are completed (then upsampled)
@@ -57,11 +39,26 @@ COMPLETE_SIZE = 512   # atlas size at which unseen texels are completed (then up
 
 def bake_photo_texture(photo: np.ndarray, mask: np.ndarray, posed: np.ndarray,
                        rest: np.ndarray, faces: np.ndarray, uvs: np.ndarray, f: float,
-                       cx: float, cy: float, head_z: float, size: int = SIZE) -> BakedTexture:
+                       cx: float, cy: float, head_z: float, size: int = SIZE,
+                       labels: np.ndarray | None = None,
+                       occluders: list | None = None) -> BakedTexture:
     """photo (h, w, 3) uint8 and mask (h, w) bool at working resolution; posed (V, 3) camera
     frame (OpenCV, metres) and rest (V, 3) model space (Z up) vertices; faces (F, 3); uvs
     (F, 3, 2); intrinsics in working pixels; head_z: rest height (model space) above which
-    texels belong to the head.
+    texels belong to the head. labels: optional (h, w) segmentation (layer_bake.SEGMENT_LABELS
+    indices); occluders: optional layer_bake.LayerMesh garments over the body (the body then
+    takes only skin, face and hair pixels)."""
+    view = View(photo, mask, f, f, cx, cy, labels)
+    own = ("skin", "face", "hair") if labels is not None and occluders else ()
+    body = LayerMesh(posed, faces, uvs, rest, own, head_z=head_z, name="body",
+                     mirror_colours=True)
+    return bake_layer(view, body, list(occluders or ()), size=size)
+
+
+def bake_front_copy(photo: np.ndarray, mask: np.ndarray, posed: np.ndarray,
+                    rest: np.ndarray, faces: np.ndarray, uvs: np.ndarray, f: float,
+                    cx: float, cy: float, head_z: float, size: int = SIZE) -> BakedTexture:
+    """The previous bake (module docstring), for comparisons.
 
     Seen texels are sampled at ``size``; completion (symmetry, inpainting) runs on a
     COMPLETE_SIZE atlas and is upsampled: unseen parts are low-detail guesses anyway, and it
@@ -185,19 +182,6 @@ def _seen_texels(photo, mask, posed, faces, tf, p, f, cx, cy, colours) -> np.nda
     return seen
 
 
-def _bilinear(img: np.ndarray, x: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """Sample (h, w, 3) at float pixel-index coordinates -> (N, 3) float32."""
-    h, w = img.shape[:2]
-    x = np.clip(x, 0, w - 1.001)
-    y = np.clip(y, 0, h - 1.001)
-    x0, y0 = x.astype(int), y.astype(int)
-    fx, fy = (x - x0)[:, None], (y - y0)[:, None]
-    im = img.astype(np.float32)
-    top = im[y0, x0] * (1 - fx) + im[y0, x0 + 1] * fx
-    bot = im[y0 + 1, x0] * (1 - fx) + im[y0 + 1, x0 + 1] * fx
-    return top * (1 - fy) + bot * fy
-
-
 def _inpaint(img: np.ndarray, known: np.ndarray, holes: np.ndarray) -> np.ndarray:
     """Fill ``holes`` from ``known`` texels with OpenCV's Telea inpainting, at half resolution
     when the atlas is large (inpainting time grows with hole area)."""
@@ -215,28 +199,4 @@ def _inpaint(img: np.ndarray, known: np.ndarray, holes: np.ndarray) -> np.ndarra
                     cv2.INTER_NEAREST).astype(np.float32)
     out = img.copy()
     out[holes] = up[holes]
-    return out
-
-
-def _pull_push(img: np.ndarray, known: np.ndarray) -> np.ndarray:
-    """Fill every unknown texel with a smooth extrapolation of the known ones (image pyramid:
-    average down known values, then fill unknowns from the coarser level on the way up)."""
-    if known.all():
-        return img
-    levels = [(img * known[..., None], known.astype(np.float32))]
-    while min(levels[-1][1].shape) > 1:
-        c, wgt = levels[-1]
-        hh, ww = (c.shape[0] + 1) // 2, (c.shape[1] + 1) // 2
-        c = cv2.resize(c, (ww, hh), interpolation=cv2.INTER_AREA)
-        wgt = cv2.resize(wgt, (ww, hh), interpolation=cv2.INTER_AREA)
-        levels.append((c, wgt))
-    c, wgt = levels[-1]
-    fill = c / np.maximum(wgt[..., None], 1e-8)
-    for c, wgt in reversed(levels[:-1]):
-        up = cv2.resize(fill, (c.shape[1], c.shape[0]), interpolation=cv2.INTER_LINEAR)
-        cur = c / np.maximum(wgt[..., None], 1e-8)
-        a = np.clip(wgt, 0, 1)[..., None]
-        fill = a * cur + (1 - a) * up
-    out = img.copy()
-    out[~known] = fill[~known]
     return out

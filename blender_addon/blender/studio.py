@@ -58,6 +58,9 @@ def add_cyclorama(coll, lo, hi, distance: float, name: str = "Studio Backdrop"):
     mat.diffuse_color = BACKDROP_COLOR
     me.materials.append(mat)
     obj = bpy.data.objects.new(name, me)
+    # Workbench casts the ring wall's shadow across the inside of the backdrop (a bright
+    # crescent over a dark floor); the backdrop only receives shadows.
+    obj.display.show_shadows = False
     coll.objects.link(obj)
     return obj
 
