@@ -23,7 +23,9 @@ from ..garments.layers import garment_layer
 from ..garments.outfit import Outfit
 from ..garments.shells import bottom_mask, hair_mask, shoe_mask, top_mask
 from ..garments.textures import cloth_texture, hair_texture, shoe_texture
+from ..garments.uv_layout import layer_uvs
 from ..raster import rasterize
+from ..textures.layer_bake import LayerBake, LayerMesh, View, bake_avatar_layers
 from .clothing import MAX_IN, MAX_OUT, fit_offsets
 from .garment_fit import BodyFreedom, FittedGarment, fit_garments
 from .garment_templates import build_templates
@@ -169,9 +171,32 @@ def photo_colours(garments: list[FittedGarment], body_posed: np.ndarray, body_fa
     return out
 
 
-def garment_layers(dressing: Dressing, rest: RestBody) -> list[MeshLayer]:
-    """The fitted garments as bound, textured mesh layers on ``rest`` (the avatar's body)."""
+def garment_meshes(dressing: Dressing, body_faces: np.ndarray, body_uvs: np.ndarray | None
+                   ) -> list[LayerMesh]:
+    """The fitted garments as the photo bake takes them: posed, at rest, with UVs that give
+    every texel one surface point (shells on the body's atlas, rings unrolled)."""
+    return [LayerMesh(g.posed, g.piece.faces, layer_uvs(g.template.pieces, body_faces, body_uvs),
+                      g.piece.vertices, (ROLE_LABEL.get(g.template.role, g.template.role),),
+                      name=g.template.role) for g in dressing.garments]
+
+
+def bake_garments(photo: np.ndarray, mask: np.ndarray, camera, labels: np.ndarray | None,
+                  meshes: list[LayerMesh], body_posed: np.ndarray, body_faces: np.ndarray
+                  ) -> dict[str, LayerBake]:
+    """Each garment's texture from the photo (the body in front of it hides it), its unseen
+    back completed from its own seen side (textures/layer_bake.py)."""
+    if not meshes:
+        return {}
+    view = View(photo, mask, camera.f, camera.f, camera.cx, camera.cy, labels)
+    return bake_avatar_layers(view, [*meshes, LayerMesh(body_posed, body_faces, name="body")])
+
+
+def garment_layers(dressing: Dressing, rest: RestBody, meshes: list[LayerMesh] = (),
+                   bakes: dict[str, LayerBake] | None = None) -> list[MeshLayer]:
+    """The fitted garments as bound, textured mesh layers on ``rest`` (the avatar's body):
+    the photo bake where there is one, else a plain fabric of the photo's colour."""
     layers = []
+    uvs = {m.name: m.uvs for m in meshes}
     for i, g in enumerate(dressing.garments):
         role, style = g.template.role, g.template.style
         colour = dressing.colours.get(role, (90, 90, 90))
@@ -182,5 +207,8 @@ def garment_layers(dressing: Dressing, rest: RestBody) -> list[MeshLayer]:
             png, base = shoe_texture(colour, tuple(int(0.6 * c) for c in colour), 0.02, rng)
         else:
             png, base = cloth_texture("plain", colour, colour, rng)
-        layers.append(garment_layer(role, style, g.piece, rest, png, base))
+        layer = garment_layer(role, style, g.piece, rest, png, base)
+        if bakes and role in bakes and role in uvs:
+            layer.uvs, layer.texture = uvs[role], bakes[role].png
+        layers.append(layer)
     return layers

@@ -145,7 +145,7 @@ def fit_garments(templates: list[Template], regions: BodyRegions, transforms: np
                if name.endswith(".length")]
     contour = goal_pairs = goals = None
     for it in range(iters):
-        if lengths and it in (0, iters // 3):
+        if lengths and it == 0:
             with torch.no_grad():
                 for k, a, b in lengths:
                     p[k] = _best_length(lambda q: vertices(q, d), p, k, a, b, faces, camera,
@@ -182,19 +182,20 @@ def fit_garments(templates: list[Template], regions: BodyRegions, transforms: np
 
 
 def _best_length(vertices, p: torch.Tensor, k: int, lo: float, hi: float, faces, camera,
-                 target: np.ndarray, tries: int = 9) -> float:
+                 target: np.ndarray, tries: int = 7) -> float:
     """The value of length parameter k (a hem) whose silhouette overlaps the mask best: the
     contour terms only see a hem's nearest pixels, and from a hem far off the photo's they
     would widen the skirt instead of lengthening it."""
-    h, w = target.shape
+    small = target[::2, ::2]                  # half resolution: a hem is not a pixel matter
+    h, w = small.shape
     best, best_iou = float(p[k]), -1.0
     for value in np.unique(np.append(np.linspace(lo, hi, tries), float(p[k]))):
         q = p.clone()
         q[k] = float(value)
         v = vertices(q)
-        pix = project(v, camera.f, camera.cx, camera.cy).numpy()
+        pix = project(v, camera.f, camera.cx, camera.cy).numpy() / 2.0
         sil = rasterize(pix, faces, w, h).mask
-        iou = float((sil & target).sum()) / max(float((sil | target).sum()), 1.0)
+        iou = float((sil & small).sum()) / max(float((sil | small).sum()), 1.0)
         if iou > best_iou + 1e-4:
             best, best_iou = float(value), iou
     return best

@@ -92,8 +92,11 @@ def _shell_modes(r: BodyRegions, piece: GarmentPiece, prefix: str, limb: str,
                                         r.part["foot"][a]), 0.0, 1.0)
     z = r.vertices[a, 2]
     t_core = (core_hi_z - z) / max(core_hi_z - core_lo_z, 1e-6)
-    modes = [Mode(f"{prefix}.core", n, (1.0 - w_limb)[:, None] * hat(t_core, core_knots),
-                  core_hi)]
+    # a neckline or waistband hugs the body: growth fades in over the top 8 cm (else the
+    # top knot flares the collar out like wings)
+    hug = np.clip((core_hi_z - z) / 0.08, 0.2, 1.0)
+    modes = [Mode(f"{prefix}.core", n, ((1.0 - w_limb) * hug)[:, None] *
+                  hat(t_core, core_knots), core_hi)]
     along = r.arm_s if limb == "arm" else r.leg_s
     for side, sign in (("L", 1.0), ("R", -1.0)):
         mine = (r.vertices[a, 0] * sign > 0).astype(float)

@@ -33,7 +33,14 @@ from ..perception import PersonObservation, get_detector
 from ..raster import mask_iou, rasterize
 from ..textures.photo_bake import bake_photo_texture
 from .body_fit import BodyFitter, Intrinsics
-from .dressing import Dressing, dress, garment_layers, posed_union
+from .dressing import (
+    Dressing,
+    bake_garments,
+    dress,
+    garment_layers,
+    garment_meshes,
+    posed_union,
+)
 from .expression import set_photo_expression
 from .focal import choose_focal
 from .geometry import project
@@ -134,11 +141,15 @@ def _reconstruct(data: bytes, name: str, quality: str, progress: Progress,
     lap("fit_clothing")
 
     progress("texture", 0.78)
-    baked, colour = None, (0.8, 0.62, 0.52, 1.0)
+    baked, colour, meshes, garment_bakes = None, (0.8, 0.62, 0.52, 1.0), [], {}
     if rig.uvs is not None:
+        meshes = garment_meshes(dressing, rig.mesh_faces, rig.uvs)
+        labels = seg.labels if meshes else None     # the body takes skin, face and hair
         baked = bake_photo_texture(photo.rgb, target, posed, rest_model, rig.mesh_faces,
                                    rig.uvs, f, cam.cx, cam.cy, rig.head_height(fit.rest),
-                                   size=tex_size)
+                                   size=tex_size, labels=labels, occluders=meshes or None)
+        garment_bakes = bake_garments(photo.rgb, target, cam, labels, meshes, posed,
+                                      rig.mesh_faces)
     else:
         colour = base_colour(photo.rgb, target)
         warnings.append(f"the {rig.name} model files have no UV layout (put the model's UV "
@@ -149,7 +160,8 @@ def _reconstruct(data: bytes, name: str, quality: str, progress: Progress,
 
     progress("assemble avatar", 0.95)
     shape = rig.shape_params(fit.shape)
-    avatar = _assemble(rig, fit, dressing, shape, photo, baked, colour, name, warnings)
+    avatar = _assemble(rig, fit, dressing, shape, photo, baked, colour, name, warnings,
+                       meshes, garment_bakes)
     set_photo_expression(avatar, photo.rgb, obs)      # ARKit weights; neutral without a face
     lap("assemble")
 
@@ -164,6 +176,8 @@ def _reconstruct(data: bytes, name: str, quality: str, progress: Progress,
              "texture_mirrored": round(baked.mirrored_fraction, 4) if baked else 0.0,
              "texture_inpainted": round(baked.inpainted_fraction, 4) if baked else 0.0,
              "max_clothing_offset_m": round(float(offsets.norm(dim=1).max()), 4),
+             "garment_texture_seen": {k: round(b.seen_fraction, 4)
+                                      for k, b in garment_bakes.items()},
              "focal_35mm": round(focal.focal_35mm, 2),
              "height_m": round(_body_height(fit.rest), 4)}
     avatar.metadata["fit"] = dict(stats)
@@ -269,7 +283,8 @@ def _rounded(params: dict) -> dict:
 
 
 def _assemble(rig, fit, dressing: Dressing, shape: dict, photo: Photo, baked,
-              colour: tuple, name: str, warnings: list[str]) -> RiggedAvatar:
+              colour: tuple, name: str, warnings: list[str], meshes=(), garment_bakes=None
+              ) -> RiggedAvatar:
     body = rig.body
     if dressing.rest is not None:        # the garments' body (fallback offsets already on)
         rest: RestBody = dressing.rest
@@ -304,7 +319,7 @@ def _assemble(rig, fit, dressing: Dressing, shape: dict, photo: Photo, baked,
                                    pose=pose, source_image=photo.encoded)
     avatar.layers[0].base_color = colour
     if dressing.garments:
-        layers = garment_layers(dressing, rest)
+        layers = garment_layers(dressing, rest, meshes, garment_bakes)
         full_faces = rest.faces
         hide_covered_faces(avatar.layers[0], full_faces, rest.uvs, layers)
         add_bound_shape_keys(layers, avatar.layers[0])
