@@ -31,6 +31,7 @@ from .garment_fit import BodyFreedom, FittedGarment, fit_garments
 from .garment_templates import build_templates
 from .geometry import project
 
+SHRINK_UNDER = 0.03  # metres hidden skin under a garment may give way to the cloth (_tuck_skin)
 COVER_RINGS = 3      # edge rings of skin around a garment that may not grow through its hem
 ROLE_LABEL = {"top": "upper", "bottom": "lower", "outerwear": "outerwear", "shoes": "shoes",
               "hair": "hair"}
@@ -131,7 +132,7 @@ def body_freedom(r: BodyRegions, templates, unrecognised: list[str], edges: torc
     for label in unrecognised:
         covered &= ~fallback_region(r, label)
     hi = np.where(covered, 0.0, MAX_OUT)
-    lo = np.full(len(r.vertices), -MAX_IN)
+    lo = np.where(covered, -SHRINK_UNDER, -MAX_IN)
     return BodyFreedom(r.normals.astype(np.float64), lo, hi, edges)
 
 

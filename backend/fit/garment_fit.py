@@ -19,8 +19,8 @@ import torch
 from scipy.spatial import cKDTree
 
 from ..garments.body_regions import BodyRegions
-from ..garments.layers import merge_pieces
-from ..garments.shells import GarmentPiece, open_edge_vertices
+from ..garments.layers import HIDE_RINGS, merge_pieces
+from ..garments.shells import GarmentPiece, interior, open_edge_vertices
 from ..garments.surface import push_outside, vertex_normals
 from ..raster import rasterize
 from .clothing import _contour, boundary_pixels, signed_distance
@@ -177,8 +177,7 @@ def fit_garments(templates: list[Template], regions: BodyRegions, transforms: np
             progress(it / iters)
     params = p.detach().numpy().astype(np.float64)
     body_offsets = d.detach().numpy().astype(np.float64)[:, None] * freedom.normals
-    return _settle(templates, params, slices, regions, body_offsets, transforms, lift), \
-        body_offsets
+    return _settle(templates, params, slices, regions, body_offsets, freedom, transforms, lift)
 
 
 def _best_length(vertices, p: torch.Tensor, k: int, lo: float, hi: float, faces, camera,
@@ -209,14 +208,13 @@ def _skin(r: BodyRegions) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _settle(templates, params, slices, regions: BodyRegions, body_offsets: np.ndarray,
-            transforms, lift) -> list[FittedGarment]:
-    """Fitted rest vertices: the template moved by its parameters, then kept outside the
-    (offset) body and outside the garments put on before it (dressing order)."""
-    body_v = regions.vertices + body_offsets
-    body_n = vertex_normals(body_v, regions.faces)
-    surface = np.flatnonzero(~regions.seg["inner"])
-    body_tree = cKDTree(body_v[surface])
-    out: list[FittedGarment] = []
+            freedom: BodyFreedom, transforms, lift
+            ) -> tuple[list[FittedGarment], np.ndarray]:
+    """Fitted rest vertices: the template moved by its parameters; the hidden skin under it
+    tucked in where the cloth came close (_tuck_skin); then the cloth kept outside the body
+    and outside the garments put on before it (dressing order). Returns the garments and
+    the body's final offsets."""
+    fitted = []
     for t in templates:
         piece = merge_pieces(t.pieces)
         v = piece.vertices.astype(np.float64).copy()
@@ -227,6 +225,14 @@ def _settle(templates, params, slices, regions: BodyRegions, body_offsets: np.nd
             m = next(m for m in t.modes if m.name == name)
             v += m.direction * (m.control @ params[sl])[:, None]
             values[name] = [round(float(x), 4) for x in params[sl]]
+        fitted.append((t, piece, v, values))
+    body_offsets = _tuck_skin(fitted, regions, body_offsets, freedom)
+    body_v = regions.vertices + body_offsets
+    body_n = vertex_normals(body_v, regions.faces)
+    surface = np.flatnonzero(~regions.seg["inner"])
+    body_tree = cKDTree(body_v[surface])
+    out: list[FittedGarment] = []
+    for t, piece, v, values in fitted:
         v = push_outside(v, body_v, body_n, 0.003, candidates=surface,
                          tree=body_tree).astype(np.float64)
         # and outside the skin it is bound to (near an ear the nearest skin is another)
@@ -250,4 +256,29 @@ def _settle(templates, params, slices, regions: BodyRegions, body_offsets: np.nd
         a = blend(transforms, piece.skin_indices, piece.skin_weights)
         posed = np.einsum("nij,nj->ni", a[:, :, :3], v - lift) + a[:, :, 3]
         out.append(FittedGarment(t, piece, posed.astype(np.float32), values))
-    return out
+    return out, body_offsets
+
+
+def _tuck_skin(fitted, regions: BodyRegions, offsets: np.ndarray, freedom: BodyFreedom
+               ) -> np.ndarray:
+    """The fit may take cloth in past the fitted skin (the phenotype overshoots on loose
+    clothing; the skin under cloth never reaches the outline, so nothing else moves it). Where
+    it did, the hidden skin gives way, down to freedom.lo, rather than the cloth: it is tucked
+    in to 3 mm under the cloth bound to it, smoothly over a ring of neighbours."""
+    faces = regions.faces
+    body_v = regions.vertices + offsets
+    n = vertex_normals(body_v, faces).astype(np.float64)
+    need = np.zeros(len(body_v))
+    hides = np.zeros(len(body_v), dtype=bool)
+    for _, piece, v, _ in fitted:
+        a = piece.anchor
+        np.maximum.at(need, a, 0.003 - ((v - body_v[a]) * n[a]).sum(1))
+        hides[piece.hides] = True
+    hidden = interior(faces, hides, HIDE_RINGS)      # skin the avatar does not show
+    need = np.where(hidden, np.clip(need, 0.0, None), 0.0)
+    for _ in range(2):                               # dent smoothly, not vertex by vertex
+        ring = np.zeros_like(need)
+        np.maximum.at(ring, faces.ravel(), np.repeat(need[faces].mean(1), 3))
+        need = np.where(hidden, np.maximum(need, ring), 0.0)
+    d = (offsets * freedom.normals).sum(1)
+    return offsets + (np.maximum(d - need, freedom.lo) - d)[:, None] * freedom.normals

@@ -32,6 +32,7 @@ from ..garments.wardrobe import BOOT_T, BOTTOM_T, HAIR_T, JACKET_T, SHOE_T, TOP_
 SKIRT_ROOM = 0.03    # metres of hem room between the legs (generate's 8 cm is for big strides;
 #                      the photo's own stride is already in the pose the skirt is fitted in)
 COAT_T = JACKET_T + 0.008
+SWING = 0.06         # metres a skirt's hem may swing sideways
 
 
 @dataclass
@@ -113,8 +114,9 @@ def _shell_modes(r: BodyRegions, piece: GarmentPiece, prefix: str, limb: str,
 def _skirt_modes(piece: GarmentPiece, around: int, hi: float) -> list[Mode]:
     """Rings grow about their own centres: by one amount all down the skirt, plus a flare
     that only ever widens towards the hem (increments, hat-blended over a few knots: cloth
-    hangs, it never tucks in), so the skirt stays round where the photo cannot see. The
-    length stretches the rings down (or up) in proportion to their drop, so the hem finds
+    hangs, it never tucks in), so the skirt stays round where the photo cannot see. It may
+    swing a little to the left or right from the waist down (a stride, a turn). The length
+    stretches the rings down (or up) in proportion to their drop, so the hem finds
     the photo's."""
     v = piece.vertices.astype(np.float64)
     rows = len(v) // around
@@ -129,8 +131,11 @@ def _skirt_modes(piece: GarmentPiece, around: int, hi: float) -> list[Mode]:
     flare = np.cumsum(knots[:, ::-1], axis=1)[:, ::-1][:, 1:]   # knot k and all below it
     down = np.zeros((len(v), 3))
     down[:, 2] = -1.0
+    side = np.zeros((len(v), 3))
+    side[:, 0] = 1.0
     return [Mode("skirt.radial", out, np.ones((len(v), 1)), hi),
             Mode("skirt.flare", out, flare, hi / 2, lo=0.0),
+            Mode("skirt.swing", side, knots * t[:, None], SWING, lo=-SWING),
             Mode("skirt.length", down, t[:, None], 0.3, lo=-min(0.3, 0.6 * drop))]
 
 
