@@ -222,12 +222,26 @@ def shoes_template(r: BodyRegions, skin, outfit: Outfit) -> Template:
     piece = shell(r, skin, shoe_mask(r, 0.72 if boots else 0.93), BOOT_T if boots else SHOE_T,
                   smooth=4, passes=4)
     ctrl = np.ones((len(piece.vertices), 1))
+    # painted-on or slim shoes: the cloth may take in to the skin and the foot under it
+    # give way (the fitted foot is often a little long or wide)
     return _assemble("shoes", outfit.shoes, [(piece, [Mode("shoes", _normals(piece), ctrl,
-                                                           0.025)])], SHOE_T)
+                                                           0.025, lo=-0.03)])], SHOE_T)
+
+
+def _ears(r: BodyRegions) -> np.ndarray:
+    """(V,) bool: the ears and the skin right around them (hair is combed behind them; a
+    shell over an ear's fold cannot stay outside both of its sides)."""
+    v, c = r.vertices, r.head_center
+    head = r.seg["head"] & ~r.seg["inner"]
+    band = head & (v[:, 2] > r.z["skull_base"] - 0.03) & (v[:, 2] < r.z["eye"] + 0.03)
+    if not band.any():
+        return np.zeros(len(v), dtype=bool)
+    side = np.abs(v[:, 0] - c[0])
+    return band & (side > float(side[band].max()) - 0.025) & (v[:, 1] > c[1] - 0.04)
 
 
 def hair_template(r: BodyRegions, skin, outfit: Outfit) -> Template:
-    scalp = shell(r, skin, hair_mask(r), HAIR_T, smooth=3)
+    scalp = shell(r, skin, hair_mask(r) & ~_ears(r), HAIR_T, smooth=3)
     # volume grows away from the head's centre, fading out towards the forehead's hairline
     # (hair over the brow would be a visor)
     c = r.head_center

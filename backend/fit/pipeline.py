@@ -12,8 +12,8 @@ bodies.protocol.FitRig interface). A model without a UV layout (SMPL files witho
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 import numpy as np
 import torch
@@ -244,7 +244,6 @@ def check_person(obs: PersonObservation | None, photo: Photo, name: str) -> list
         warnings.append(f"feet not visible in {name}; legs estimated")
     elif (vis[[15, 16]] < 0.5).all():
         warnings.append(f"hands not visible in {name}; arms estimated")
-    h, w = photo.rgb.shape[:2]
     m = obs.mask > 0.5
     if m[0].mean() > 0.02 or m[-1].mean() > 0.02 or m[:, 0].mean() > 0.05 or m[:, -1].mean() > 0.05:
         warnings.append(f"the person is cut off at the edge of {name}; the missing part is "
