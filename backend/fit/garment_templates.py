@@ -24,6 +24,7 @@ from ..garments.shells import (
     hair_mask,
     shell,
     shoe_mask,
+    shoe_offsets,
     top_mask,
 )
 from ..garments.surface import vertex_normals
@@ -219,8 +220,10 @@ def outerwear_template(r: BodyRegions, skin, outfit: Outfit) -> Template:
 
 def shoes_template(r: BodyRegions, skin, outfit: Outfit) -> Template:
     boots = outfit.shoes == "boots"
-    piece = shell(r, skin, shoe_mask(r, 0.72 if boots else 0.93), BOOT_T if boots else SHOE_T,
-                  smooth=4, passes=4)
+    thickness = shoe_offsets(r, BOOT_T if boots else SHOE_T, sole=0.015 if boots else 0.012,
+                             heel=0.02 if boots else 0.006)
+    piece = shell(r, skin, shoe_mask(r, 0.72 if boots else 0.93), thickness, smooth=4,
+                  passes=4)
     ctrl = np.ones((len(piece.vertices), 1))
     # painted-on or slim shoes: the cloth may take in to the skin and the foot under it
     # give way (the fitted foot is often a little long or wide)

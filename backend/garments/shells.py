@@ -67,6 +67,20 @@ def shoe_mask(r: BodyRegions, from_leg_s: float) -> np.ndarray:
                              (r.leg_s >= from_leg_s))) & ~r.seg["inner"]
 
 
+def shoe_offsets(r: BodyRegions, upper: float, sole: float, heel: float = 0.0) -> np.ndarray:
+    """(V,) shell thickness of a shoe: ``upper`` metres over the foot, a ``sole`` under it
+    (where the skin faces the floor), rising by ``heel`` under the back of the foot, and a
+    rounder toe cap."""
+    v, n = r.vertices, r.normals
+    down = np.clip(-n[:, 2], 0.0, 1.0) ** 2                       # 1 under the foot
+    foot = r.seg["foot"]
+    front = float(v[foot, 1].min()) if foot.any() else 0.0
+    back = float(v[foot, 1].max()) if foot.any() else 0.0
+    along = np.clip((v[:, 1] - front) / max(back - front, 1e-6), 0.0, 1.0)   # 0 toe .. 1 heel
+    toe = np.clip(1.0 - along / 0.2, 0.0, 1.0) * 0.004
+    return upper + toe + down * (sole + heel * np.clip((along - 0.55) / 0.3, 0.0, 1.0))
+
+
 def hair_mask(r: BodyRegions) -> np.ndarray:
     """Scalp: head vertices above a hairline that runs low at the nape, over the ears and
     high on the forehead."""
