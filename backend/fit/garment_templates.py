@@ -220,7 +220,7 @@ def outerwear_template(r: BodyRegions, skin, outfit: Outfit) -> Template:
 
 def shoes_template(r: BodyRegions, skin, outfit: Outfit) -> Template:
     boots = outfit.shoes == "boots"
-    thickness = shoe_offsets(r, BOOT_T if boots else SHOE_T, sole=0.015 if boots else 0.012,
+    thickness = shoe_offsets(r, BOOT_T if boots else SHOE_T, sole=0.012 if boots else 0.005,
                              heel=0.02 if boots else 0.006)
     piece = shell(r, skin, shoe_mask(r, 0.72 if boots else 0.93), thickness, smooth=4,
                   passes=4)
