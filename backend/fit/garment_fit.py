@@ -29,7 +29,8 @@ from .geometry import project
 
 SMOOTH_W = 300.0     # first differences of neighbouring knots (metres^2)
 PRIOR_W = 20.0       # pull towards the template (depth the photo cannot see stays small)
-STACK_GAP = 0.004    # metres between a garment and the one under it
+MIN_GAP = 0.0025     # metres of cloth off the skin at the least (poke-through tolerance: 2 mm)
+STACK_GAP = 0.0025   # metres between a garment and the one under it
 STACK_REACH = 0.03   # metres: only garment points this close to the one under it are pushed
 NOT_STACKED = ("hair",)   # hair lies on the scalp and hangs behind; clothes do not stack on it
 
@@ -233,11 +234,11 @@ def _settle(templates, params, slices, regions: BodyRegions, body_offsets: np.nd
     body_tree = cKDTree(body_v[surface])
     out: list[FittedGarment] = []
     for t, piece, v, values in fitted:
-        v = push_outside(v, body_v, body_n, 0.003, candidates=surface,
+        v = push_outside(v, body_v, body_n, MIN_GAP, candidates=surface,
                          tree=body_tree).astype(np.float64)
         # and outside the skin it is bound to (near an ear the nearest skin is another)
         a = piece.anchor
-        v += body_n[a] * np.clip(0.003 - ((v - body_v[a]) * body_n[a]).sum(1), 0.0,
+        v += body_n[a] * np.clip(MIN_GAP - ((v - body_v[a]) * body_n[a]).sum(1), 0.0,
                                  None)[:, None]
         for under in out:                          # over the garments already on
             if t.role in NOT_STACKED or under.template.role in NOT_STACKED:
@@ -264,7 +265,7 @@ def _tuck_skin(fitted, regions: BodyRegions, offsets: np.ndarray, freedom: BodyF
     """The fit may take cloth in past the fitted skin (the phenotype overshoots on loose
     clothing; the skin under cloth never reaches the outline, so nothing else moves it). Where
     it did, the hidden skin gives way, down to freedom.lo, rather than the cloth: it is tucked
-    in to 3 mm under the cloth bound to it, smoothly over a ring of neighbours."""
+    in to MIN_GAP under the cloth bound to it, smoothly over a ring of neighbours."""
     faces = regions.faces
     body_v = regions.vertices + offsets
     n = vertex_normals(body_v, faces).astype(np.float64)
@@ -272,7 +273,7 @@ def _tuck_skin(fitted, regions: BodyRegions, offsets: np.ndarray, freedom: BodyF
     hides = np.zeros(len(body_v), dtype=bool)
     for _, piece, v, _ in fitted:
         a = piece.anchor
-        np.maximum.at(need, a, 0.003 - ((v - body_v[a]) * n[a]).sum(1))
+        np.maximum.at(need, a, MIN_GAP - ((v - body_v[a]) * n[a]).sum(1))
         hides[piece.hides] = True
     hidden = interior(faces, hides, HIDE_RINGS)      # skin the avatar does not show
     need = np.where(hidden, np.clip(need, 0.0, None), 0.0)

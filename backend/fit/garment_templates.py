@@ -155,7 +155,7 @@ def _pad(modes: list[Mode], start: int, total: int) -> list[Mode]:
 
 def _assemble(role: str, style: str, parts: list[tuple[GarmentPiece, list[Mode]]],
               thickness: float) -> Template:
-    """One template from its pieces. A mode may take the cloth in down to 3 mm off the skin
+    """One template from its pieces. A mode may take the cloth in down to 2.5 mm off the skin
     and 1 cm more (the body under it may shrink by as much: the fitted phenotype overshoots
     on loose clothing); e.g. a coat's sleeve can hug the arm where the photo shows it bare."""
     total = sum(len(p.vertices) for p, _ in parts)
@@ -167,7 +167,7 @@ def _assemble(role: str, style: str, parts: list[tuple[GarmentPiece, list[Mode]]
             if m.bounded_by is not None:
                 m.lo = -m.hi
             elif m.lo is None:
-                m.lo = -(thickness - 0.003) - 0.01
+                m.lo = -(thickness - 0.0025) - 0.01
             modes.append(m)
         start += len(piece.vertices)
     return Template(role, style, [p for p, _ in parts], modes)
