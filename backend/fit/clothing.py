@@ -49,11 +49,9 @@ def boundary_pixels(mask: np.ndarray) -> np.ndarray:
 
 def fit_offsets(rig, rest, deltas: torch.Tensor, camera, target: np.ndarray,
                 edges: torch.Tensor, iters: int = 60, refresh: int = 10, smooth_w: float = 3e3,
-                movable: torch.Tensor | None = None, progress=lambda f: None) -> torch.Tensor:
+                progress=lambda f: None) -> torch.Tensor:
     """Offsets along the rest normals so the posed silhouette matches ``target`` ((H, W) bool
-    person mask at working resolution). Returns rest-space offsets (V, 3), metres.
-    movable: optional (V,) bool, the only vertices that may move (a region the garment
-    templates could not model); the others keep offset 0."""
+    person mask at working resolution). Returns rest-space offsets (V, 3), metres."""
     with torch.no_grad():
         n_rest = vertex_normals(rest.vertices[0], rig.faces)
         base, _ = rig.pose(rest, deltas)
@@ -90,8 +88,6 @@ def fit_offsets(rig, rest, deltas: torch.Tensor, camera, target: np.ndarray,
         opt.step()
         with torch.no_grad():
             d.clamp_(-MAX_IN, MAX_OUT)
-            if movable is not None:
-                d.mul_(movable)
         if it % 10 == 0:
             progress(it / iters)
     return (d.detach()[:, None] * n_rest).detach()
