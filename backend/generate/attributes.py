@@ -17,7 +17,7 @@ from ..garments.textures import COLORS, HAIR_COLORS
 TOPS = ("tshirt", "longsleeve", "tank", "jacket", "dress", "none")
 BOTTOMS = ("shorts", "trousers", "skirt", "none")
 SHOES = ("sneakers", "boots", "none")
-HAIRS = ("short", "long", "bun", "none")
+HAIRS = ("short", "buzz", "bob", "long", "long_curly", "ponytail", "bun", "afro", "none")
 TOP_PATTERNS = ("plain", "stripes", "checks")
 BOTTOM_PATTERNS = ("plain", "denim", "checks")
 SKIN_TONES = ("very_light", "light", "light_medium", "medium", "tan", "olive", "brown",
@@ -37,7 +37,7 @@ VALID_ATTRIBUTES = tuple(CHOICES) + NUMERIC
 # What the seed picks from, weighted: everyday clothes, people who look like a crowd.
 _TOP_W = {"female": (3, 2, 2, 2, 3, 0), "male": (4, 3, 1, 3, 0, 0)}
 _BOTTOM_W = {"female": (2, 4, 3, 0), "male": (2, 6, 0, 0)}
-_HAIR_W = {"female": (1, 5, 2, 0), "male": (8, 1, 0, 1)}
+_HAIR_W = {"female": (2, 0, 4, 6, 3, 4, 2, 1, 0), "male": (10, 4, 1, 1, 1, 1, 0, 1, 1)}
 _TOP_COLORS = ("white", "black", "grey", "navy", "blue", "light_blue", "red", "maroon", "green",
                "olive", "beige", "pink", "purple", "orange", "yellow", "teal", "charcoal")
 _BOTTOM_COLORS = ("black", "charcoal", "navy", "denim", "khaki", "beige", "brown", "grey",

@@ -16,7 +16,7 @@ CHOICES: dict[str, tuple[str, ...]] = {
     "bottom": ("shorts", "trousers", "skirt", "none"),
     "bottom_pattern": ("plain", "denim", "checks"),
     "shoes": ("sneakers", "boots", "none"),
-    "hair": ("short", "long", "bun", "none"),
+    "hair": ("short", "buzz", "bob", "long", "long_curly", "ponytail", "bun", "afro", "none"),
     "hair_color": ("black", "dark_brown", "brown", "auburn", "blonde", "grey"),
     "skin_tone": ("very_light", "light", "light_medium", "medium", "tan", "olive", "brown",
                   "dark_brown", "dark", "very_dark"),
