@@ -63,7 +63,7 @@ def test_panel_offers_exactly_the_generator_attributes():
     from blender_addon.blender.ui_generate import CHOICES as PANEL
     for key, values in PANEL.items():
         assert values == BACKEND[key], key
-    assert set(BACKEND) - set(PANEL) == {"age"}      # adults only from the panel
+    assert set(BACKEND) == set(PANEL)
 
 
 def test_generate_two_people_then_swap_hair_between_them(addon, live_server):

@@ -9,7 +9,7 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from protocol import RiggedAvatar
+from protocol import Pose, RiggedAvatar
 
 from .. import __version__
 from ..avatar_build import avatar_from_rest_body
@@ -33,8 +33,10 @@ from ..garments.textures import (
 from ..garments.wardrobe import layer_pieces
 from ..textures.eyes import IRIS_COLORS
 from .attributes import resolve_outfit
+from .expressions import wear_expression
 from .face_keys import add_bound_shape_keys
 from .phenotype import sample_phenotype
+from .posing import local_rotations, standing_pose
 from .skin_tone import skin_tone_texture
 
 TEXTURE_STREAMS = ("body", "bottom", "top", "shoes", "hair")   # fixed: seeds stay reproducible
@@ -90,5 +92,10 @@ def generate_avatar(seed: int, attributes: Mapping[str, Any], name: str | None =
     hide_covered_faces(body, rest.faces, rest.uvs, layers)
     add_bound_shape_keys(layers, body)
     avatar.layers.extend(sorted(layers, key=lambda lay: ROLE_ORDER.index(lay.role)))
+    meta["expression_weights"] = wear_expression(avatar, outfit["expression"], seed)
+    pose = standing_pose(avatar, outfit["pose"], np.random.default_rng([int(seed), 8]))
+    if pose:                 # the file stays in rest; the pose is what Blender shows first
+        avatar.pose = Pose(rotations=local_rotations(avatar, pose).astype(np.float32),
+                           location=np.zeros(3, np.float32))
     progress("done", 1.0)
     return avatar

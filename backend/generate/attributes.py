@@ -23,7 +23,9 @@ BOTTOM_PATTERNS = ("plain", "denim", "checks")
 SKIN_TONES = ("very_light", "light", "light_medium", "medium", "tan", "olive", "brown",
               "dark_brown", "dark", "very_dark")
 GENDERS = ("female", "male")
-AGES = ("adult", "child", "any")
+AGES = ("adult", "child", "teen", "elderly", "any")
+POSES = ("a", "t", "relaxed", "walk", "contrapposto")          # posing.STANDING_POSES
+EXPRESSIONS = ("neutral", "smile", "grin", "surprise", "sad", "angry", "wink")
 NUMERIC = ("height", "weight", "muscle", "proportions")   # Anny phenotypes, 0..1
 
 CHOICES: dict[str, tuple[str, ...]] = {
@@ -31,6 +33,7 @@ CHOICES: dict[str, tuple[str, ...]] = {
     "bottom": BOTTOMS, "bottom_color": tuple(COLORS), "bottom_pattern": BOTTOM_PATTERNS,
     "shoes": SHOES, "shoes_color": tuple(COLORS), "hair": HAIRS,
     "hair_color": tuple(HAIR_COLORS), "skin_tone": SKIN_TONES, "gender": GENDERS, "age": AGES,
+    "pose": POSES, "expression": EXPRESSIONS,
 }
 VALID_ATTRIBUTES = tuple(CHOICES) + NUMERIC
 
@@ -44,6 +47,10 @@ _BOTTOM_COLORS = ("black", "charcoal", "navy", "denim", "khaki", "beige", "brown
                   "olive", "blue")
 _SHOE_COLORS = ("white", "black", "brown", "tan", "grey", "navy", "red")
 _ACCENTS = ("white", "black", "navy", "red", "beige", "grey")
+_AGE_W = (6, 2, 1.5, 2.5, 0)                 # a street crowd: mostly adults
+_POSE_W = (2, 1, 4, 2, 2)
+_EXPRESSION_W = (4, 3, 2, 1, 1, 0.5, 0.5)
+GREY_WHEN_ELDERLY = 0.65                     # share of elderly people with grey hair
 
 
 def _pick(rng: np.random.Generator, values, weights=None):
@@ -84,7 +91,6 @@ def resolve_outfit(seed: int, attrs: Mapping[str, Any]) -> dict[str, Any]:
     drawn: dict[str, Any] = {}
     drawn["gender"] = _pick(rng, GENDERS)
     g = given.get("gender", drawn["gender"])
-    drawn["age"] = "adult"
     drawn["skin_tone"] = _pick(rng, SKIN_TONES)
     drawn["top"] = _pick(rng, TOPS, _TOP_W[g])
     drawn["top_color"] = _pick(rng, _TOP_COLORS)
@@ -97,6 +103,13 @@ def resolve_outfit(seed: int, attrs: Mapping[str, Any]) -> dict[str, Any]:
     drawn["hair"] = _pick(rng, HAIRS, _HAIR_W[g])
     drawn["hair_color"] = _pick(rng, tuple(HAIR_COLORS), (3, 4, 3, 1, 2, 1))
     accents = [_pick(rng, _ACCENTS) for _ in range(2)]
+    # drawn after everything above, so adding them kept the outfits older seeds picked
+    drawn["age"] = _pick(rng, AGES, _AGE_W)
+    drawn["pose"] = _pick(rng, POSES, _POSE_W)
+    drawn["expression"] = _pick(rng, EXPRESSIONS, _EXPRESSION_W)
+    greying = float(rng.random()) < GREY_WHEN_ELDERLY
+    if greying and given.get("age", drawn["age"]) == "elderly":
+        drawn["hair_color"] = "grey"
     out = {**drawn, **given}
     if out["top"] == "dress" and "bottom" not in given:
         out["bottom"] = "none"                  # a dress is top and bottom in one

@@ -11,6 +11,9 @@ ANY = "ANY"
 # The generator's attribute values (backend/generate/attributes.py; a test keeps them equal).
 CHOICES: dict[str, tuple[str, ...]] = {
     "gender": ("female", "male"),
+    "age": ("adult", "child", "teen", "elderly", "any"),
+    "pose": ("a", "t", "relaxed", "walk", "contrapposto"),
+    "expression": ("neutral", "smile", "grin", "surprise", "sad", "angry", "wink"),
     "top": ("tshirt", "longsleeve", "tank", "jacket", "dress", "none"),
     "top_pattern": ("plain", "stripes", "checks"),
     "bottom": ("shorts", "trousers", "skirt", "none"),

@@ -22,7 +22,7 @@ FABRICS = {
 SKIN = {"subsurface": 0.2, "radius": (1.0, 0.2, 0.1), "scale": 0.01, "coat": 0.1,
         "coat_roughness": 0.3, "roughness": (0.38, 0.58), "pore_scale": 2500.0,
         "pore_strength": 0.2}
-HAIR_ROUGHNESS = 0.45
+HAIR_ROUGHNESS = 0.6
 CARD_CLIP = 0.5
 
 
@@ -115,7 +115,7 @@ def skin(nodes, links, bsdf) -> None:
 
 def hair_cards(mat, nodes, links, bsdf, tex) -> None:
     bsdf.inputs["Roughness"].default_value = HAIR_ROUGHNESS
-    bsdf.inputs["Specular IOR Level"].default_value = 0.35
+    bsdf.inputs["Specular IOR Level"].default_value = 0.2
     if tex is not None:
         clip = _node(nodes, "ShaderNodeMath", bsdf.location.x - 200, bsdf.location.y - 300)
         clip.operation = "ROUND"                     # glTF: alphaMode MASK, cutoff 0.5
