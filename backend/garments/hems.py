@@ -2,7 +2,7 @@
 
 A shell or drape is a single sheet, so seen edge-on at a cuff, neckline or skirt hem it has
 no thickness and reads as paint. Along every open (boundary) edge we add a strip folding
-the cloth back towards the skin by HEM_DEPTH, then a facing running HEM_WIDTH back up
+the cloth back towards the skin (HEM_DEPTH at most), then a facing running HEM_WIDTH back up
 inside the garment, as a sewn hem does. The rim vertices copy their edge vertex's skin
 weights and anchor, so they move, bind and transfer with the garment.
 """
@@ -14,7 +14,8 @@ import numpy as np
 from .shells import GarmentPiece
 from .surface import push_outside
 
-HEM_DEPTH = 0.004     # metres: the cloth's visible thickness at an edge
+HEM_DEPTH = 0.004     # metres: the cloth's visible thickness at an edge, at most
+DEPTH_SHARE = 0.35    # of the cloth's height off the skin: tight cloth gets a thinner rim
 HEM_WIDTH = 0.012     # metres: the turned-in facing inside the garment
 MIN_GAP = 0.0015      # the fold stays this far off the skin
 
@@ -47,11 +48,12 @@ def add_hem(piece: GarmentPiece, body_vertices: np.ndarray, body_normals: np.nda
     inward = nb_sum[rim] / np.maximum(nb_cnt[rim], 1.0)[:, None] - v[rim]
     inward -= (inward * n).sum(1, keepdims=True) * n
     inward /= np.maximum(np.linalg.norm(inward, axis=1, keepdims=True), 1e-9)
-    fold = v[rim] - n * HEM_DEPTH
+    height = ((v[rim] - body_vertices[piece.anchor[rim]]) * n).sum(1)
+    depth = np.clip(DEPTH_SHARE * height, 0.0, HEM_DEPTH)
+    fold = v[rim] - n * depth[:, None]
     facing = fold + inward * HEM_WIDTH
     new = np.concatenate([fold, facing])
-    gap = np.maximum(((v[rim] - body_vertices[piece.anchor[rim]]) * n).sum(1) - HEM_DEPTH,
-                     MIN_GAP)
+    gap = np.maximum(height - depth, MIN_GAP)
     new = push_outside(new, body_vertices, body_normals, np.concatenate([gap, gap]),
                        candidates=np.unique(piece.anchor))
     base = len(v)
