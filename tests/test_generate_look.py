@@ -153,7 +153,7 @@ def test_child_to_elderly_and_the_poses_and_expressions_they_ask_for():
     height = {n: av.layer("body").vertices[:, 2].max() for n, av in (("c", child), ("o", old))}
     assert height["c"] < height["o"] - 0.2
     # a T-pose holds the arms level, a relaxed stand lets them hang near the sides
-    for av, lo, hi in ((child, -0.05, 0.05), (old, -1.0, -0.2)):
+    for av, lo, hi in ((child, -0.05, 0.05), (old, -1.0, -0.8)):       # A-pose: about -0.67
         names = av.skeleton.names
         transforms, _ = bone_transforms(av, av.pose.rotations)
         sh = transforms[names.index("upperarm01.L")] @ np.append(
@@ -166,3 +166,18 @@ def test_child_to_elderly_and_the_poses_and_expressions_they_ask_for():
     # surprise opens the jaw, and the lower teeth open with it
     teeth = next(lay for lay in child.layers if lay.name == "teeth_lower")
     assert teeth.shape_keys.values[teeth.shape_keys.index("jawOpen")] > 0.2
+
+
+def test_material_hint_travels_in_the_file_and_is_checked(styled):
+    from protocol import ProtocolError, avatar_from_bytes, avatar_from_parts, avatar_to_parts
+    av = styled["bob"]
+    back = avatar_from_bytes(_bytes(av))
+    assert {lay.role: lay.material for lay in back.layers}["body"] == "skin"
+    assert back.layer("hair").material == "hair_cards"
+    assert back.layer("eyes").material is None               # optional: absent stays absent
+    desc, arrays = avatar_to_parts(av)
+    desc["layers"][0]["material"] = "Plastic Shine!"
+    with pytest.raises(ProtocolError, match="material must be a short lower-case name"):
+        avatar_from_parts(desc, arrays)
+    del desc["layers"][0]["material"]                         # files from older producers
+    assert avatar_from_parts(desc, arrays).layers[0].material is None

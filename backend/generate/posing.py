@@ -79,9 +79,9 @@ def standing_pose(avatar: RiggedAvatar, name: str, rng: np.random.Generator
         if name == "t":                       # raise to level: about -Y for the left arm
             out[f"upperarm01.{side}"] = (0.0, -sign * drop, 0.0)
         elif name in ("relaxed", "contrapposto"):
-            down = np.radians(72.0 + 3.0 * jitter)      # arms near the sides, clear of hips
+            down = np.radians(80.0 + 2.0 * jitter)      # arms near the sides, clear of hips
             out[f"upperarm01.{side}"] = (0.0, sign * (down - drop), 0.0)
-            out[f"lowerarm01.{side}"] = (-0.25, 0.0, 0.0)   # elbows soft, hands forward
+            out[f"lowerarm01.{side}"] = (-0.15, 0.0, 0.0)   # elbows soft, hands forward
     if name == "walk":
         out.update(FIXED_POSES["walk"])
     if name == "contrapposto":                # weight on the right leg, hips and head turn
