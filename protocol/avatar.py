@@ -8,6 +8,7 @@ its local Z fixes the roll. Pose rotations are what Blender stores in
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,6 +20,11 @@ from .errors import ProtocolError
 # face parts every Anny avatar carries (eyeballs, lashes, brow cards, teeth, tongue)
 FACE_ROLES = ("eyes", "eyelashes", "eyebrows", "teeth", "tongue")
 LAYER_ROLES = ("body", "top", "bottom", "outerwear", "shoes", "hair", "accessory", "other", *FACE_ROLES)
+# what a layer is made of (MeshLayer.material), a hint for the importer's shader; readers treat
+# a name they do not know as plain (newer producers may add some), so any short identifier is
+# valid. "hair_cards": the texture's alpha cuts the strands out of each card.
+LAYER_MATERIALS = ("skin", "cotton", "denim", "knit", "leather", "hair_cards")
+_MATERIAL_NAME = re.compile(r"[a-z][a-z0-9_]{0,31}")
 
 
 @dataclass
@@ -79,6 +85,7 @@ class MeshLayer:
     base_color: tuple[float, float, float, float] = (0.8, 0.62, 0.52, 1.0)
     binding: SurfaceBinding | None = None  # optional: garment bound to the body surface
     shape_keys: ShapeKeys | None = None    # optional: blend shapes (ARKit face keys)
+    material: str | None = None            # optional: a LAYER_MATERIALS name (shader hint)
 
 
 @dataclass
@@ -201,6 +208,10 @@ def validate_avatar(av: RiggedAvatar) -> RiggedAvatar:
             _finite(f"{where} uvs", lay.uvs)
         if len(lay.base_color) != 4:
             raise _bad(f"{where} base_color must have 4 components")
+        if lay.material is not None and not (isinstance(lay.material, str) and
+                                             _MATERIAL_NAME.fullmatch(lay.material)):
+            raise _bad(f"{where} material must be a short lower-case name such as "
+                       f"{', '.join(LAYER_MATERIALS)}")
         if lay.binding is not None:
             _check_binding(where, lay.binding, v, av.layer("body"))
         if lay.shape_keys is not None:

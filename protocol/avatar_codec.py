@@ -68,6 +68,8 @@ def avatar_to_parts(av: RiggedAvatar, prefix: str = "avatar/") -> tuple[dict, di
                                                np.float32),
                             "offsets": put(p + "binding/offsets", bd.offsets, np.float32),
                             "hides": put(p + "binding/hides", bd.hides, np.int32)}
+        if lay.material is not None:    # optional; older readers ignore the key
+            d["material"] = lay.material
         if lay.shape_keys is not None:  # optional and sparse; older readers ignore the key
             d["shape_keys"] = shape_keys_to_parts(lay.shape_keys, put, p)
         desc["layers"].append(d)
@@ -132,7 +134,7 @@ def _build(desc: dict, arrays: dict[str, np.ndarray]) -> RiggedAvatar:
             skin_indices=get(d["skin_indices"], np.int32),
             skin_weights=get(d["skin_weights"], np.float32),
             uvs=get(d["uvs"], np.float32), texture=raw(d["texture"]), base_color=color,
-            binding=binding,
+            binding=binding, material=d.get("material"),
             shape_keys=shape_keys_from_parts(d.get("shape_keys"), get, len(vertices))))
     pose = None
     if desc.get("pose") is not None:
