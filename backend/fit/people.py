@@ -1,0 +1,218 @@
+"""Every person of a photo -> one avatar each, all seen by one camera, standing on one floor.
+
+Perception finds the people and splits the person mask between them (perception.find_people);
+each person is then fitted like a single-person photo on its own landmarks and instance mask
+(pipeline.reconstruct_photo with ``person=``), in the whole photo's camera with one focal
+length for all. The fits leave each person at its own distance; placing the group then
+(``place_group``) gives everyone the same camera pose and floor: the camera's pitch/roll is
+the mean lean of the standing people, the floor is at the median foot height, and each person
+whose feet are within 20 % of it slides along the ray through its foot contact onto it
+(relative depth from foot contact; the fitted body size already gave the depth from scale).
+A person far off the floor (a dunk) keeps its fitted distance.
+
+A photo in which perception finds at most one person takes the single-person path unchanged.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+
+from protocol import RiggedAvatar
+from rig import rotations as Q
+
+from ..bodies import DEFAULT_BODY_MODEL
+from ..errors import JobInputError
+from ..imageio import Photo, read_photo
+from ..perception import PersonObservation, find_people
+from ..perception.instances import torso_px
+from .focal import FILM_LONG_SIDE_MM, FocalChoice, choose_focal, estimate_focal
+from .pipeline import Progress, Reconstruction, check_person, reconstruct_photo
+from .posing import CV_FROM_BLENDER_CAM, camera_from_world, posed_joints, posed_vertices
+
+MAX_PEOPLE = 8
+MIN_HEIGHT_FRACTION = 0.15      # people smaller than this share of the tallest are skipped
+FLOOR_SNAP = (0.8, 1.25)        # distance changes accepted to put a person's feet on the floor
+MAX_TILT = np.radians(20.0)     # leaner bodies say nothing about the camera's pitch
+LEVEL = np.array([[1.0, 0, 0], [0, 0, 1.0], [0, -1.0, 0]])    # OpenCV camera -> world, level
+
+
+@dataclass
+class GroupReconstruction:
+    people: list[Reconstruction]            # left to right in the photo
+    found: int                              # people perception found (before skipping)
+    notes: list[str] = field(default_factory=list)   # who was skipped and why
+
+    @property
+    def avatars(self) -> list[RiggedAvatar]:
+        return [r.avatar for r in self.people]
+
+
+def reconstruct_people(data: bytes, name: str = "photo", quality: str = "default",
+                       progress: Progress = lambda s, f: None,
+                       body_model: str = DEFAULT_BODY_MODEL,
+                       max_people: int = MAX_PEOPLE) -> GroupReconstruction:
+    if type(max_people) is not int or not 1 <= max_people <= 64:
+        raise JobInputError(f"'max_people' must be an integer from 1 to 64, got "
+                            f"{max_people!r}", code="bad_params")
+    progress("find people", 0.01)
+    photo = read_photo(data, name)
+    found = find_people(photo.rgb)
+    if len(found) <= 1:           # nobody (the single path's clear error) or one person
+        return GroupReconstruction([reconstruct_photo(data, name, quality, progress,
+                                                      body_model)], found=len(found))
+    chosen, notes = choose_people(found, max_people, photo, name)
+    h, w = photo.rgb.shape[:2]
+    focal = group_focal(photo.focal_35mm, chosen, w, h)
+    many = len(chosen) > 1
+    people = []
+    for k, obs in enumerate(chosen):
+        lo, hi = 0.05 + 0.95 * k / len(chosen), 0.05 + 0.95 * (k + 1) / len(chosen)
+        label = f"{name}.person{k + 1}" if many else name
+        # people_count 1: this observation is one person, not a photo with several.
+        rec = reconstruct_photo(
+            data, label, quality, body_model=body_model, person=replace(obs, people_count=1),
+            focal=focal, world_rotation=LEVEL if many else None,
+            progress=lambda s, f, lo=lo, hi=hi, k=k: progress(
+                f"person {k + 1}/{len(chosen)}: {s}", lo + (hi - lo) * f))
+        people.append(rec)
+    if many:
+        notes += place_group([r.avatar for r in people])
+    for i, rec in enumerate(people):
+        rec.avatar.metadata["people"] = {"index": i + 1, "count": len(people),
+                                         "found": len(found)}
+    people[0].warnings.extend(notes)
+    people[0].avatar.metadata["warnings"] = list(people[0].avatar.metadata.get(
+        "warnings", [])) + notes
+    return GroupReconstruction(people, found=len(found), notes=notes)
+
+
+def choose_people(found: list[PersonObservation], max_people: int, photo: Photo,
+                  name: str) -> tuple[list[PersonObservation], list[str]]:
+    """The people to fit, left to right: not tiny next to the tallest (background people),
+    at most ``max_people`` of the largest, each one check_person accepts."""
+    notes = []
+    sizes = np.array([height_px(p) for p in found])
+    keep = [i for i in np.argsort(-sizes) if sizes[i] >= MIN_HEIGHT_FRACTION * sizes.max()]
+    if len(keep) < len(found):
+        n = len(found) - len(keep)
+        notes.append(f"{n} small background {'person' if n == 1 else 'people'} in {name} "
+                     f"(under {MIN_HEIGHT_FRACTION:.0%} of the tallest person's height) "
+                     f"skipped")
+    if len(keep) > max_people:
+        notes.append(f"{len(keep)} people in {name}; reconstructed the {max_people} largest "
+                     f"(--max-people)")
+        keep = keep[:max_people]
+    chosen = sorted((found[i] for i in keep), key=lambda p: float(p.keypoints[[11, 12, 23, 24],
+                                                                              0].mean()))
+    usable = []
+    for p in chosen:
+        try:
+            check_person(replace(p, people_count=1), photo, name)
+            usable.append(p)
+        except JobInputError as exc:
+            notes.append(f"one person skipped: {exc}")
+    if not usable:                # every candidate refused: the first one's clear error
+        check_person(replace(chosen[0], people_count=1), photo, name)
+    return usable, notes
+
+
+def height_px(p: PersonObservation) -> float:
+    """The person's height in the image: head to the lowest visible foot point, or the
+    instance mask's rows when the landmarks are cut off."""
+    ys = np.nonzero((p.mask > 0.5).any(axis=1))[0]
+    span = float(ys.max() - ys.min() + 1) if ys.size else 0.0
+    vis = p.visibility > 0.5
+    if vis.sum() >= 2:
+        span = max(span, float(np.ptp(p.keypoints[vis, 1])))
+    return max(span, torso_px(p))
+
+
+def group_focal(exif_35mm: float | None, people: list[PersonObservation], w: int,
+                h: int) -> FocalChoice:
+    """One focal for everyone: EXIF, else the median of the per-person estimates (each puts
+    its person at a typical distance; the group's spread averages out)."""
+    if exif_35mm:
+        return choose_focal(exif_35mm, None, w, h)
+    estimates = [f for f in (estimate_focal(p, w, h) for p in people) if f is not None]
+    if not estimates:
+        return choose_focal(None, None, w, h)
+    f = float(np.median(estimates))
+    return FocalChoice(f, f / max(w, h) * FILM_LONG_SIDE_MM, "estimated")
+
+
+def place_group(avatars: list[RiggedAvatar]) -> list[str]:
+    """Give fitted avatars (each placed in a level world of its own) one camera pose and one
+    floor (module docstring). Changes the avatars' root pose and camera in place; returns
+    notes for people left off the floor."""
+    cams = [camera_from_world(a) for a in avatars]
+    wfc = [np.linalg.inv(c) for c in cams]                      # world_i <- OpenCV camera
+    # Everyone in camera space (metres, OpenCV axes).
+    verts = [_to(c, posed_vertices(a)) for a, c in zip(avatars, cams)]
+    joints = [{k: _to(c, v[None])[0] for k, v in posed_joints(a).items()}
+              for a, c in zip(avatars, cams)]
+    r_t = _group_tilt(joints)
+    r = r_t @ LEVEL                                             # camera -> group world
+    feet, heights = [], []
+    for v in verts:
+        z = v @ r[2]                                           # height above the camera
+        feet.append(v[int(np.argmin(z))])
+        heights.append(float(z.min()))
+    cam_height = -float(np.median(heights))
+    notes, moves = [], []
+    for k, (f, g) in enumerate(zip(feet, heights)):
+        s = -cam_height / g if g < -1e-3 else np.inf
+        if FLOOR_SNAP[0] <= s <= FLOOR_SNAP[1]:
+            moves.append((s - 1.0) * f)
+        else:
+            moves.append(np.zeros(3))
+            notes.append(f"person {k + 1} is not on the others' floor (jumping, sitting "
+                         f"higher, or a poor fit); kept at its fitted distance")
+    centre = np.mean([r @ (f + m) for f, m in zip(feet, moves)], axis=0)
+    t = np.array([-centre[0], -centre[1], cam_height])
+    world_from_cv = np.eye(4)
+    world_from_cv[:3, :3], world_from_cv[:3, 3] = r, t
+    for a, w_i, m in zip(avatars, wfc, moves):
+        # world_group = R_t (world_i - t_i) + R m + t: a rotation about world_i's origin by
+        # R_t, then a shift.
+        shift = -r_t @ w_i[:3, 3] + r @ m + t
+        _move_avatar(a, r_t, shift)
+        a.camera.world_from_camera = (world_from_cv @ CV_FROM_BLENDER_CAM).astype(np.float32)
+    return notes
+
+
+def _to(cam_from_world: np.ndarray, pts: np.ndarray) -> np.ndarray:
+    return pts @ cam_from_world[:3, :3].T + cam_from_world[:3, 3]
+
+
+def _group_tilt(joints: list[dict]) -> np.ndarray:
+    """Rotation (level world) turning the standing people's mean body axis upright."""
+    ups = []
+    for j in joints:
+        axis = LEVEL @ (0.5 * (j["left_shoulder"] + j["right_shoulder"])
+                        - 0.5 * (j["left_ankle"] + j["right_ankle"]))
+        axis = axis / max(np.linalg.norm(axis), 1e-9)
+        if np.arccos(np.clip(axis[2], -1, 1)) < MAX_TILT:
+            ups.append(axis)
+    if not ups:
+        return np.eye(3)
+    up = np.mean(ups, axis=0)
+    up /= np.linalg.norm(up)
+    return Q.to_matrix(Q.between(up, np.array([0.0, 0.0, 1.0])))
+
+
+def _move_avatar(avatar: RiggedAvatar, rot: np.ndarray, shift: np.ndarray) -> None:
+    """Rigidly move a posed avatar in its world: p -> rot @ p + shift. The root bone turns
+    about its rest head h0 (p = R_A (x - h0) + h0 + loc), so its basis rotation gains
+    r0^T rot r0 and its location becomes rot (h0 + loc) + shift - h0."""
+    sk, pose = avatar.skeleton, avatar.pose
+    root = int(np.flatnonzero(np.asarray(sk.parents) < 0)[0])
+    r0 = sk.matrices[root][:3, :3].astype(np.float64)
+    h0 = sk.matrices[root][:3, 3].astype(np.float64)
+    turn = Q.from_matrix(r0.T @ rot @ r0)
+    rots = pose.rotations.astype(np.float64).copy()
+    rots[root] = Q.multiply(turn, rots[root])
+    loc = rot @ (h0 + pose.location.astype(np.float64)) + shift - h0
+    pose.rotations = rots.astype(np.float32)
+    pose.location = loc.astype(np.float32)
