@@ -6,9 +6,11 @@ each person is then fitted like a single-person photo on its own landmarks and i
 length for all. The fits leave each person at its own distance; placing the group then
 (``place_group``) gives everyone the same camera pose and floor: the camera's pitch/roll is
 the mean lean of the standing people, the floor is at the median foot height, and each person
-whose feet are within 20 % of it slides along the ray through its foot contact onto it
-(relative depth from foot contact; the fitted body size already gave the depth from scale).
-A person far off the floor (a dunk) keeps its fitted distance.
+whose feet are within 20 % of it is scaled about the camera centre until they touch it. The
+fit's depth comes from the body's size, which the shape prior keeps near an average adult's
+for everyone; foot contact on a shared floor gives the relative depth, and scaling about the
+camera keeps each avatar exactly over its person in the photo (so a taller person comes out
+taller). A person far off the floor (a dunk) keeps its fitted distance and size.
 
 A photo in which perception finds at most one person takes the single-person path unchanged.
 """
@@ -141,8 +143,8 @@ def group_focal(exif_35mm: float | None, people: list[PersonObservation], w: int
 
 def place_group(avatars: list[RiggedAvatar]) -> list[str]:
     """Give fitted avatars (each placed in a level world of its own) one camera pose and one
-    floor (module docstring). Changes the avatars' root pose and camera in place; returns
-    notes for people left off the floor."""
+    floor (module docstring). Changes the avatars in place (root pose, camera, and the size
+    of those scaled onto the floor); returns notes for people left off the floor."""
     cams = [camera_from_world(a) for a in avatars]
     wfc = [np.linalg.inv(c) for c in cams]                      # world_i <- OpenCV camera
     # Everyone in camera space (metres, OpenCV axes).
@@ -157,25 +159,30 @@ def place_group(avatars: list[RiggedAvatar]) -> list[str]:
         feet.append(v[int(np.argmin(z))])
         heights.append(float(z.min()))
     cam_height = -float(np.median(heights))
-    notes, moves = [], []
-    for k, (f, g) in enumerate(zip(feet, heights)):
+    # Scaling a person about the camera centre keeps its image and moves its feet along
+    # their ray: the scale that puts them on the floor is its relative depth (and size).
+    notes, scales = [], []
+    for k, g in enumerate(heights):
         s = -cam_height / g if g < -1e-3 else np.inf
-        if FLOOR_SNAP[0] <= s <= FLOOR_SNAP[1]:
-            moves.append((s - 1.0) * f)
-        else:
-            moves.append(np.zeros(3))
+        if not FLOOR_SNAP[0] <= s <= FLOOR_SNAP[1]:
+            s = 1.0
             notes.append(f"person {k + 1} is not on the others' floor (jumping, sitting "
                          f"higher, or a poor fit); kept at its fitted distance")
-    centre = np.mean([r @ (f + m) for f, m in zip(feet, moves)], axis=0)
+        scales.append(float(s))
+    centre = np.mean([r @ (s * f) for f, s in zip(feet, scales)], axis=0)
     t = np.array([-centre[0], -centre[1], cam_height])
     world_from_cv = np.eye(4)
     world_from_cv[:3, :3], world_from_cv[:3, 3] = r, t
-    for a, w_i, m in zip(avatars, wfc, moves):
-        # world_group = R_t (world_i - t_i) + R m + t: a rotation about world_i's origin by
-        # R_t, then a shift.
-        shift = -r_t @ w_i[:3, 3] + r @ m + t
-        _move_avatar(a, r_t, shift)
+    for a, w_i, s in zip(avatars, wfc, scales):
+        # camera point c: world_i p = LEVEL c + t_i; group world = r s c + t
+        #   = r_t (s p) - s r_t t_i + t: scale about world_i's origin, turn, shift.
+        _scale_avatar(a, s)
+        _move_avatar(a, r_t, -s * r_t @ w_i[:3, 3] + t)
         a.camera.world_from_camera = (world_from_cv @ CV_FROM_BLENDER_CAM).astype(np.float32)
+        a.metadata["group_scale"] = round(s, 4)
+        fit = a.metadata.get("fit")
+        if isinstance(fit, dict) and "height_m" in fit:
+            fit["height_m"] = round(fit["height_m"] * s, 4)
     return notes
 
 
@@ -197,6 +204,24 @@ def _group_tilt(joints: list[dict]) -> np.ndarray:
     up = np.mean(ups, axis=0)
     up /= np.linalg.norm(up)
     return Q.to_matrix(Q.between(up, np.array([0.0, 0.0, 1.0])))
+
+
+def _scale_avatar(avatar: RiggedAvatar, s: float) -> None:
+    """Scale an avatar uniformly about its armature origin (rest skeleton and meshes, and the
+    root's location, so the posed avatar scales too)."""
+    if s == 1.0:
+        return
+    sk = avatar.skeleton
+    sk.heads, sk.tails = sk.heads * s, sk.tails * s
+    sk.matrices = sk.matrices.copy()
+    sk.matrices[:, :3, 3] *= s
+    for lay in avatar.layers:
+        lay.vertices = lay.vertices * s
+        if lay.binding is not None:
+            lay.binding.offsets = lay.binding.offsets * s
+        if lay.shape_keys is not None:
+            lay.shape_keys.deltas = lay.shape_keys.deltas * s
+    avatar.pose.location = avatar.pose.location * s
 
 
 def _move_avatar(avatar: RiggedAvatar, rot: np.ndarray, shift: np.ndarray) -> None:
