@@ -123,3 +123,16 @@ def test_a_single_person_photo_keeps_its_plain_file_name(shared_data, tmp_path):
     (record,) = run_cli([str(photo), "--out", str(tmp_path)])
     assert [f.name for f in tmp_path.glob("*.doppel")] == ["ryota.doppel"]
     assert "people" not in record and not load_avatar(record["avatar"]).companions
+
+
+def test_a_statue_with_a_tiny_passer_by_is_still_no_person(shared_data, tmp_path):
+    """The multi-person finder sees the statue's figure (and its hands), but one figure and
+    tiny ones take the single-person path, which says what it always said."""
+    from backend.cli import main
+    photo = shared_data / "photos" / "group" / "170149601_13aa4e4483_c.jpg"
+    buf = io.StringIO()
+    with contextlib.redirect_stdout(buf):
+        rc = main(["reconstruct", str(photo), "--out", str(tmp_path), "--json"])
+    (record,) = [json.loads(x) for x in buf.getvalue().splitlines() if x.startswith("{")]
+    assert rc == 1 and "no person found" in record["error"]
+    assert not list(tmp_path.glob("*.doppel"))

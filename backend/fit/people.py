@@ -12,7 +12,8 @@ for everyone; foot contact on a shared floor gives the relative depth, and scali
 camera keeps each avatar exactly over its person in the photo (so a taller person comes out
 taller). A person far off the floor (a dunk) keeps its fitted distance and size.
 
-A photo in which perception finds at most one person takes the single-person path unchanged.
+A photo in which perception finds at most one person (besides tiny ones far behind) takes the
+single-person path unchanged.
 """
 
 from __future__ import annotations
@@ -61,7 +62,9 @@ def reconstruct_people(data: bytes, name: str = "photo", quality: str = "default
     progress("find people", 0.01)
     photo = read_photo(data, name)
     found = find_people(photo.rgb)
-    if len(found) <= 1:           # nobody (the single path's clear error) or one person
+    if len(sizable(found)) <= 1:
+        # Nobody, or one person (with maybe a few tiny ones behind): the single-person path,
+        # unchanged (its clear error for nobody; a statue stays "no person" there too).
         return GroupReconstruction([reconstruct_photo(data, name, quality, progress,
                                                       body_model)], found=len(found))
     chosen, notes = choose_people(found, max_people, photo, name)
@@ -95,8 +98,7 @@ def choose_people(found: list[PersonObservation], max_people: int, photo: Photo,
     """The people to fit, left to right: not tiny next to the tallest (background people),
     at most ``max_people`` of the largest, each one check_person accepts."""
     notes = []
-    sizes = np.array([height_px(p) for p in found])
-    keep = [i for i in np.argsort(-sizes) if sizes[i] >= MIN_HEIGHT_FRACTION * sizes.max()]
+    keep = sizable(found)
     if len(keep) < len(found):
         n = len(found) - len(keep)
         notes.append(f"{n} small background {'person' if n == 1 else 'people'} in {name} "
@@ -118,6 +120,14 @@ def choose_people(found: list[PersonObservation], max_people: int, photo: Photo,
     if not usable:                # every candidate refused: the first one's clear error
         check_person(replace(chosen[0], people_count=1), photo, name)
     return usable, notes
+
+
+def sizable(found: list[PersonObservation]) -> list[int]:
+    """Indices of the people not tiny next to the tallest, tallest first."""
+    if not found:
+        return []
+    sizes = np.array([height_px(p) for p in found])
+    return [int(i) for i in np.argsort(-sizes) if sizes[i] >= MIN_HEIGHT_FRACTION * sizes.max()]
 
 
 def height_px(p: PersonObservation) -> float:
