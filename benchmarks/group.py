@@ -5,8 +5,9 @@ how well each avatar covers its own person.
 
 Per photo: the true count (counted by eye, table below), people found by perception, avatars
 written, and for comparison the people the whole-image detector alone finds (the detector
-without tiles; the single-person path always gave one avatar). Times: perception, fit per
-person (mean) and total. Per person: IoU of the avatar, posed and seen through the group's
+without tiles). Times: perception, fit per person (mean), total, the single-person path on
+the same photo (one avatar, as before: the obvious alternative) and so the cost of each extra
+person ((total - single) / (avatars - 1)). Per person: IoU of the avatar, posed and seen through the group's
 shared camera, with that person's instance mask, and whether it stands on the common floor.
 
 Target (issue 14): a photo of 5+ people gives one avatar per person, no two covering the same
@@ -60,6 +61,7 @@ def whole_image_only(rgb: np.ndarray) -> int:
 def run_photo(path: Path, quality: str) -> dict:
     from backend.errors import JobInputError
     from backend.fit.people import GroupReconstruction, reconstruct_people
+    from backend.fit.pipeline import reconstruct_photo
     from backend.fit.posing import posed_vertices
     from backend.imageio import read_photo
     from backend.perception import find_people
@@ -76,6 +78,14 @@ def run_photo(path: Path, quality: str) -> dict:
     except JobInputError as exc:          # nobody to reconstruct: said, not crashed
         group = GroupReconstruction([], found=len(found), notes=[str(exc)])
     total = time.perf_counter() - start
+    start = time.perf_counter()
+    try:                                  # the obvious alternative: one avatar, as before
+        reconstruct_photo(data, path.stem, quality)
+        single = time.perf_counter() - start
+    except JobInputError:
+        single = None
+    n = len(group.people)
+    extra = (total - single) / (n - 1) if single is not None and n > 1 else None
     fits = [sum(r.timings.values()) for r in group.people] or [0.0]
     people = []
     for r in group.people:
@@ -93,8 +103,15 @@ def run_photo(path: Path, quality: str) -> dict:
             "whole_image_detector": whole_image_only(photo.rgb),
             "avatars": len(group.people), "notes": group.notes,
             "perceive_s": round(perceive, 2), "fit_per_person_s": round(float(np.mean(fits)), 2),
-            "total_s": round(total, 2), "max_pair_iou": round(float(overlap), 3),
+            "total_s": round(total, 2),
+            "single_path_s": None if single is None else round(single, 2),
+            "per_extra_person_s": None if extra is None else round(extra, 2),
+            "max_pair_iou": round(float(overlap), 3),
             "people": people}
+
+
+def _s(v) -> str:
+    return "-" if v is None else f"{v:.1f}s"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -112,11 +129,13 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(rows, indent=1))
         return 0
     print(f"{'photo':28} {'true':>4} {'found':>5} {'whole-img':>9} {'avatars':>7} "
-          f"{'perceive':>8} {'fit/person':>10} {'total':>7} {'max pair IoU':>12}")
+          f"{'perceive':>8} {'fit/person':>10} {'total':>7} {'1 avatar':>8} {'+person':>7} "
+          f"{'max pair IoU':>12}")
     for r in rows:
         print(f"{r['photo'][:28]:28} {r['true']:>4} {r['found']:>5} "
               f"{r['whole_image_detector']:>9} {r['avatars']:>7} {r['perceive_s']:>7.2f}s "
-              f"{r['fit_per_person_s']:>9.2f}s {r['total_s']:>6.1f}s {r['max_pair_iou']:>12.3f}")
+              f"{r['fit_per_person_s']:>9.2f}s {r['total_s']:>6.1f}s {_s(r['single_path_s']):>8} "
+              f"{_s(r['per_extra_person_s']):>7} {r['max_pair_iou']:>12.3f}")
         print(f"    true: {r['what']}")
         for person in r["people"]:
             print(f"    {person['name']:40} IoU vs instance mask {person['iou_instance']:.3f}"
