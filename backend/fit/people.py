@@ -35,6 +35,7 @@ from .pipeline import Progress, Reconstruction, check_person, reconstruct_photo
 from .posing import CV_FROM_BLENDER_CAM, camera_from_world, posed_joints, posed_vertices
 
 MAX_PEOPLE = 8
+MAX_PEOPLE_LIMIT = 32           # ~66 arrays an avatar: a group stays within a message's 4096
 MIN_HEIGHT_FRACTION = 0.15      # people smaller than this share of the tallest are skipped
 FLOOR_SNAP = (0.8, 1.25)        # distance changes accepted to put a person's feet on the floor
 MAX_TILT = np.radians(20.0)     # leaner bodies say nothing about the camera's pitch
@@ -56,8 +57,8 @@ def reconstruct_people(data: bytes, name: str = "photo", quality: str = "default
                        progress: Progress = lambda s, f: None,
                        body_model: str = DEFAULT_BODY_MODEL,
                        max_people: int = MAX_PEOPLE) -> GroupReconstruction:
-    if type(max_people) is not int or not 1 <= max_people <= 64:
-        raise JobInputError(f"'max_people' must be an integer from 1 to 64, got "
+    if type(max_people) is not int or not 1 <= max_people <= MAX_PEOPLE_LIMIT:
+        raise JobInputError(f"'max_people' must be an integer from 1 to {MAX_PEOPLE_LIMIT}, got "
                             f"{max_people!r}", code="bad_params")
     progress("find people", 0.01)
     photo = read_photo(data, name)

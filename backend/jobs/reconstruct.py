@@ -4,7 +4,7 @@ photo, with the camera that took it.
 params: {"name": str (optional, default "Person"), "quality": "fast" | "default" | "high",
          "body_model": "anny" (default) | "smpl" | "smplh" | "smplx" (when the user's SMPL-family
          model files are installed; otherwise the registry's "model files not found at ..." error),
-         "max_people": int 1..64 (default 8): people to reconstruct from a group photo}
+         "max_people": int 1..32 (default 8): people to reconstruct from a group photo}
 inputs: {"photo": (N,) uint8 array holding the PNG/JPEG/WebP file's bytes}
 
 Result: the avatar of the leftmost person; with several people, the others (left to right)

@@ -25,7 +25,7 @@ class DoppelReconstructSettings(PhotoRunState, bpy.types.PropertyGroup):
         items=[("anny", "Anny", ""), ("smpl", "SMPL", ""), ("smplh", "SMPL-H", ""),
                ("smplx", "SMPL-X", "")])
     max_people: bpy.props.IntProperty(
-        name="People", default=8, min=1, max=64,
+        name="People", default=8, min=1, max=32,
         description="At most this many avatars from a photo of several people (the largest "
                     "ones), placed together under the photo's one camera")
     posed: bpy.props.BoolProperty(name="Posed as in photo", default=True,
