@@ -114,6 +114,10 @@ class RiggedAvatar:
     camera: Camera | None = None
     source_image: bytes | None = None      # encoded PNG/JPEG the avatar came from
     metadata: dict[str, Any] = field(default_factory=dict)  # body_model, params, producer, warnings
+    # The other people reconstructed from the same photo (left to right after this one),
+    # in the same world and seen by the same camera; their source_image may be left out
+    # (it is this avatar's). Companions have no companions.
+    companions: list[RiggedAvatar] = field(default_factory=list)
 
     def layer(self, role: str) -> MeshLayer | None:
         return next((lay for lay in self.layers if lay.role == role), None)
@@ -227,4 +231,14 @@ def validate_avatar(av: RiggedAvatar) -> RiggedAvatar:
         _finite("camera.world_from_camera", cam.world_from_camera)
         if not (cam.width > 0 and cam.height > 0 and cam.fx > 0 and cam.fy > 0):
             raise _bad("camera needs positive width, height and focal lengths")
+    if not isinstance(av.companions, list):
+        raise _bad("companions must be a list of avatars")
+    for i, other in enumerate(av.companions):
+        if not isinstance(other, RiggedAvatar) or other.companions:
+            raise _bad(f"companion {i} must be an avatar without companions of its own")
+        try:
+            validate_avatar(other)
+        except ProtocolError as exc:
+            raise _bad(f"companion {i} ({other.name}): "
+                       f"{exc.message.removeprefix('invalid avatar: ')}") from None
     return av

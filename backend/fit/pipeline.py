@@ -30,7 +30,7 @@ from ..perception import PersonObservation, get_detector
 from ..textures.photo_bake import bake_photo_texture
 from .body_fit import BodyFitter, Intrinsics
 from .clothing import fit_offsets
-from .focal import choose_focal
+from .focal import FocalChoice, choose_focal
 from .expression import set_photo_expression
 from .geometry import project
 from .outfit import outfit_dict, recognise_outfit
@@ -64,7 +64,14 @@ def _rig(body_model: str = DEFAULT_BODY_MODEL):
 
 def reconstruct_photo(data: bytes, name: str = "photo", quality: str = "default",
                       progress: Progress = lambda s, f: None,
-                      body_model: str = DEFAULT_BODY_MODEL) -> Reconstruction:
+                      body_model: str = DEFAULT_BODY_MODEL, *,
+                      person: PersonObservation | None = None,
+                      focal: FocalChoice | None = None,
+                      world_rotation: np.ndarray | None = None) -> Reconstruction:
+    """One avatar from a photo. For one person of a group (fit.people): ``person`` is that
+    person's observation (its instance mask) on the photo's working image, ``focal`` the
+    group's shared focal and ``world_rotation`` (3x3, camera OpenCV axes -> world) the
+    group's shared camera orientation; the camera stays the whole photo's either way."""
     if quality not in QUALITY:
         raise JobInputError(f"unknown quality {quality!r}; choose one of {', '.join(QUALITY)}",
                             code="bad_params")
@@ -76,13 +83,16 @@ def reconstruct_photo(data: bytes, name: str = "photo", quality: str = "default"
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
-        return _reconstruct(data, name, quality, progress, body_model)
+        return _reconstruct(data, name, quality, progress, body_model,
+                            person, focal, world_rotation)
     finally:
         torch.set_num_threads(threads)
 
 
 def _reconstruct(data: bytes, name: str, quality: str, progress: Progress,
-                 body_model: str) -> Reconstruction:
+                 body_model: str, person: PersonObservation | None = None,
+                 focal: FocalChoice | None = None,
+                 world_rotation: np.ndarray | None = None) -> Reconstruction:
     body_iters, cloth_iters, grid, tex_size = QUALITY[quality]
     timings: dict[str, float] = {}
     clock = time.perf_counter()
@@ -97,14 +107,14 @@ def _reconstruct(data: bytes, name: str, quality: str, progress: Progress,
     photo = read_photo(data, name)
     lap("read")
     progress("find the person", 0.05)
-    obs = get_detector().observe(photo.rgb)
+    obs = person if person is not None else get_detector().observe(photo.rgb)
     warnings = check_person(obs, photo, name)
     target = target_mask(obs, photo)
     lap("perceive")
 
     rig, edges = fit_rig(body_model)
     h, w = photo.rgb.shape[:2]
-    focal = choose_focal(photo.focal_35mm, obs, w, h)
+    focal = focal or choose_focal(photo.focal_35mm, obs, w, h)
     f = focal.f_px
     cam = Intrinsics(f=f, cx=w / 2.0, cy=h / 2.0, width=w, height=h)
     progress("fit body", 0.1)
@@ -144,7 +154,8 @@ def _reconstruct(data: bytes, name: str, quality: str, progress: Progress,
 
     progress("assemble avatar", 0.95)
     shape = rig.shape_params(fit.shape)
-    avatar = _assemble(rig, fit, offsets.numpy(), shape, photo, baked, colour, name, warnings)
+    avatar = _assemble(rig, fit, offsets.numpy(), shape, photo, baked, colour, name, warnings,
+                       world_rotation)
     set_photo_expression(avatar, photo.rgb, obs)      # ARKit weights; neutral without a face
     lap("assemble")
 
@@ -254,7 +265,8 @@ def _rounded(params: dict) -> dict:
 
 
 def _assemble(rig, fit, offsets: np.ndarray, shape: dict, photo: Photo, baked,
-              colour: tuple, name: str, warnings: list[str]) -> RiggedAvatar:
+              colour: tuple, name: str, warnings: list[str],
+              world_rotation: np.ndarray | None = None) -> RiggedAvatar:
     body = rig.body
     rest: RestBody = body.rest_body(shape)
     lift = rest.heads[0] - fit.rest.heads[0, 0].numpy()     # rest_body's feet-on-floor lift
@@ -267,7 +279,9 @@ def _assemble(rig, fit, offsets: np.ndarray, shape: dict, photo: Photo, baked,
     r_w = np.array([[1.0, 0, 0], [0, 0, 1.0], [0, -1.0, 0]])     # OpenCV camera -> world
     up = r_w @ r_g @ np.array([0.0, 0.0, 1.0])
     tilt = float(np.arccos(np.clip(up[2], -1.0, 1.0)))
-    if 1e-6 < tilt < np.radians(20.0):
+    if world_rotation is not None:      # a group shares one camera orientation
+        r_w = np.asarray(world_rotation, dtype=np.float64)
+    elif 1e-6 < tilt < np.radians(20.0):
         axis = np.cross(up, [0.0, 0.0, 1.0])
         r_w = Q.axis_angle_to_matrix(axis / np.linalg.norm(axis) * tilt) @ r_w
     r_a = r_w @ r_g                                               # model -> world rotation
