@@ -12,7 +12,8 @@ to time them. devset_pose (bodies in varied poses, exact bone orientations in th
    frames do not matter);
  - wrist: the same for the wrists whose hand MediaPipe found;
  - fingers: mean distance (mm) of the 15 finger-joint heads per hand from the truth, relative
-   to each hand's wrist (the dev set's hands are at Anny's rest: a flat, slightly curled hand).
+   to each hand's wrist in the wrist's own axes (the articulation alone; the dev set's hands
+   are at Anny's rest: flat, slightly curled, so "without" is the truth up to body shape).
 Real photos (--photos): per hand whether it was found, its mean finger flexion, the head
 turn; --renders writes close-ups of each hand (photo | without | with) through the photo's
 camera.
@@ -83,13 +84,15 @@ def truth_deltas(gt) -> dict[str, np.ndarray]:
 
 
 def hand_heads(avatar, side: str) -> np.ndarray:
-    """(15, 3) camera-frame finger bone heads minus the wrist's head, metres."""
+    """(15, 3) finger bone heads relative to the wrist's head, in the wrist's own (rest
+    armature) axes, metres: the fingers' articulation, whatever the wrist's error."""
     names = avatar.skeleton.names
     mats = posed_bone_matrices(avatar.skeleton, avatar.pose)
     cam = camera_from_world(avatar)
     heads = mats[:, :3, 3] @ cam[:3, :3].T
-    w = heads[names.index(f"wrist.{side}")]
-    return np.array([heads[names.index(f"{b}.{side}")] - w for b in FINGERS])
+    w = names.index(f"wrist.{side}")
+    wrist = camera_deltas(avatar)[w]
+    return np.array([heads[names.index(f"{b}.{side}")] - heads[w] for b in FINGERS]) @ wrist
 
 
 def devset(samples: int, quality: str, cap: Capture) -> None:
@@ -118,7 +121,8 @@ def devset(samples: int, quality: str, cap: Capture) -> None:
         fing_b, fing_a = [], []
         for s in "LR":
             w = gt_heads[labels.index(f"wrist.{s}")]
-            true = np.array([gt_heads[labels.index(f"{b}.{s}")] - w for b in FINGERS])
+            true = np.array([gt_heads[labels.index(f"{b}.{s}")] - w for b in FINGERS]) \
+                @ truth[f"wrist.{s}"]
             fing_b.append(1000 * np.linalg.norm(before_heads[s] - true, axis=1).mean())
             fing_a.append(1000 * np.linalg.norm(after_heads[s] - true, axis=1).mean())
         wb = [err(before, f"wrist.{s}") for s in found]
@@ -139,7 +143,7 @@ def devset(samples: int, quality: str, cap: Capture) -> None:
           f"after {np.median([r['head_a'] for r in rows]):.1f} deg")
 
 
-def close_up(avatar, centre: np.ndarray, half: float, size: int = 160) -> np.ndarray:
+def close_up(avatar, centre: np.ndarray, half: float, size: int = 200) -> np.ndarray:
     """(size, size, 3) render of the avatar through its photo camera, zoomed on a square of
     half-side ``half`` original-photo px around ``centre``."""
     from backend.raster import rasterize
@@ -153,14 +157,14 @@ def close_up(avatar, centre: np.ndarray, half: float, size: int = 160) -> np.nda
     return scene.shade(ras, np.array([0.0, 0.0, 1.0]), v)
 
 
-def photos(quality: str, cap: Capture, renders: Path | None) -> None:
+def photos(quality: str, cap: Capture, renders: Path | None, only: str = "") -> None:
     from PIL import Image
 
     from backend.fit.posing import project_to_photo
     print(f"\n{'photo':<38}{'hand':>5}{'found':>16}{'mean MCP+PIP flex':>19}"
           f"{'head turn':>10}{'added s':>9}")
     tiles = []
-    for path in PHOTOS:
+    for path in [p for p in PHOTOS if only in p.name]:
         rec, _ = cap.reconstruct(path, quality)
         av = rec.avatar
         head = av.metadata.get("head_from_face", {}).get("turn_deg", 0.0)
@@ -177,13 +181,13 @@ def photos(quality: str, cap: Capture, renders: Path | None) -> None:
             p = project_to_photo(av, mats[[names.index(f"wrist.{s}"),
                                            names.index(f"finger3-3.{s}")], :3, 3])
             centre = p.mean(0)
-            half = max(2.2 * float(np.linalg.norm(p[1] - p[0])), 12.0)
+            half = max(1.4 * float(np.linalg.norm(p[1] - p[0])), 10.0)
             photo = np.asarray(Image.open(path).convert("RGB"))
             x0, y0 = np.maximum(centre - half, 0).astype(int)
             crop = Image.fromarray(photo[y0:int(centre[1] + half), x0:int(centre[0] + half)])
             before = copy.copy(av)
             before.pose = cap.before
-            tiles.append(np.concatenate([np.asarray(crop.resize((160, 160))),
+            tiles.append(np.concatenate([np.asarray(crop.resize((200, 200))),
                                          close_up(before, centre, half),
                                          close_up(av, centre, half)], axis=1))
     if renders is not None and tiles:
@@ -202,12 +206,13 @@ def main() -> None:
     ap.add_argument("--photos", action="store_true", help="also the real photos")
     ap.add_argument("--quality", default="default", choices=list(pipeline.QUALITY))
     ap.add_argument("--renders", type=Path, default=None, help="folder for hand close-ups")
+    ap.add_argument("--only", default="", help="only photos whose name contains this")
     args = ap.parse_args()
     cap = Capture()
     if args.samples:
         devset(args.samples, args.quality, cap)
     if args.photos:
-        photos(args.quality, cap, args.renders)
+        photos(args.quality, cap, args.renders, args.only)
 
 
 if __name__ == "__main__":

@@ -57,12 +57,13 @@ def nose_tip(rest: np.ndarray, deltas: np.ndarray) -> int:
 
 
 def chin_point(rest: np.ndarray, deltas: np.ndarray) -> int:
-    """The lowest midline vertex jawOpen carries (at least half its largest motion): the
-    chin's tip, where the face outline turns under the jaw."""
+    """The chin's most forward midline vertex (its prominence, below the lower lip), among
+    those jawOpen carries at least half as far as its largest motion."""
     mid = _midline_face(rest, deltas)
     jaw = np.linalg.norm(_key(deltas, "jawOpen")[mid], axis=1)
-    moving = mid[jaw > 0.5 * jaw.max()]
-    return int(moving[np.argmin(rest[moving, 2])])
+    low = rest[lip_points(rest, deltas)[1], 2]
+    chin = mid[(jaw > 0.5 * jaw.max()) & (rest[mid, 2] < low - 0.012)]
+    return int(chin[np.argmin(rest[chin, 1])])
 
 
 def bridge_point(rest: np.ndarray, deltas: np.ndarray) -> int:

@@ -55,16 +55,17 @@ for _f in (2, 3, 4, 5):
     JOINTS += [(f"finger{_f}-1", (0, _m), (_m, _m + 1), "mcp"),
                (f"finger{_f}-2", (_m, _m + 1), (_m + 1, _m + 2), "pip"),
                (f"finger{_f}-3", (_m + 1, _m + 2), (_m + 2, _m + 3), "dip")]
-# Degrees: (flexion low, high, spread low, high, relative). Finger ranges are anatomical
-# angles; the thumb's are changes from Anny's rest thumb (its rest axes are oblique).
-BOUNDS = {"mcp": (-15.0, 90.0, -20.0, 20.0, False), "pip": (-5.0, 105.0, 0.0, 0.0, False),
-          "dip": (-5.0, 80.0, 0.0, 0.0, False),
-          "thumb_cmc": (-30.0, 35.0, -30.0, 30.0, True),
-          "thumb_mcp": (-15.0, 50.0, -15.0, 15.0, True),
-          "thumb_ip": (-15.0, 75.0, -10.0, 10.0, True)}
-# A relaxed hand: (flexion, spread) per kind, in the same terms as BOUNDS.
-RELAXED = {"mcp": (25.0, None), "pip": (35.0, None), "dip": (20.0, None),
-           "thumb_cmc": (0.0, 0.0), "thumb_mcp": (5.0, 0.0), "thumb_ip": (10.0, 0.0)}
+# Degrees: (flexion low, high, relative, spread limit). Finger flexion ranges are anatomical
+# angles; the thumb's are changes from Anny's rest thumb (its rest axes are oblique). Spread
+# is always a change from rest, kept small: MediaPipe's depth makes it the noisiest angle.
+BOUNDS = {"mcp": (-15.0, 90.0, False, 12.0), "pip": (-5.0, 105.0, False, 0.0),
+          "dip": (-5.0, 80.0, False, 0.0),
+          "thumb_cmc": (-20.0, 25.0, True, 20.0),
+          "thumb_mcp": (-10.0, 40.0, True, 10.0),
+          "thumb_ip": (-10.0, 60.0, True, 5.0)}
+# A relaxed hand: flexion per kind, in the same terms as BOUNDS; spread stays at rest.
+RELAXED = {"mcp": 25.0, "pip": 35.0, "dip": 20.0,
+           "thumb_cmc": 0.0, "thumb_mcp": 5.0, "thumb_ip": 10.0}
 MAX_WRIST_SWING_DEG = 70.0
 MAX_FOREARM_TWIST_DEG = 80.0
 
@@ -183,17 +184,16 @@ def finger_rotations(skeleton, side: str, seen: HandSeen | None
     names = skeleton.names
     out, flexions = {}, {}
     for bone, _, _, kind in JOINTS:
-        lo, hi, slo, shi, relative = BOUNDS[kind]
+        lo, hi, relative, spread_lim = BOUNDS[kind]
         flex0, spread0, a, u = rest[bone]
         if photo is None:
-            flex, spread = RELAXED[kind]
-            flex = np.radians(flex) + (flex0 if relative else 0.0)
-            spread = spread0 if spread is None else np.radians(spread) + spread0
+            flex = np.radians(RELAXED[kind]) + (flex0 if relative else 0.0)
+            spread = spread0
         else:
             flex, spread = photo[bone][:2]
-        base_f, base_s = (flex0, spread0) if relative else (0.0, 0.0)
-        d_flex = np.clip(flex - base_f, np.radians(lo), np.radians(hi)) + base_f - flex0
-        d_spread = np.clip(spread - base_s, np.radians(slo), np.radians(shi)) + base_s - spread0
+        base = flex0 if relative else 0.0
+        d_flex = np.clip(flex - base, np.radians(lo), np.radians(hi)) + base - flex0
+        d_spread = np.clip(spread - spread0, -np.radians(spread_lim), np.radians(spread_lim))
         # Rotating about s = a x u turns a towards u (flexion); about -u, towards s (spread).
         axis = d_flex * np.cross(a, u) - d_spread * u
         frame = np.asarray(skeleton.matrices[names.index(f"{bone}.{side}")], np.float64)

@@ -3,8 +3,8 @@ expression fit already found (expression.find_face: one FaceMesh run for both).
 
 The body fit orients the head from five face keypoints (nose, eyes, ears); FaceMesh sees
 the whole face. Eleven landmarks with a clear counterpart on Anny's face (lids, lips, mouth
-corners, nose tip, nose bridge, chin: face_points.py finds them from the ARKit targets) are
-matched to FaceMesh's 3D points (pixels x, y and its relative depth z) by a similarity
+corners, nose tip, nose bridge, chin's front: face_points.py finds them from the ARKit
+targets) are matched to FaceMesh's 3D points (pixels x, y and its relative depth z) by a similarity
 Procrustes fit: that gives the head bone's orientation under weak perspective, i.e. relative
 to the viewing ray through the face, which ray_rotation turns into the camera frame. The
 difference from the fitted head is capped (MAX_TURN_DEG) and split between neck and head.
@@ -43,7 +43,9 @@ from .face_points import (
     nose_tip,
 )
 
-NOSE_TIP, CHIN, BRIDGE = 1, 152, 168        # MediaPipe FaceMesh indices
+# MediaPipe FaceMesh indices: nose tip, the chin's front (not 152, the outline's lowest point,
+# which sits under the chin where no Anny vertex matches it), nose bridge between the eyes.
+NOSE_TIP, CHIN, BRIDGE = 1, 199, 168
 MAX_TURN_DEG = 45.0       # larger disagreements are a FaceMesh failure, not a head turn
 MAX_RESIDUAL = 0.25       # Procrustes residual over spread above which the fit is not trusted
 NECK_SHARE = (("neck01", 0.25), ("neck02", 0.15))    # the rest of the turn goes to "head"
