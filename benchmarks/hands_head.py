@@ -32,10 +32,10 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from backend.fit import pipeline  # noqa: E402
-from backend.fit.bone_edit import angle_deg, camera_deltas  # noqa: E402
-from backend.fit.posing import camera_from_world  # noqa: E402
-from rig.avatar_pose import posed_bone_matrices  # noqa: E402
+from backend.fit import pipeline
+from backend.fit.bone_edit import angle_deg, camera_deltas
+from backend.fit.posing import camera_from_world
+from rig.avatar_pose import posed_bone_matrices
 
 DATA = ROOT.parent / "shared" / "data"
 PHOTOS = sorted(p for d in ("single", "research_only") for p in (DATA / "photos" / d).glob("*")
@@ -114,7 +114,7 @@ def devset(samples: int, quality: str, cap: Capture) -> None:
         before = camera_deltas(av_before)
         before_heads = {s: hand_heads(av_before, s) for s in "LR"}
 
-        def err(deltas, bone):
+        def err(deltas, bone, names=names, truth=truth):
             return angle_deg(deltas[names.index(bone)].T @ truth[bone])
         found = [s for s in "LR" if av.metadata["hands"][s]["found"]]
         gt_heads = gt["bone_heads3d"].astype(np.float64)
@@ -127,10 +127,11 @@ def devset(samples: int, quality: str, cap: Capture) -> None:
             fing_a.append(1000 * np.linalg.norm(after_heads[s] - true, axis=1).mean())
         wb = [err(before, f"wrist.{s}") for s in found]
         wa = [err(after, f"wrist.{s}") for s in found]
-        row = dict(head_b=err(before, "head"), head_a=err(after, "head"),
-                   wrist_b=np.mean(wb) if wb else np.nan, wrist_a=np.mean(wa) if wa else np.nan,
-                   fing_b=np.mean(fing_b), fing_a=np.mean(fing_a), added=cap.seconds,
-                   total=total)
+        row = {"head_b": err(before, "head"), "head_a": err(after, "head"),
+               "wrist_b": np.mean(wb) if wb else np.nan,
+               "wrist_a": np.mean(wa) if wa else np.nan,
+               "fing_b": np.mean(fing_b), "fing_a": np.mean(fing_a), "added": cap.seconds,
+               "total": total}
         rows.append(row)
         print(f"{d.name:<12}{row['head_b']:>12.1f}{row['head_a']:>11.1f}{row['wrist_b']:>13.1f}"
               f"{row['wrist_a']:>12.1f}{row['fing_b']:>13.1f}{row['fing_a']:>12.1f}"

@@ -10,8 +10,14 @@ import copy
 import numpy as np
 import pytest
 
-from backend.fit.hands import BOUNDS, JOINTS, detect_hand, finger_rotations, joint_angles, \
-    rest_hand
+from backend.fit.hands import (
+    BOUNDS,
+    JOINTS,
+    detect_hand,
+    finger_rotations,
+    joint_angles,
+    rest_hand,
+)
 from protocol import Pose
 from rig import rotations as Q
 from rig.avatar_pose import posed_bone_matrices
