@@ -31,7 +31,9 @@ from ..textures.photo_bake import bake_photo_texture
 from .body_fit import BodyFitter, Intrinsics
 from .clothing import fit_offsets
 from .focal import FocalChoice, choose_focal
-from .expression import set_photo_expression
+from .expression import find_face, set_photo_expression
+from .hands import set_photo_hands
+from .head import set_photo_head
 from .geometry import project
 from .outfit import outfit_dict, recognise_outfit
 from .posing import posed_vertices
@@ -156,8 +158,12 @@ def _reconstruct(data: bytes, name: str, quality: str, progress: Progress,
     shape = rig.shape_params(fit.shape)
     avatar = _assemble(rig, fit, offsets.numpy(), shape, photo, baked, colour, name, warnings,
                        world_rotation)
-    set_photo_expression(avatar, photo.rgb, obs)      # ARKit weights; neutral without a face
+    face = find_face(photo.rgb, obs)                  # one FaceMesh run: expression and head
+    set_photo_expression(avatar, photo.rgb, obs, face)  # ARKit weights; neutral without a face
     lap("assemble")
+    set_photo_head(avatar, face, w / photo.width)     # neck and head turned to the face
+    set_photo_hands(avatar, photo.rgb, obs, w / photo.width)   # fingers and wrists
+    lap("hands_head")
 
     pix = project(torch.from_numpy(posed), f, cam.cx, cam.cy).numpy()
     sil = rasterize(pix, rig.mesh_faces, w, h, depth=posed[:, 2]).mask
