@@ -108,6 +108,8 @@ def main() -> int:
     ap.add_argument("--body-model", default="anny", help="anny, or smpl/smplh/smplx if installed")
     ap.add_argument("--devset", action="store_true",
                     help="3D pose/focal/height numbers on devset_pose and devset_clothed")
+    ap.add_argument("--devsets", default="devset_pose,devset_clothed",
+                    help="comma-separated devsets for --devset (e.g. devset_pose while iterating)")
     ap.add_argument("--fixed-focal", action="store_true",
                     help="the old fixed focal guess instead of the estimate (for comparisons)")
     args = ap.parse_args()
@@ -184,7 +186,7 @@ def run_devsets(args, reconstruct_photo) -> int:
     from pose_metrics import devset_row, devset_samples, summary
     from backend.perception import get_detector
     print(f"detector: {get_detector().name}", flush=True)
-    for name in ("devset_pose", "devset_clothed"):
+    for name in args.devsets.split(","):
         rows = []
         for sample in devset_samples(DATA.parent / name):
             start = time.perf_counter()
