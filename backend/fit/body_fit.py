@@ -93,9 +93,10 @@ def make_crop(obs: PersonObservation, mask: np.ndarray, grid: int) -> Crop:
 # 75 -> 72 mm (full landmark model), 67 -> 64 mm (heavy).
 PRIOR_W = 0.0          # every bone towards rest
 LIMIT_W = 10.0         # squared radians outside the anatomical ranges
-READING_TRIALS = False  # try every reading of the detection (hypotheses.py) and keep the best
+READING_TRIALS = True  # try every reading of the detection (hypotheses.py) and keep the best
 TRIAL_ITERS = 20       # joint refinement steps per reading before it is scored
 SCORE_DIR_W = 1.0      # weight of the 3D-direction agreement in a reading's score
+FACE_W = 1.0           # a face the detector saw on the head, turned away from the camera
 
 
 class BodyFitter:
@@ -114,6 +115,10 @@ class BodyFitter:
                                         else [0.0, 0.3, 0.0] for n in rig.fit_bones])
         self.shape_w = rig.shape_prior_weight
         self.limits = JointLimits(rig.fit_bones)
+        order = [lab for _, lab, _ in self.pairs]
+        face = ("nose", "left_ear", "right_ear")
+        self.head = tuple(order.index(n) for n in face) if all(n in order for n in face) \
+            else None
 
     def fit(self, obs: PersonObservation, mask: np.ndarray, camera: Intrinsics, iters: int = 160,
             grid: int = 128, progress=lambda f: None) -> BodyFit:
@@ -128,7 +133,10 @@ class BodyFitter:
         # Each reading of the detection (hypotheses.py) gets the cheap stages (3D directions,
         # placement, a short joint refinement); the best one then gets the full fit.
         trials = []
-        for name in READINGS if READING_TRIALS else READINGS[:1]:
+        # Only a seen face tells front from back when the landmarks are read the wrong way
+        # round; without one the readings tie and the detector's own stands.
+        names = READINGS if READING_TRIALS and obs.face_score > 0 else READINGS[:1]
+        for name in names:
             p = _Problem(self, reading(obs, name), camera, crop, grown, shape0, rest0, name)
             p.run([p.bones_free], 40, 0.05, kp_w=0.0, dir_w=1.0, sil_w=0.0, free_shape=False)
             p.run([p.rot_delta, p.trans], 30, 0.03, kp_w=1.0, dir_w=0.0, sil_w=0.0,
@@ -139,7 +147,7 @@ class BodyFitter:
                 with torch.no_grad():
                     p.score = float(p.evaluate(1.0, SCORE_DIR_W, 2.0, False)[0])
             trials.append(p)
-            progress(0.15 * len(trials) / (len(READINGS) if READING_TRIALS else 1))
+            progress(0.15 * len(trials) / len(names))
         p = min(trials, key=lambda t: t.score)
         self.trials = trials
         # Stage C: everything, silhouette joining once the limbs are roughly in place.
@@ -201,6 +209,7 @@ class _Problem:
         self.kp2d = torch.from_numpy(obs.keypoints[mp]).float()
         world = torch.from_numpy(obs.world[mp]).float()
         self.conf = fitter.kp_weight * self.vis.clamp(0, 1) ** 2 * (self.vis > 0.3)
+        self.face_score = float(obs.face_score)
         seg = fitter.seg
         d = world[seg[:, 1]] - world[seg[:, 0]]
         self.seg_dir = d / d.norm(dim=1, keepdim=True).clamp_min(1e-6)
@@ -239,6 +248,8 @@ class _Problem:
             loss = loss + dir_w * cos_err / self.seg_conf.sum().clamp_min(1e-6)
         loss = loss + PRIOR_W * bones.pow(2).sum() + 0.5 * (bones * f.twist_mask).pow(2).sum()
         loss = loss + LIMIT_W * f.limits.penalty(bones)
+        if self.face_score > 0 and f.head is not None:
+            loss = loss + FACE_W * self.face_score * torch.relu(_facing_away(kp3, *f.head))
         if free_shape:
             loss = loss + 0.05 * (f.shape_w * (shape - self.shape0) ** 2).sum()
         if sil_w > 0:
@@ -254,6 +265,14 @@ class _Problem:
             opt.zero_grad()
             self.evaluate(**weights)[0].backward()
             opt.step()
+
+
+def _facing_away(kp3: torch.Tensor, nose: int, ear_l: int, ear_r: int) -> torch.Tensor:
+    """How far the model's face points away from the camera: cosine between the ears-to-nose
+    direction and the viewing ray (-1 facing the camera, +1 the back of the head to it)."""
+    ears = 0.5 * (kp3[ear_l] + kp3[ear_r])
+    d = kp3[nose] - ears
+    return (d * ears).sum() / (d.norm() * ears.norm()).clamp_min(1e-9)
 
 
 def _splat_sigma(verts: torch.Tensor, f_grid: float, spacing: float = 0.012) -> float:

@@ -1,13 +1,16 @@
-"""The readings of one detection that 2D keypoints cannot tell apart, tried one by one by the fit.
+"""The two readings of one detection that 2D keypoints cannot tell apart, tried by the fit.
 
-A single view leaves two ambiguities the detector sometimes resolves wrongly:
-- left/right: BlazePose now and then labels a person facing the camera as one seen from
-  behind (every left landmark on the person's right side); swapping the labels turns them
-  round while keeping each landmark's pixel and 3D position;
-- facing: the same pixels fit a body turned towards the camera or away from it, with every
-  depth mirrored (front/back of the body swap).
-The fitter runs a short fit of each reading and keeps the one that explains image + body
-prior best (body_fit.py).
+A single view leaves the front/back ambiguity: the same pixels fit a body turned towards the
+camera and the same body turned round (every landmark's depth mirrored, left and right
+labels swapped, which is a half turn about the vertical: the 3D anatomy is unchanged). The
+detector sometimes settles it wrongly: BlazePose now and then reads a person facing the
+camera as one seen from behind (every "left" landmark on the person's right side), and
+its 3D landmarks then describe the turned-round body consistently. Swapping the labels
+alone (keeping the depths) was tried too: it breaks the anatomy (knees bending forwards,
+toes pointing back) and lost on every devset photo.
+
+Nothing in the landmarks tells the two readings apart; a face seen on the head does
+(PersonObservation.face_score), which body_fit.py scores against the fitted head's facing.
 """
 
 from __future__ import annotations
@@ -22,17 +25,14 @@ from ..perception import LANDMARKS, PersonObservation
 MIRROR = np.array([LANDMARKS.index(n.replace("left", "#").replace("right", "left")
                                    .replace("#", "right")) for n in LANDMARKS])
 
-READINGS = ("as detected", "sides swapped", "depth mirrored", "sides swapped, depth mirrored")
+READINGS = ("as detected", "turned round")
 
 
 def reading(obs: PersonObservation, name: str) -> PersonObservation:
     """``obs`` under one of READINGS."""
-    if name not in READINGS:
+    if name == READINGS[0]:
+        return obs
+    if name != READINGS[1]:
         raise ValueError(f"unknown reading {name!r}")
-    out = obs
-    if "swapped" in name:
-        out = replace(out, keypoints=out.keypoints[MIRROR], visibility=out.visibility[MIRROR],
-                      world=out.world[MIRROR])
-    if "mirrored" in name:
-        out = replace(out, world=out.world * np.array([1.0, 1.0, -1.0], np.float32))
-    return out
+    return replace(obs, keypoints=obs.keypoints[MIRROR], visibility=obs.visibility[MIRROR],
+                   world=obs.world[MIRROR] * np.array([1.0, 1.0, -1.0], np.float32))
