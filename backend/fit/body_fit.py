@@ -97,6 +97,9 @@ READING_TRIALS = True  # try every reading of the detection (hypotheses.py) and 
 TRIAL_ITERS = 20       # joint refinement steps per reading before it is scored
 SCORE_DIR_W = 1.0      # weight of the 3D-direction agreement in a reading's score
 FACE_W = 1.0           # a face the detector saw on the head, turned away from the camera
+OCCLUDED_W = 0.3       # weight of a keypoint the fitted body hides from the camera
+JOINT_DEPTH = 0.15     # metres of body in front of a joint that still count as its own limb
+SURFACE_DEPTH = 0.04   # ... in front of a point on the skin (nose, eyes, ears, heels, toes)
 
 
 class BodyFitter:
@@ -116,6 +119,8 @@ class BodyFitter:
         self.shape_w = rig.shape_prior_weight
         self.limits = JointLimits(rig.fit_bones)
         order = [lab for _, lab, _ in self.pairs]
+        self.surface_kp = torch.tensor([any(t in lab for t in ("nose", "eye", "ear", "heel", "toe"))
+                                        for lab in order])
         face = ("nose", "left_ear", "right_ear")
         self.head = tuple(order.index(n) for n in face) if all(n in order for n in face) \
             else None
@@ -156,6 +161,8 @@ class BodyFitter:
                                 {"params": [p.shape_free], "lr": 0.05}])
         sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, iters, eta_min=0.003)
         for it in range(iters):
+            if it % 20 == 0:
+                p.update_occlusion()
             opt.zero_grad()
             sil_w = 0.0 if it < iters // 3 else 2.0
             p.evaluate(1.0, 1.0, sil_w, True)[0].backward()
@@ -208,7 +215,8 @@ class _Problem:
         self.vis = torch.from_numpy(obs.visibility[mp]).float()
         self.kp2d = torch.from_numpy(obs.keypoints[mp]).float()
         world = torch.from_numpy(obs.world[mp]).float()
-        self.conf = fitter.kp_weight * self.vis.clamp(0, 1) ** 2 * (self.vis > 0.3)
+        self.conf0 = fitter.kp_weight * self.vis.clamp(0, 1) ** 2 * (self.vis > 0.3)
+        self.conf = self.conf0
         self.face_score = float(obs.face_score)
         seg = fitter.seg
         d = world[seg[:, 1]] - world[seg[:, 0]]
@@ -223,6 +231,18 @@ class _Problem:
         self.trans = t_init.clone().requires_grad_(True)
         self.bones_free = torch.zeros(len(rig.fit_bones), 3, requires_grad=True)
         self.shape_free = torch.zeros(1, rig.shape_size, requires_grad=True)
+
+    def update_occlusion(self) -> None:
+        """LASOR's idea: a keypoint that the body's own surface hides (the fitted body as it
+        stands now) is a guess of the detector's and costs little; a visible one costs fully."""
+        rig, cam = self.rig, self.camera
+        with torch.no_grad():
+            rest = self.rest0
+            verts = rig.pose_subset(rest, rig.deltas(rest, self.global_rot(), self.trans,
+                                                     self.bones()))
+            kp3 = rig.keypoints_subset(verts)[self.f.kp_index]
+            hidden = self_occluded(verts, kp3, cam, self.crop, self.f.surface_kp)
+        self.conf = self.conf0 * torch.where(hidden, OCCLUDED_W, 1.0)
 
     def global_rot(self) -> torch.Tensor:
         return roma.rotvec_to_rotmat(self.rot_delta) @ self.r_init
@@ -265,6 +285,26 @@ class _Problem:
             opt.zero_grad()
             self.evaluate(**weights)[0].backward()
             opt.step()
+
+
+def self_occluded(verts: torch.Tensor, kp3: torch.Tensor, cam: Intrinsics, crop: Crop,
+                  surface: torch.Tensor) -> torch.Tensor:
+    """(K,) bool: keypoints behind the body's own surface, from a coarse z-buffer of the
+    posed vertices (cells of ~2 silhouette-grid pixels, about one vertex spacing). Joints lie
+    inside the limbs, so they count as hidden only when more than a limb's depth
+    (JOINT_DEPTH) of body lies in front of them; surface points (face, heels, toes) when
+    more than SURFACE_DEPTH does."""
+    cell = 2.0
+    w, h = int(crop.width // cell) + 1, int(crop.height // cell) + 1
+    def cells(points):
+        g = (crop.to_grid(project(points, cam.f, cam.cx, cam.cy)) / cell).long()
+        ok = (g[:, 0] >= 0) & (g[:, 0] < w) & (g[:, 1] >= 0) & (g[:, 1] < h)
+        return g[:, 1].clamp(0, h - 1) * w + g[:, 0].clamp(0, w - 1), ok
+    idx, ok = cells(verts)
+    zbuf = torch.full((w * h,), float("inf")).scatter_reduce(0, idx[ok], verts[ok, 2], "amin")
+    kidx, kok = cells(kp3)
+    margin = torch.where(surface, SURFACE_DEPTH, JOINT_DEPTH)
+    return kok & (kp3[:, 2] > zbuf[kidx] + margin)
 
 
 def _facing_away(kp3: torch.Tensor, nose: int, ear_l: int, ear_r: int) -> torch.Tensor:
