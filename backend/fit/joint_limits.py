@@ -63,14 +63,8 @@ class JointLimits:
                 hinge[k, 2] = 0.0
         self.lo, self.hi = lo, hi
         self.free_mask = hinge      # multiply the fitted rotvecs: hinges lose their Z freedom
-        self.known = torch.isfinite(lo).all(1)
 
     def penalty(self, rotvecs: torch.Tensor) -> torch.Tensor:
         """Sum of squared excursions (radians^2) outside the ranges; 0 inside them."""
         over = torch.relu(rotvecs - self.hi) + torch.relu(self.lo - rotvecs)
         return over.pow(2).sum()
-
-    def violations(self, rotvecs: torch.Tensor) -> dict[str, float]:
-        """Largest excursion per axis kind in degrees (diagnostics and tests)."""
-        over = torch.relu(rotvecs - self.hi) + torch.relu(self.lo - rotvecs)
-        return {"max_deg": float(torch.rad2deg(over.max())) if over.numel() else 0.0}
