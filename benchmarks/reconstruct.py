@@ -118,6 +118,8 @@ def main() -> int:
     ap.add_argument("--clothed-only", action="store_true",
                     help="with --devset: only devset_clothed (8 photos)")
     ap.add_argument("--no-sheet", action="store_true", help="skip the contact sheet")
+    ap.add_argument("--devsets", default="devset_pose,devset_clothed",
+                    help="comma-separated devsets for --devset (e.g. devset_pose while iterating)")
     ap.add_argument("--fixed-focal", action="store_true",
                     help="the old fixed focal guess instead of the estimate (for comparisons)")
     args = ap.parse_args()
@@ -202,7 +204,7 @@ def run_devsets(args, reconstruct_photo) -> int:
     from backend.raster import mask_iou
     print(f"detector: {get_detector().name}", flush=True)
     out = Path(args.out)
-    names = ("devset_clothed",) if args.clothed_only else ("devset_pose", "devset_clothed")
+    names = ("devset_clothed",) if args.clothed_only else tuple(args.devsets.split(","))
     for name in names:
         rows, sheet = [], []
         for sample in devset_samples(DATA.parent / name):

@@ -1,9 +1,10 @@
 """Makes the pictures of README.md's "For artists" section from headless renders (bpy 5.0.1):
 
-    .venv/bin/python docs/make_readme_images.py
+    .venv/bin/python docs/make_readme_images.py [face reconstruct crowd motion]
 
 reconstruct.png  ryota.png | the avatar over the photo through its photo camera | side view
-crowd.png        six generated avatars
+crowd.png        twelve generated people (Cycles): ages, poses, expressions, hair cards,
+                 matte cloth with hems
 motion.png       the Anny body walking (CMU walk.bvh) at four moments
 turntable.png    four turntable frames of the reconstructed avatar (studio backdrop)
 face.png         a generated face from the front and the side, and with jawOpen at 1
@@ -92,20 +93,50 @@ def reconstruct_images(ctx) -> None:
     strip(frames, height=280).save(OUT / "turntable.png", optimize=True)
 
 
+# what the crowd shows (the seed picks the rest): a spread of ages, hair, poses and faces
+CROWD = [
+    {"gender": "male", "age": "elderly", "hair": "short",
+     "pose": "relaxed", "expression": "smile"},
+    {"gender": "female", "age": "adult", "hair": "long",
+     "pose": "contrapposto", "expression": "neutral"},
+    {"gender": "female", "age": "teen", "hair": "afro", "pose": "walk", "expression": "grin"},
+    {"gender": "female", "age": "adult", "hair": "bob",
+     "pose": "relaxed", "expression": "surprise"},
+    {"gender": "male", "age": "adult", "hair": "buzz", "pose": "a", "expression": "smile"},
+    {"gender": "female", "age": "elderly", "hair": "bun", "pose": "relaxed", "expression": "sad"},
+    {"gender": "female", "age": "child", "hair": "ponytail", "pose": "walk", "expression": "grin"},
+    {"gender": "female", "age": "adult", "hair": "long_curly",
+     "pose": "relaxed", "expression": "smile"},
+    {"gender": "male", "age": "child", "hair": "short",
+     "pose": "contrapposto", "expression": "surprise"},
+    {"gender": "female", "age": "adult", "hair": "ponytail",
+     "pose": "relaxed", "expression": "wink"},
+    {"gender": "male", "age": "teen", "hair": "long", "pose": "a", "expression": "neutral"},
+    {"gender": "male", "age": "adult", "hair": "short", "pose": "walk", "expression": "angry"},
+]
+
+
 def crowd_image(ctx) -> None:
+    """Twelve people in two staggered rows in the studio, Cycles at a few samples."""
     scene = fresh_scene()
+    scene.render.engine = "CYCLES"
+    scene.cycles.device = "CPU"
+    scene.cycles.samples = 24
+    scene.cycles.use_denoising = True
     built_all = []
-    for i, seed in enumerate(range(6)):
-        avatar = get_job("generate")({"seed": seed, "name": f"Doppel_{seed}"}, {}, ctx)
+    for i, attrs in enumerate(CROWD):
+        avatar = get_job("generate")({"seed": 100 + i, "name": f"Doppel_{100 + i}",
+                                      "attributes": attrs}, {}, ctx)
         built = build_avatar(avatar, bpy.context)
-        built.armature.location.x = i * 1.15
+        back = i % 2
+        built.armature.location = ((i // 2) * 1.0 + 0.5 * back, 1.1 * back, 0.0)
         built_all.append(built)
     bpy.context.view_layer.update()
-    add_studio(scene, [m for b in built_all for m in meshes(b)], lights=False)
+    add_studio(scene, [m for b in built_all for m in meshes(b)], lights=True)
     cam, _, _ = framing_camera(scene, [m for b in built_all for m in meshes(b)],
-                               elevation=math.radians(5))
+                               azimuth=math.radians(-8), elevation=math.radians(8))
     scene.camera = cam
-    render(scene, (1200, 420)).save(OUT / "crowd.png", optimize=True)
+    render(scene, (1400, 600)).save(OUT / "crowd.png", optimize=True)
 
 
 def motion_image(ctx) -> None:
@@ -153,10 +184,10 @@ def face_image(ctx) -> None:
 def main() -> int:
     OUT.mkdir(parents=True, exist_ok=True)
     ctx = JobContext("readme")
-    face_image(ctx)
-    reconstruct_images(ctx)
-    crowd_image(ctx)
-    motion_image(ctx)
+    makers = {"face": face_image, "reconstruct": reconstruct_images, "crowd": crowd_image,
+              "motion": motion_image}
+    for name in sys.argv[1:] or makers:
+        makers[name](ctx)
     for p in sorted(OUT.glob("*.png")):
         print(p, f"{p.stat().st_size // 1024} KiB")
     return 0

@@ -3,8 +3,8 @@
 Import what you need from here; the submodules are the implementation.
 """
 
-from .avatar import (FACE_ROLES, LAYER_ROLES, Camera, MeshLayer, Pose, RiggedAvatar, ShapeKeys,
-                     Skeleton, SurfaceBinding, validate_avatar)
+from .avatar import (FACE_ROLES, LAYER_MATERIALS, LAYER_ROLES, Camera, MeshLayer, Pose,
+                     RiggedAvatar, ShapeKeys, Skeleton, SurfaceBinding, validate_avatar)
 from .avatar_codec import (FILE_SUFFIX, avatar_from_bytes, avatar_from_message,
                            avatar_from_parts, avatar_message, avatar_to_parts, load_avatar,
                            save_avatar)
@@ -16,7 +16,7 @@ from .messages import error_message, validate_reply, validate_request
 from .names import inside, safe_child, safe_stem
 
 __all__ = [
-    "FACE_ROLES", "LAYER_ROLES", "Camera", "MeshLayer", "Pose", "RiggedAvatar", "ShapeKeys",
+    "FACE_ROLES", "LAYER_MATERIALS", "LAYER_ROLES", "Camera", "MeshLayer", "Pose", "RiggedAvatar", "ShapeKeys",
     "Skeleton",
     "SurfaceBinding",
     "validate_avatar",

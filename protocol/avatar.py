@@ -8,6 +8,7 @@ its local Z fixes the roll. Pose rotations are what Blender stores in
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,6 +20,11 @@ from .errors import ProtocolError
 # face parts every Anny avatar carries (eyeballs, lashes, brow cards, teeth, tongue)
 FACE_ROLES = ("eyes", "eyelashes", "eyebrows", "teeth", "tongue")
 LAYER_ROLES = ("body", "top", "bottom", "outerwear", "shoes", "hair", "accessory", "other", *FACE_ROLES)
+# what a layer is made of (MeshLayer.material), a hint for the importer's shader; readers treat
+# a name they do not know as plain (newer producers may add some), so any short identifier is
+# valid. "hair_cards": the texture's alpha cuts the strands out of each card.
+LAYER_MATERIALS = ("skin", "cotton", "denim", "knit", "leather", "hair_cards")
+_MATERIAL_NAME = re.compile(r"[a-z][a-z0-9_]{0,31}")
 
 
 @dataclass
@@ -79,6 +85,7 @@ class MeshLayer:
     base_color: tuple[float, float, float, float] = (0.8, 0.62, 0.52, 1.0)
     binding: SurfaceBinding | None = None  # optional: garment bound to the body surface
     shape_keys: ShapeKeys | None = None    # optional: blend shapes (ARKit face keys)
+    material: str | None = None            # optional: a LAYER_MATERIALS name (shader hint)
 
 
 @dataclass
@@ -107,6 +114,10 @@ class RiggedAvatar:
     camera: Camera | None = None
     source_image: bytes | None = None      # encoded PNG/JPEG the avatar came from
     metadata: dict[str, Any] = field(default_factory=dict)  # body_model, params, producer, warnings
+    # The other people reconstructed from the same photo (left to right after this one),
+    # in the same world and seen by the same camera; their source_image may be left out
+    # (it is this avatar's). Companions have no companions.
+    companions: list[RiggedAvatar] = field(default_factory=list)
 
     def layer(self, role: str) -> MeshLayer | None:
         return next((lay for lay in self.layers if lay.role == role), None)
@@ -201,6 +212,10 @@ def validate_avatar(av: RiggedAvatar) -> RiggedAvatar:
             _finite(f"{where} uvs", lay.uvs)
         if len(lay.base_color) != 4:
             raise _bad(f"{where} base_color must have 4 components")
+        if lay.material is not None and not (isinstance(lay.material, str) and
+                                             _MATERIAL_NAME.fullmatch(lay.material)):
+            raise _bad(f"{where} material must be a short lower-case name such as "
+                       f"{', '.join(LAYER_MATERIALS)}")
         if lay.binding is not None:
             _check_binding(where, lay.binding, v, av.layer("body"))
         if lay.shape_keys is not None:
@@ -216,4 +231,14 @@ def validate_avatar(av: RiggedAvatar) -> RiggedAvatar:
         _finite("camera.world_from_camera", cam.world_from_camera)
         if not (cam.width > 0 and cam.height > 0 and cam.fx > 0 and cam.fy > 0):
             raise _bad("camera needs positive width, height and focal lengths")
+    if not isinstance(av.companions, list):
+        raise _bad("companions must be a list of avatars")
+    for i, other in enumerate(av.companions):
+        if not isinstance(other, RiggedAvatar) or other.companions:
+            raise _bad(f"companion {i} must be an avatar without companions of its own")
+        try:
+            validate_avatar(other)
+        except ProtocolError as exc:
+            raise _bad(f"companion {i} ({other.name}): "
+                       f"{exc.message.removeprefix('invalid avatar: ')}") from None
     return av

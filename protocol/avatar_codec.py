@@ -68,6 +68,8 @@ def avatar_to_parts(av: RiggedAvatar, prefix: str = "avatar/") -> tuple[dict, di
                                                np.float32),
                             "offsets": put(p + "binding/offsets", bd.offsets, np.float32),
                             "hides": put(p + "binding/hides", bd.hides, np.int32)}
+        if lay.material is not None:    # optional; older readers ignore the key
+            d["material"] = lay.material
         if lay.shape_keys is not None:  # optional and sparse; older readers ignore the key
             d["shape_keys"] = shape_keys_to_parts(lay.shape_keys, put, p)
         desc["layers"].append(d)
@@ -81,6 +83,12 @@ def avatar_to_parts(av: RiggedAvatar, prefix: str = "avatar/") -> tuple[dict, di
         "world_from_camera": put("camera/world_from_camera", cam.world_from_camera, np.float32)}
     desc["source_image"] = None if av.source_image is None else put(
         "source_image", _bytes_array(av.source_image), np.uint8)
+    if av.companions:      # optional; older readers ignore the key (they get this avatar)
+        desc["companions"] = []
+        for i, other in enumerate(av.companions):
+            d, more = avatar_to_parts(other, f"{prefix}companions/{i}/")
+            desc["companions"].append(d)
+            arrays.update(more)
     return desc, arrays
 
 
@@ -132,7 +140,7 @@ def _build(desc: dict, arrays: dict[str, np.ndarray]) -> RiggedAvatar:
             skin_indices=get(d["skin_indices"], np.int32),
             skin_weights=get(d["skin_weights"], np.float32),
             uvs=get(d["uvs"], np.float32), texture=raw(d["texture"]), base_color=color,
-            binding=binding,
+            binding=binding, material=d.get("material"),
             shape_keys=shape_keys_from_parts(d.get("shape_keys"), get, len(vertices))))
     pose = None
     if desc.get("pose") is not None:
@@ -147,9 +155,14 @@ def _build(desc: dict, arrays: dict[str, np.ndarray]) -> RiggedAvatar:
     metadata = desc.get("metadata") or {}
     if not isinstance(metadata, dict):
         raise TypeError("metadata must be an object")
+    companions = desc.get("companions") or []
+    if not isinstance(companions, list) or any(
+            isinstance(c, dict) and c.get("companions") for c in companions):
+        raise TypeError("companions must be a list of avatars without companions")
     return RiggedAvatar(name=str(desc["name"]), skeleton=skeleton, layers=layers, pose=pose,
                         camera=camera, source_image=raw(desc.get("source_image")),
-                        metadata=metadata)
+                        metadata=metadata,
+                        companions=[_build(c, arrays) for c in companions])
 
 
 def avatar_message(av: RiggedAvatar, job_id: str, re: str | None = None) -> Message:

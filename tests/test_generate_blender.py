@@ -63,7 +63,7 @@ def test_panel_offers_exactly_the_generator_attributes():
     from blender_addon.blender.ui_generate import CHOICES as PANEL
     for key, values in PANEL.items():
         assert values == BACKEND[key], key
-    assert set(BACKEND) - set(PANEL) == {"age"}      # adults only from the panel
+    assert set(BACKEND) == set(PANEL)
 
 
 def test_generate_two_people_then_swap_hair_between_them(addon, live_server):
@@ -91,3 +91,54 @@ def test_generate_two_people_then_swap_hair_between_them(addon, live_server):
     hairs = [c for c in target.children if c.get("doppel_role") == "hair"]
     assert len(hairs) == 1 and hairs[0].name.endswith("hair_long")
     assert json.loads(target["doppel_avatar"])["transferred"] == {"hair": "Doppel_61"}
+
+
+def _input_link(bsdf, socket: str):
+    links = bsdf.inputs[socket].links
+    return links[0].from_node if links else None
+
+
+def test_materials_are_matte_cloth_layered_skin_and_alpha_hair_and_exports_keep_them(tmp_path):
+    import json
+    import struct
+
+    from blender_addon.blender.export import export_avatar
+    bpy.ops.wm.read_factory_settings(use_empty=True)
+    avatar = generate_avatar(12, {"top": "longsleeve", "bottom": "trousers",
+                                  "bottom_pattern": "denim", "shoes": "boots",
+                                  "hair": "ponytail"})
+    built = build_avatar(avatar, bpy.context)
+    bsdfs = {}
+    for lay in avatar.layers:
+        mat = built.meshes[lay.name].data.materials[0]
+        bsdf = next(n for n in mat.node_tree.nodes if n.type == "BSDF_PRINCIPLED")
+        bsdfs[lay.role] = (mat, bsdf)
+        if lay.texture:      # exporters find the image straight on Base Color
+            assert _input_link(bsdf, "Base Color").type == "TEX_IMAGE", lay.name
+    for role in ("top", "bottom"):
+        mat, bsdf = bsdfs[role]
+        assert bsdf.inputs["Roughness"].default_value >= 0.8, role
+        assert bsdf.inputs["Specular IOR Level"].default_value <= 0.25, role
+        bump = _input_link(bsdf, "Normal")
+        assert bump is not None and bump.type == "BUMP", f"{role}: no weave"
+    assert bsdfs["shoes"][1].inputs["Roughness"].default_value >= 0.55        # leather
+    _, skin = bsdfs["body"]
+    assert skin.inputs["Subsurface Weight"].default_value > 0.1
+    assert _input_link(skin, "Roughness") is not None, "skin roughness varies"
+    mat, hair = bsdfs["hair"]
+    clip = _input_link(hair, "Alpha")
+    assert clip.type == "MATH" and clip.operation == "ROUND"
+    assert clip.inputs[0].links[0].from_socket.name == "Alpha"
+    assert not mat.use_backface_culling
+    # glTF: the hair is alpha-masked, skin and cloth keep their textures
+    path = export_avatar(bpy.context, built.armature, tmp_path / "crowd.glb", "GLB")
+    data = path.read_bytes()
+    (n,) = struct.unpack_from("<I", data, 12)
+    gltf = json.loads(data[20:20 + n])
+    by_name = {m["name"]: m for m in gltf["materials"]}
+    hair_mat = next(m for k, m in by_name.items() if k.endswith("hair_ponytail"))
+    assert hair_mat["alphaMode"] == "MASK"
+    assert "baseColorTexture" in hair_mat["pbrMetallicRoughness"]
+    body_mat = next(m for k, m in by_name.items() if k.endswith("_body"))
+    assert "baseColorTexture" in body_mat["pbrMetallicRoughness"]
+    bpy.ops.wm.read_factory_settings(use_empty=True)

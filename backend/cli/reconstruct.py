@@ -1,7 +1,11 @@
 """`doppel reconstruct PHOTO... --out DIR [--server ADDR] [--body-model M] [--camera-space]
 [--json] [--debug]`.
 
-Per photo: DIR/NAME.doppel (the avatar, posed as in the photo, with its camera). With
+Per photo: DIR/NAME.doppel (the avatar, posed as in the photo, with its camera). A photo of
+several people gives one avatar each, DIR/NAME.person1.doppel, NAME.person2.doppel, ... left
+to right (at most --max-people, default 8; people under 15 % of the tallest one's height are
+skipped with a warning), all in one world and seen by one camera; a photo of one person keeps
+the plain NAME.doppel, so existing scripts find it where they did. With
 --camera-space also NAME.posed.ply (the posed mesh of every layer: body, garments, hair, shoes;
 not the face parts; in the photo's camera frame: OpenCV axes x right, y down, z forward,
 metres) and NAME.camera.json (fx fy cx cy width height in pixels of the original photo, named
@@ -38,6 +42,9 @@ def add_parser(sub) -> None:
     p.add_argument("--body-model", default=DEFAULT_BODY_MODEL, metavar="MODEL",
                    help="body model to fit: anny (default), or smpl / smplh / smplx when their "
                         "model files are installed (see weights/README.md)")
+    p.add_argument("--max-people", type=int, default=8, metavar="N",
+                   help="at most N avatars from a photo of several people (default 8; "
+                        "1: only the largest person)")
     p.add_argument("--camera-space", action="store_true",
                    help="also write NAME.posed.ply and NAME.camera.json in the photo's camera")
     p.add_argument("--json", action="store_true", help="one JSON line per photo on stdout")
@@ -65,21 +72,29 @@ def run(args: argparse.Namespace) -> int:
             if not args.json:
                 fail(f"{path.name}: {error}")
         else:
-            out = write_avatar_file(avatar, args.out, stem)
-            record.update(avatar=str(out), timings=avatar.metadata.get("timings", {}),
-                          warnings=avatar.metadata.get("warnings", []),
-                          fit=avatar.metadata.get("fit", {}),
-                          focal=avatar.metadata.get("camera_focal"))
-            if args.camera_space:
-                record.update(write_camera_space(avatar, Path(args.out), stem))
+            people = split_people(avatar)
+            records = []
+            for k, person in enumerate(people):
+                name = f"{stem}.person{k + 1}" if len(people) > 1 else stem
+                out = write_avatar_file(person, args.out, name)
+                rec = {"avatar": str(out), "timings": person.metadata.get("timings", {}),
+                       "warnings": person.metadata.get("warnings", []),
+                       "fit": person.metadata.get("fit", {}),
+                       "focal": person.metadata.get("camera_focal")}
+                if args.camera_space:
+                    rec.update(write_camera_space(person, Path(args.out), name))
+                records.append(rec)
+                if not args.json:
+                    print(out)
+                    for w in rec["warnings"]:
+                        print(f"doppel: warning: {w}", file=sys.stderr)
+            record.update(records[0])     # the first person, where one-person records had it
+            if len(records) > 1:
+                record["people"] = records
             if "segmentation_png" in debug:
                 png = Path(args.out) / f"{stem}.segmentation.png"
                 png.write_bytes(debug["segmentation_png"])
                 record["segmentation_png"] = str(png)
-            if not args.json:
-                print(out)
-                for w in record["warnings"]:
-                    print(f"doppel: warning: {w}", file=sys.stderr)
         if args.json:
             print(json.dumps(record), flush=True)
     return 1 if failures else 0
@@ -94,6 +109,8 @@ def _reconstruct(path: Path, stem: str, args,
     params = {"name": stem, "quality": args.quality}
     if args.body_model != DEFAULT_BODY_MODEL:   # older servers know no body_model option
         params["body_model"] = args.body_model
+    if args.max_people != 8:                    # ...nor max_people
+        params["max_people"] = args.max_people
     inputs = {"photo": np.frombuffer(data, dtype=np.uint8)}
     report = (lambda s, f: None) if args.json else \
         (lambda s, f: print(f"  {f * 100:5.1f}%  {s}", file=sys.stderr))
@@ -111,6 +128,17 @@ def _reconstruct(path: Path, stem: str, args,
         return get_job("reconstruct")(params, inputs, ctx), None
     except JobInputError as exc:
         return None, str(exc)
+
+
+def split_people(avatar: RiggedAvatar) -> list[RiggedAvatar]:
+    """The photo's avatars left to right, each standalone (with the photo, for its camera's
+    background) and without companions."""
+    people = [avatar, *avatar.companions]
+    for other in avatar.companions:
+        if other.source_image is None:
+            other.source_image = avatar.source_image
+    avatar.companions = []
+    return people
 
 
 def write_camera_space(avatar: RiggedAvatar, out: Path, stem: str) -> dict[str, str]:

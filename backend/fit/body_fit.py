@@ -5,9 +5,11 @@ SMPL's betas as shape).
 
 Energy (Adam, two stages): confidence-weighted 2D keypoint reprojection + MediaPipe's 3D limb
 directions (camera-aligned, so they fix orientation even for people seen from behind) + soft
-silhouette IoU against the person mask + priors (small bone rotations, no limb twist,
-a Gaussian shape prior around the model's mean: clothing otherwise inflates the body, and
-absolute size is unobservable from one photo).
+silhouette IoU against the person mask + priors (anatomical joint ranges with knees and elbows
+as hinges, joint_limits.py; no limb twist; a Gaussian shape prior around the model's mean:
+clothing otherwise inflates the body, and absolute size is unobservable from one photo).
+Readings of the detection that 2D cannot tell apart (hypotheses.py) can each get a short fit,
+the best one the full fit.
 """
 
 from __future__ import annotations
@@ -22,6 +24,8 @@ import torch
 from ..bodies import RestState
 from ..perception import PersonObservation
 from .geometry import project, rotation_from_world_landmarks
+from .hypotheses import READINGS, reading
+from .joint_limits import JointLimits
 from .landmarks import PAIRS, SEGMENTS
 from .silhouette import soft_iou_loss, soft_silhouette
 
@@ -62,11 +66,11 @@ class BodyFit:
     camera: Intrinsics
     crop: Crop
     kp_err_px: float             # mean visible keypoint error, working pixels
+    reading: str = READINGS[0]   # which reading of the detection won (hypotheses.py)
 
 
 def make_crop(obs: PersonObservation, mask: np.ndarray, grid: int) -> Crop:
     """Box around mask and confident keypoints, padded, mapped to a grid with long side ``grid``."""
-    h, w = mask.shape
     ys, xs = np.nonzero(mask > 0.5)
     pts = obs.keypoints[obs.visibility > 0.5]
     if xs.size:
@@ -84,6 +88,20 @@ def make_crop(obs: PersonObservation, mask: np.ndarray, grid: int) -> Crop:
                 torch.from_numpy(np.clip(small, 0, 1)))
 
 
+# Energy weights. With the joint ranges (joint_limits.py) the pull of every bone towards rest
+# could go (devset_pose PA-MPJPE 75 -> 73 mm) but standing people in loose clothes then bent
+# their hidden knees (devset_clothed 45 -> 49 mm), so it stays.
+PRIOR_W = 0.02         # every bone towards rest (standing people in loose clothes need it)
+LIMIT_W = 10.0         # squared radians outside the anatomical ranges
+READING_TRIALS = True  # try every reading of the detection (hypotheses.py) and keep the best
+TRIAL_ITERS = 20       # joint refinement steps per reading before it is scored
+SCORE_DIR_W = 1.0      # weight of the 3D-direction agreement in a reading's score
+FACE_W = 1.0           # a face the detector saw on the head, turned away from the camera
+OCCLUDED_W = 0.3       # weight of a keypoint the fitted body hides from the camera
+JOINT_DEPTH = 0.15     # metres of body in front of a joint that still count as its own limb
+SURFACE_DEPTH = 0.04   # ... in front of a point on the skin (nose, eyes, ears, heels, toes)
+
+
 class BodyFitter:
     def __init__(self, rig) -> None:
         self.rig = rig
@@ -99,6 +117,13 @@ class BodyFitter:
         self.twist_mask = torch.tensor([[0.0, 1.0, 0.0] if n in rig.twist_bones
                                         else [0.0, 0.3, 0.0] for n in rig.fit_bones])
         self.shape_w = rig.shape_prior_weight
+        self.limits = JointLimits(rig.fit_bones)
+        order = [lab for _, lab, _ in self.pairs]
+        self.surface_kp = torch.tensor([any(t in lab for t in ("nose", "eye", "ear", "heel", "toe"))
+                                        for lab in order])
+        face = ("nose", "left_ear", "right_ear")
+        self.head = tuple(order.index(n) for n in face) if all(n in order for n in face) \
+            else None
 
     def fit(self, obs: PersonObservation, mask: np.ndarray, camera: Intrinsics, iters: int = 160,
             grid: int = 128, progress=lambda f: None) -> BodyFit:
@@ -107,88 +132,56 @@ class BodyFitter:
         # The splat's soft edge reaches ~1 px past the surface; fitting it to a target grown
         # by that much puts the true edge on the mask's edge instead of inside it.
         grown = torch.from_numpy(cv2.dilate(crop.target.numpy(), np.ones((3, 3), np.uint8)))
-        vis = torch.from_numpy(obs.visibility[self.mp_index]).float()
-        kp2d = torch.from_numpy(obs.keypoints[self.mp_index]).float()
-        world = torch.from_numpy(obs.world[self.mp_index]).float()
-        conf = self.kp_weight * vis.clamp(0, 1) ** 2 * (vis > 0.3)
-        seg_dir = world[self.seg[:, 1]] - world[self.seg[:, 0]]
-        seg_dir = seg_dir / seg_dir.norm(dim=1, keepdim=True).clamp_min(1e-6)
-        seg_conf = torch.minimum(vis[self.seg[:, 0]], vis[self.seg[:, 1]]).clamp(0, 1)
-        size_px = float((kp2d[conf > 0].max(0).values - kp2d[conf > 0].min(0).values).max()) \
-            if (conf > 0).sum() >= 2 else float(max(mask.shape))
-
         shape0 = rig.default_shape()
-        shape_free = torch.zeros(1, rig.shape_size, requires_grad=True)
         rest0 = rig.rest_state_subset(shape0)
-        r_init = torch.from_numpy(rotation_from_world_landmarks(obs.world, obs.visibility))
-        t_init = self._initial_translation(rig, rest0, r_init, kp2d, vis, camera)
-        rot_delta = torch.zeros(3, requires_grad=True)
-        trans = t_init.clone().requires_grad_(True)
-        bones = torch.zeros(len(rig.fit_bones), 3, requires_grad=True)
 
-        def evaluate(kp_w: float, dir_w: float, sil_w: float, free_shape: bool):
-            shape = rig.shape_from_free(shape_free)
-            rest = rig.rest_state_subset(shape) if free_shape else rest0
-            g = roma.rotvec_to_rotmat(rot_delta) @ r_init
-            deltas = rig.deltas(rest, g, trans, bones)
-            verts = rig.pose_subset(rest, deltas)
-            kp3 = rig.keypoints_subset(verts)[self.kp_index]
-            pix = project(kp3, camera.f, camera.cx, camera.cy)
-            err = ((pix - kp2d) / size_px).pow(2).sum(1)
-            loss = kp_w * 10.0 * (conf * torch.sqrt(err + 1e-6)).sum() / conf.sum().clamp_min(1e-6)
-            if dir_w > 0:
-                d = kp3[self.seg[:, 1]] - kp3[self.seg[:, 0]]
-                d = d / d.norm(dim=1, keepdim=True).clamp_min(1e-6)
-                cos_err = (seg_conf * (1 - (d * seg_dir).sum(1))).sum()
-                loss = loss + dir_w * cos_err / seg_conf.sum().clamp_min(1e-6)
-            loss = loss + 0.02 * bones.pow(2).sum() + 0.5 * (bones * self.twist_mask).pow(2).sum()
-            if free_shape:
-                loss = loss + 0.05 * (self.shape_w * (shape - shape0) ** 2).sum()
-            if sil_w > 0:
-                grid_px = crop.to_grid(project(verts, camera.f, camera.cx, camera.cy))
-                sigma = _splat_sigma(verts, camera.f * crop.scale, spacing=rig.splat_spacing)
-                sil = soft_silhouette(grid_px, crop.width, crop.height, sigma=sigma)
-                loss = loss + sil_w * soft_iou_loss(sil, grown)
-            return loss, pix
-
-        def run(params, steps: int, lr: float, **weights) -> None:
-            opt = torch.optim.Adam(params, lr=lr)
-            for _ in range(steps):
-                opt.zero_grad()
-                evaluate(**weights)[0].backward()
-                opt.step()
-
-        # Stage A: lift MediaPipe's 3D limb directions into the bones. 2D keypoints alone leave
-        # depth ambiguous (an arm raised sideways or pointing at the camera project alike),
-        # and Adam does not cross between those minima later, so start from the 3D guess.
-        run([bones], 40, 0.05, kp_w=0.0, dir_w=1.0, sil_w=0.0, free_shape=False)
-        # Stage B: placement (rotation refine + translation) from the 2D keypoints.
-        run([rot_delta, trans], 30, 0.03, kp_w=1.0, dir_w=0.0, sil_w=0.0, free_shape=False)
-        progress(0.15)
+        # Each reading of the detection (hypotheses.py) gets the cheap stages (3D directions,
+        # placement, a short joint refinement); the best one then gets the full fit.
+        trials = []
+        # Only a seen face tells front from back when the landmarks are read the wrong way
+        # round; without one the readings tie and the detector's own stands.
+        names = READINGS if READING_TRIALS and obs.face_score > 0 else READINGS[:1]
+        for name in names:
+            p = _Problem(self, reading(obs, name), camera, crop, grown, shape0, rest0, name)
+            p.run([p.bones_free], 40, 0.05, kp_w=0.0, dir_w=1.0, sil_w=0.0, free_shape=False)
+            p.run([p.rot_delta, p.trans], 30, 0.03, kp_w=1.0, dir_w=0.0, sil_w=0.0,
+                  free_shape=False)
+            if READING_TRIALS:
+                p.run([p.rot_delta, p.trans, p.bones_free], TRIAL_ITERS, 0.03, kp_w=1.0,
+                      dir_w=1.0, sil_w=0.0, free_shape=False)
+                with torch.no_grad():
+                    p.score = float(p.evaluate(1.0, SCORE_DIR_W, 2.0, False)[0])
+            trials.append(p)
+            progress(0.15 * len(trials) / len(names))
+        p = min(trials, key=lambda t: t.score)
+        self.trials = [(t.name, t.score) for t in trials]     # for benchmarks and logs
         # Stage C: everything, silhouette joining once the limbs are roughly in place.
-        opt = torch.optim.Adam([{"params": [rot_delta, bones], "lr": 0.03},
-                                {"params": [trans], "lr": 0.01},
-                                {"params": [shape_free], "lr": 0.05}])
+        opt = torch.optim.Adam([{"params": [p.rot_delta, p.bones_free], "lr": 0.03},
+                                {"params": [p.trans], "lr": 0.01},
+                                {"params": [p.shape_free], "lr": 0.05}])
         sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, iters, eta_min=0.003)
         for it in range(iters):
+            if it % 20 == 0:
+                p.update_occlusion()
             opt.zero_grad()
             sil_w = 0.0 if it < iters // 3 else 2.0
-            loss, pix = evaluate(1.0, 1.0, sil_w, True)
-            loss.backward()
+            p.evaluate(1.0, 1.0, sil_w, True)[0].backward()
             opt.step()
             sched.step()
             if it % 20 == 0:
                 progress(0.15 + 0.85 * it / iters)
         with torch.no_grad():
-            shape = rig.shape_from_free(shape_free)
-            g = roma.rotvec_to_rotmat(rot_delta) @ r_init
+            shape = rig.shape_from_free(p.shape_free)
+            g = p.global_rot()
+            bones = p.bones()
             rest = rig.rest_state(shape)
-            verts, _ = rig.pose(rest, rig.deltas(rest, g, trans, bones))
+            verts, _ = rig.pose(rest, rig.deltas(rest, g, p.trans, bones))
             pix = project(rig.keypoints(verts)[self.kp_index], camera.f, camera.cx, camera.cy)
-            vis_ok = vis > 0.5
-            kp_err = float((pix - kp2d).norm(dim=1)[vis_ok].mean()) if vis_ok.any() \
+            vis_ok = p.vis > 0.5
+            kp_err = float((pix - p.kp2d).norm(dim=1)[vis_ok].mean()) if vis_ok.any() \
                 else float("nan")
-        return BodyFit(shape, g, trans.detach(), bones.detach(), rest, camera, crop, kp_err)
+        return BodyFit(shape, g, p.trans.detach(), bones.detach(), rest, camera, crop, kp_err,
+                       reading=p.name)
 
     def _initial_translation(self, rig, rest, rot, kp2d, vis, camera) -> torch.Tensor:
         """Depth from the torso's pixel length, x/y from the mid-hip pixel."""
@@ -208,6 +201,118 @@ class BodyFitter:
             ray = torch.tensor([(float(hip2[0]) - camera.cx) / camera.f,
                                 (float(hip2[1]) - camera.cy) / camera.f, 1.0])
             return ray * z - hip
+
+
+class _Problem:
+    """One reading of the detection being fitted: its targets and its free parameters."""
+
+    def __init__(self, fitter: BodyFitter, obs: PersonObservation, camera: Intrinsics,
+                 crop: Crop, grown: torch.Tensor, shape0, rest0, name: str) -> None:
+        self.f, self.rig, self.camera, self.crop, self.grown = fitter, fitter.rig, camera, crop, grown
+        self.name, self.score = name, 0.0
+        self.shape0, self.rest0 = shape0, rest0
+        rig, mp = fitter.rig, fitter.mp_index
+        self.vis = torch.from_numpy(obs.visibility[mp]).float()
+        self.kp2d = torch.from_numpy(obs.keypoints[mp]).float()
+        world = torch.from_numpy(obs.world[mp]).float()
+        self.conf0 = fitter.kp_weight * self.vis.clamp(0, 1) ** 2 * (self.vis > 0.3)
+        self.conf = self.conf0
+        self.face_score = float(obs.face_score)
+        seg = fitter.seg
+        d = world[seg[:, 1]] - world[seg[:, 0]]
+        self.seg_dir = d / d.norm(dim=1, keepdim=True).clamp_min(1e-6)
+        self.seg_conf = torch.minimum(self.vis[seg[:, 0]], self.vis[seg[:, 1]]).clamp(0, 1)
+        c = self.conf > 0
+        self.size_px = float((self.kp2d[c].max(0).values - self.kp2d[c].min(0).values).max()) \
+            if c.sum() >= 2 else float(max(crop.target.shape) / crop.scale)
+        self.r_init = torch.from_numpy(rotation_from_world_landmarks(obs.world, obs.visibility))
+        t_init = fitter._initial_translation(rig, rest0, self.r_init, self.kp2d, self.vis, camera)
+        self.rot_delta = torch.zeros(3, requires_grad=True)
+        self.trans = t_init.clone().requires_grad_(True)
+        self.bones_free = torch.zeros(len(rig.fit_bones), 3, requires_grad=True)
+        self.shape_free = torch.zeros(1, rig.shape_size, requires_grad=True)
+
+    def update_occlusion(self) -> None:
+        """LASOR's idea: a keypoint that the body's own surface hides (the fitted body as it
+        stands now) is a guess of the detector's and costs little; a visible one costs fully."""
+        rig, cam = self.rig, self.camera
+        with torch.no_grad():
+            rest = self.rest0
+            verts = rig.pose_subset(rest, rig.deltas(rest, self.global_rot(), self.trans,
+                                                     self.bones()))
+            kp3 = rig.keypoints_subset(verts)[self.f.kp_index]
+            hidden = self_occluded(verts, kp3, cam, self.crop, self.f.surface_kp)
+        self.conf = self.conf0 * torch.where(hidden, OCCLUDED_W, 1.0)
+
+    def global_rot(self) -> torch.Tensor:
+        return roma.rotvec_to_rotmat(self.rot_delta) @ self.r_init
+
+    def bones(self) -> torch.Tensor:
+        return self.bones_free * self.f.limits.free_mask
+
+    def evaluate(self, kp_w: float, dir_w: float, sil_w: float, free_shape: bool):
+        f, rig, cam, crop = self.f, self.rig, self.camera, self.crop
+        shape = rig.shape_from_free(self.shape_free)
+        rest = rig.rest_state_subset(shape) if free_shape else self.rest0
+        bones = self.bones()
+        verts = rig.pose_subset(rest, rig.deltas(rest, self.global_rot(), self.trans, bones))
+        kp3 = rig.keypoints_subset(verts)[f.kp_index]
+        pix = project(kp3, cam.f, cam.cx, cam.cy)
+        err = ((pix - self.kp2d) / self.size_px).pow(2).sum(1)
+        conf = self.conf
+        loss = kp_w * 10.0 * (conf * torch.sqrt(err + 1e-6)).sum() / conf.sum().clamp_min(1e-6)
+        if dir_w > 0:
+            d = kp3[f.seg[:, 1]] - kp3[f.seg[:, 0]]
+            d = d / d.norm(dim=1, keepdim=True).clamp_min(1e-6)
+            cos_err = (self.seg_conf * (1 - (d * self.seg_dir).sum(1))).sum()
+            loss = loss + dir_w * cos_err / self.seg_conf.sum().clamp_min(1e-6)
+        loss = loss + PRIOR_W * bones.pow(2).sum() + 0.5 * (bones * f.twist_mask).pow(2).sum()
+        loss = loss + LIMIT_W * f.limits.penalty(bones)
+        if self.face_score > 0 and f.head is not None:
+            loss = loss + FACE_W * self.face_score * torch.relu(_facing_away(kp3, *f.head))
+        if free_shape:
+            loss = loss + 0.05 * (f.shape_w * (shape - self.shape0) ** 2).sum()
+        if sil_w > 0:
+            grid_px = crop.to_grid(project(verts, cam.f, cam.cx, cam.cy))
+            sigma = _splat_sigma(verts, cam.f * crop.scale, spacing=rig.splat_spacing)
+            sil = soft_silhouette(grid_px, crop.width, crop.height, sigma=sigma)
+            loss = loss + sil_w * soft_iou_loss(sil, self.grown)
+        return loss, pix
+
+    def run(self, params, steps: int, lr: float, **weights) -> None:
+        opt = torch.optim.Adam(params, lr=lr)
+        for _ in range(steps):
+            opt.zero_grad()
+            self.evaluate(**weights)[0].backward()
+            opt.step()
+
+
+def self_occluded(verts: torch.Tensor, kp3: torch.Tensor, cam: Intrinsics, crop: Crop,
+                  surface: torch.Tensor) -> torch.Tensor:
+    """(K,) bool: keypoints behind the body's own surface, from a coarse z-buffer of the
+    posed vertices (cells of ~2 silhouette-grid pixels, about one vertex spacing). Joints lie
+    inside the limbs, so they count as hidden only when more than a limb's depth
+    (JOINT_DEPTH) of body lies in front of them; surface points (face, heels, toes) when
+    more than SURFACE_DEPTH does."""
+    cell = 2.0
+    w, h = int(crop.width // cell) + 1, int(crop.height // cell) + 1
+    def cells(points):
+        g = (crop.to_grid(project(points, cam.f, cam.cx, cam.cy)) / cell).long()
+        ok = (g[:, 0] >= 0) & (g[:, 0] < w) & (g[:, 1] >= 0) & (g[:, 1] < h)
+        return g[:, 1].clamp(0, h - 1) * w + g[:, 0].clamp(0, w - 1), ok
+    idx, ok = cells(verts)
+    zbuf = torch.full((w * h,), float("inf")).scatter_reduce(0, idx[ok], verts[ok, 2], "amin")
+    kidx, kok = cells(kp3)
+    margin = torch.where(surface, SURFACE_DEPTH, JOINT_DEPTH)
+    return kok & (kp3[:, 2] > zbuf[kidx] + margin)
+
+
+def _facing_away(kp3: torch.Tensor, nose: int, ear_l: int, ear_r: int) -> torch.Tensor:
+    """How far the model's face points away from the camera: cosine between the ears-to-nose
+    direction and the viewing ray (-1 facing the camera, +1 the back of the head to it)."""
+    ears = 0.5 * (kp3[ear_l] + kp3[ear_r])
+    d = kp3[nose] - ears
+    return (d * ears).sum() / (d.norm() * ears.norm()).clamp_min(1e-9)
 
 
 def _splat_sigma(verts: torch.Tensor, f_grid: float, spacing: float = 0.012) -> float:

@@ -16,6 +16,7 @@ landmarks cannot see stay at 0, and a face that matches the neutral one gives al
 from __future__ import annotations
 
 import threading
+from dataclasses import dataclass
 
 import numpy as np
 from scipy.optimize import lsq_linear
@@ -79,11 +80,26 @@ def fit_weights(measured: np.ndarray, jac: np.ndarray) -> np.ndarray:
     return np.clip(lsq_linear(a, b, bounds=(0.0, 1.0)).x, 0.0, 1.0)
 
 
+@dataclass
+class FaceLandmarks:
+    """One FaceMesh run on a photo, shared by the expression and the head orientation.
+    ``points``: (468, 3) working-image pixels x, y and FaceMesh's relative depth z (same
+    scale as x, smaller = nearer the camera), or None when no face was found."""
+
+    points: np.ndarray | None
+
+
+def find_face(rgb: np.ndarray, obs=None) -> FaceLandmarks:
+    """FaceMesh on ``rgb``, cropped around the body's face keypoints when ``obs`` has them."""
+    return FaceLandmarks(face_landmarks(rgb, None if obs is None else obs.keypoints,
+                                        None if obs is None else obs.visibility))
+
+
 def face_landmarks(rgb: np.ndarray, keypoints: np.ndarray | None = None,
                    visibility: np.ndarray | None = None) -> np.ndarray | None:
-    """(468, 2) FaceMesh landmark pixels of the most prominent face, or None. With body
-    keypoints (BlazePose order: 0 nose .. 10 mouth) the head is cropped and enlarged first,
-    as FaceMesh wants a face that fills the frame."""
+    """(468, 3) FaceMesh landmarks of the most prominent face (pixels x, y and depth z in
+    x's scale), or None. With body keypoints (BlazePose order: 0 nose .. 10 mouth) the head
+    is cropped and enlarged first, as FaceMesh wants a face that fills the frame."""
     import cv2
     import mediapipe as mp
     h, w = rgb.shape[:2]
@@ -105,18 +121,20 @@ def face_landmarks(rgb: np.ndarray, keypoints: np.ndarray | None = None,
         return None
     bh, bw = big.shape[:2]
     lm = res.multi_face_landmarks[0].landmark
-    pts = np.array([[p.x * bw, p.y * bh] for p in lm[:468]], dtype=np.float64)
-    return pts / scale + np.array([x0, y0])
+    pts = np.array([[p.x * bw, p.y * bh, p.z * bw] for p in lm[:468]], dtype=np.float64)
+    return pts / scale + np.array([x0, y0, 0.0])
 
 
 def photo_expression(rgb: np.ndarray, rest: np.ndarray, deltas: np.ndarray,
-                     keypoints=None, visibility=None) -> tuple[np.ndarray, dict]:
+                     keypoints=None, visibility=None, face: FaceLandmarks | None = None
+                     ) -> tuple[np.ndarray, dict]:
     """(52,) ARKit weights in [0, 1] for the face in ``rgb`` (all 0 when none is found) and
-    a JSON-able note {found, measured, neutral...} for the avatar's metadata."""
-    pts = face_landmarks(rgb, keypoints, visibility)
+    a JSON-able note {found, measured, neutral...} for the avatar's metadata. ``face``: an
+    earlier FaceMesh run on ``rgb`` (find_face), else FaceMesh runs here."""
+    pts = face.points if face is not None else face_landmarks(rgb, keypoints, visibility)
     if pts is None:
         return np.zeros(len(ARKIT_NAMES), np.float32), {"face_found": False}
-    measured = photo_measurements(pts)
+    measured = photo_measurements(pts[:, :2])
     weights = fit_weights(measured, model_jacobian(rest, deltas))
     note = {"face_found": True,
             "measured": dict(zip(("lip_gap", "eye_open_left", "eye_open_right",
@@ -125,17 +143,18 @@ def photo_expression(rgb: np.ndarray, rest: np.ndarray, deltas: np.ndarray,
     return weights.astype(np.float32), note
 
 
-def set_photo_expression(avatar, rgb: np.ndarray, obs=None) -> None:
+def set_photo_expression(avatar, rgb: np.ndarray, obs=None,
+                         face: FaceLandmarks | None = None) -> None:
     """Put the photo's expression on ``avatar``'s body keys (ShapeKeys.values, which the
     Blender builder sets on the keys) and in ``metadata["arkit"]``; bodies without the ARKit
-    keys (SMPL) are left as they are."""
+    keys (SMPL) are left as they are. ``face``: find_face's result, to share one run."""
     body = avatar.layer("body")
     keys = body.shape_keys if body is not None else None
     if keys is None or list(keys.names) != list(ARKIT_NAMES):
         return
     weights, note = photo_expression(
         rgb, body.vertices.astype(np.float64), keys.deltas.astype(np.float64),
-        None if obs is None else obs.keypoints, None if obs is None else obs.visibility)
+        None if obs is None else obs.keypoints, None if obs is None else obs.visibility, face)
     keys.values = weights
     share_key_values(avatar)          # teeth, lashes, brows (face_layers) follow the body
     avatar.metadata["arkit"] = {"weights": {n: round(float(v), 4)

@@ -42,3 +42,33 @@ def lid_points(rest: np.ndarray, deltas: np.ndarray, side: str) -> tuple[int, in
 
 def corner_point(deltas: np.ndarray, side: str) -> int:
     return int(np.argmax(np.linalg.norm(_key(deltas, f"mouthSmile{side}"), axis=1)))
+
+
+def _midline_face(rest: np.ndarray, deltas: np.ndarray) -> np.ndarray:
+    """Indices of the face's midline vertices (those some key moves, at x ~ 0)."""
+    face = np.any(deltas != 0, axis=(0, 2))
+    return np.nonzero(face & (np.abs(rest[:, 0]) < 2e-3))[0]
+
+
+def nose_tip(rest: np.ndarray, deltas: np.ndarray) -> int:
+    """The most forward midline vertex of the face (the body faces -Y)."""
+    mid = _midline_face(rest, deltas)
+    return int(mid[np.argmin(rest[mid, 1])])
+
+
+def chin_point(rest: np.ndarray, deltas: np.ndarray) -> int:
+    """The chin's most forward midline vertex (its prominence, below the lower lip), among
+    those jawOpen carries at least half as far as its largest motion."""
+    mid = _midline_face(rest, deltas)
+    jaw = np.linalg.norm(_key(deltas, "jawOpen")[mid], axis=1)
+    low = rest[lip_points(rest, deltas)[1], 2]
+    chin = mid[(jaw > 0.5 * jaw.max()) & (rest[mid, 2] < low - 0.012)]
+    return int(chin[np.argmin(rest[chin, 1])])
+
+
+def bridge_point(rest: np.ndarray, deltas: np.ndarray) -> int:
+    """The most forward midline vertex at eye height (the nose bridge between the eyes)."""
+    mid = _midline_face(rest, deltas)
+    eyes = np.mean([rest[list(lid_points(rest, deltas, s))].mean(0)[2] for s in ("Left", "Right")])
+    near = mid[np.abs(rest[mid, 2] - eyes) < 0.006]
+    return int(near[np.argmin(rest[near, 1])])

@@ -41,9 +41,11 @@ from .dressing import (
     garment_meshes,
     posed_union,
 )
-from .expression import set_photo_expression
-from .focal import choose_focal
+from .expression import find_face, set_photo_expression
+from .focal import FocalChoice, choose_focal
 from .geometry import project
+from .hands import set_photo_hands
+from .head import set_photo_head
 from .outfit import outfit_dict, recognise_outfit
 from .posing import posed_vertices
 from .rigs import fit_rig
@@ -74,9 +76,16 @@ def _rig(body_model: str = DEFAULT_BODY_MODEL):
 
 def reconstruct_photo(data: bytes, name: str = "photo", quality: str = "default",
                       progress: Progress = lambda s, f: None,
-                      body_model: str = DEFAULT_BODY_MODEL,
+                      body_model: str = DEFAULT_BODY_MODEL, *,
+                      person: PersonObservation | None = None,
+                      focal: FocalChoice | None = None,
+                      world_rotation: np.ndarray | None = None,
                       outfit: Outfit | None = None) -> Reconstruction:
-    """``outfit``: the garments to dress the avatar in, instead of the ones recognised in the
+    """One avatar from a photo. For one person of a group (fit.people): ``person`` is that
+    person's observation (its instance mask) on the photo's working image, ``focal`` the
+    group's shared focal and ``world_rotation`` (3x3, camera OpenCV axes -> world) the
+    group's shared camera orientation; the camera stays the whole photo's either way.
+    ``outfit``: the garments to dress the avatar in, instead of the ones recognised in the
     photo (for tests and benchmarks that know them)."""
     if quality not in QUALITY:
         raise JobInputError(f"unknown quality {quality!r}; choose one of {', '.join(QUALITY)}",
@@ -89,13 +98,17 @@ def reconstruct_photo(data: bytes, name: str = "photo", quality: str = "default"
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
-        return _reconstruct(data, name, quality, progress, body_model, outfit)
+        return _reconstruct(data, name, quality, progress, body_model,
+                            person, focal, world_rotation, outfit)
     finally:
         torch.set_num_threads(threads)
 
 
 def _reconstruct(data: bytes, name: str, quality: str, progress: Progress,
-                 body_model: str, outfit: Outfit | None = None) -> Reconstruction:
+                 body_model: str, person: PersonObservation | None = None,
+                 focal: FocalChoice | None = None,
+                 world_rotation: np.ndarray | None = None,
+                 outfit: Outfit | None = None) -> Reconstruction:
     body_iters, cloth_iters, grid, tex_size = QUALITY[quality]
     timings: dict[str, float] = {}
     clock = time.perf_counter()
@@ -110,14 +123,14 @@ def _reconstruct(data: bytes, name: str, quality: str, progress: Progress,
     photo = read_photo(data, name)
     lap("read")
     progress("find the person", 0.05)
-    obs = get_detector().observe(photo.rgb)
+    obs = person if person is not None else get_detector().observe(photo.rgb)
     warnings = check_person(obs, photo, name)
     target = target_mask(obs, photo)
     lap("perceive")
 
     rig, edges = fit_rig(body_model)
     h, w = photo.rgb.shape[:2]
-    focal = choose_focal(photo.focal_35mm, obs, w, h)
+    focal = focal or choose_focal(photo.focal_35mm, obs, w, h)
     f = focal.f_px
     cam = Intrinsics(f=f, cx=w / 2.0, cy=h / 2.0, width=w, height=h)
     progress("fit body", 0.1)
@@ -161,9 +174,13 @@ def _reconstruct(data: bytes, name: str, quality: str, progress: Progress,
     progress("assemble avatar", 0.95)
     shape = rig.shape_params(fit.shape)
     avatar = _assemble(rig, fit, dressing, shape, photo, baked, colour, name, warnings,
-                       meshes, garment_bakes)
-    set_photo_expression(avatar, photo.rgb, obs)      # ARKit weights; neutral without a face
+                       world_rotation, meshes, garment_bakes)
+    face = find_face(photo.rgb, obs)                  # one FaceMesh run: expression and head
+    set_photo_expression(avatar, photo.rgb, obs, face)  # ARKit weights; neutral without a face
     lap("assemble")
+    set_photo_head(avatar, face, w / photo.width)     # neck and head turned to the face
+    set_photo_hands(avatar, photo.rgb, obs, w / photo.width)   # fingers and wrists
+    lap("hands_head")
 
     union_v, union_f, _ = posed_union(dressing.garments, posed, rig.mesh_faces)
     pix = project(torch.from_numpy(union_v), f, cam.cx, cam.cy).numpy()
@@ -282,7 +299,8 @@ def _rounded(params: dict) -> dict:
 
 
 def _assemble(rig, fit, dressing: Dressing, shape: dict, photo: Photo, baked,
-              colour: tuple, name: str, warnings: list[str], meshes=(), garment_bakes=None
+              colour: tuple, name: str, warnings: list[str],
+              world_rotation: np.ndarray | None = None, meshes=(), garment_bakes=None
               ) -> RiggedAvatar:
     body = rig.body
     if dressing.rest is not None:        # the garments' body (fallback offsets already on)
@@ -299,7 +317,9 @@ def _assemble(rig, fit, dressing: Dressing, shape: dict, photo: Photo, baked,
     r_w = np.array([[1.0, 0, 0], [0, 0, 1.0], [0, -1.0, 0]])     # OpenCV camera -> world
     up = r_w @ r_g @ np.array([0.0, 0.0, 1.0])
     tilt = float(np.arccos(np.clip(up[2], -1.0, 1.0)))
-    if 1e-6 < tilt < np.radians(20.0):
+    if world_rotation is not None:      # a group shares one camera orientation
+        r_w = np.asarray(world_rotation, dtype=np.float64)
+    elif 1e-6 < tilt < np.radians(20.0):
         axis = np.cross(up, [0.0, 0.0, 1.0])
         r_w = Q.axis_angle_to_matrix(axis / np.linalg.norm(axis) * tilt) @ r_w
     r_a = r_w @ r_g                                               # model -> world rotation

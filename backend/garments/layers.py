@@ -15,8 +15,9 @@ import numpy as np
 from protocol import MeshLayer
 
 from ..bodies import RestBody
+from .hems import add_hem
 from .shells import GarmentPiece, interior
-from .surface import bind_to_vertices, make_binding
+from .surface import bind_to_vertices, make_binding, vertex_normals
 from .textures import box_uvs
 
 ROLE_ORDER = ("body", "bottom", "top", "outerwear", "shoes", "hair")
@@ -41,14 +42,20 @@ def merge_pieces(pieces: list[GarmentPiece]) -> GarmentPiece:
 
 
 def garment_layer(role: str, style: str, piece: GarmentPiece, rest: RestBody,
-                  texture: bytes, color) -> MeshLayer:
+                  texture: bytes, color, material: str | None = None) -> MeshLayer:
+    """A piece with its own UVs (hair cards: ``piece.uvs``) is kept as it is; cloth gets
+    hems (hems.py) and box UVs that tile its texture. ``material``: the shader hint."""
+    uvs = getattr(piece, "uvs", None)
+    if uvs is None:
+        piece = add_hem(piece, rest.vertices, vertex_normals(rest.vertices, rest.faces))
+        uvs = box_uvs(piece.vertices, piece.faces)
     tris, bary, offsets = bind_to_vertices(rest.vertices, rest.faces, piece.vertices,
                                            piece.anchor)
     return MeshLayer(role=role, name=f"{role}_{style}", vertices=piece.vertices,
                      faces=piece.faces, skin_indices=piece.skin_indices,
-                     skin_weights=piece.skin_weights, uvs=box_uvs(piece.vertices, piece.faces),
-                     texture=texture, base_color=color,
-                     binding=make_binding(tris, bary, offsets, piece.hides))
+                     skin_weights=piece.skin_weights, uvs=uvs, texture=texture,
+                     base_color=color, binding=make_binding(tris, bary, offsets, piece.hides),
+                     material=material)
 
 
 def hidden_vertices(full_faces: np.ndarray, vertex_count: int, layers: list[MeshLayer]

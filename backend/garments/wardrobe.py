@@ -13,6 +13,7 @@ import numpy as np
 
 from .body_regions import BodyRegions
 from .drape import bun, hair_curtain, skirt
+from .hair_cards import hair_card_piece
 from .shells import GarmentPiece, bottom_mask, hair_mask, shell, shoe_mask, top_mask
 
 # metres off the skin
@@ -80,5 +81,7 @@ def layer_pieces(r: BodyRegions, skin, outfit: Mapping[str, Any], rng: np.random
     if outfit["shoes"] != "none":
         out["shoes"] = (outfit["shoes"], shoe_pieces(r, skin, outfit["shoes"]))
     if outfit["hair"] != "none":
-        out["hair"] = (outfit["hair"], hair_pieces(r, skin, outfit["hair"], rngs["hair"]))
+        # hair cards with volume (hair_pieces, a cap and curtain, stays for reconstruction)
+        out["hair"] = (outfit["hair"], [hair_card_piece(r, skin, outfit["hair"],
+                                                        rngs["hair"])])
     return out

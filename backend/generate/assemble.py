@@ -9,12 +9,15 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from protocol import RiggedAvatar
+from protocol import Pose, RiggedAvatar
 
 from .. import __version__
 from ..avatar_build import avatar_from_rest_body
 from ..bodies import get_body_model
 from ..garments.body_regions import body_regions
+from ..garments.fabrics import fabric_for
+from ..garments.hair_cards import CURLY
+from ..garments.hair_texture import strand_atlas
 from ..garments.layers import (
     ROLE_ORDER,
     garment_layer,
@@ -25,14 +28,15 @@ from ..garments.textures import (
     COLORS,
     HAIR_COLORS,
     cloth_texture,
-    hair_texture,
     shoe_texture,
 )
 from ..garments.wardrobe import layer_pieces
 from ..textures.eyes import IRIS_COLORS
 from .attributes import resolve_outfit
+from .expressions import wear_expression
 from .face_keys import add_bound_shape_keys
 from .phenotype import sample_phenotype
+from .posing import local_rotations, standing_pose
 from .skin_tone import skin_tone_texture
 
 TEXTURE_STREAMS = ("body", "bottom", "top", "shoes", "hair")   # fixed: seeds stay reproducible
@@ -40,7 +44,7 @@ TEXTURE_STREAMS = ("body", "bottom", "top", "shoes", "hair")   # fixed: seeds st
 
 def _texture_for(role: str, style: str, outfit: Mapping[str, Any], rng: np.random.Generator):
     if role == "hair":
-        return hair_texture(HAIR_COLORS[outfit["hair_color"]], rng)
+        return strand_atlas(HAIR_COLORS[outfit["hair_color"]], rng, curly=style in CURLY)
     if role == "shoes":
         sole = COLORS["white"] if style == "sneakers" else COLORS["black"]
         return shoe_texture(COLORS[outfit["shoes_color"]], sole,
@@ -68,7 +72,9 @@ def generate_avatar(seed: int, attributes: Mapping[str, Any], name: str | None =
     for role, (style, parts) in pieces.items():
         tex_rng = np.random.default_rng([int(seed), 5, TEXTURE_STREAMS.index(role)])
         png, color = _texture_for(role, style, outfit, tex_rng)
-        layers.append(garment_layer(role, style, merge_pieces(parts), rest, png, color))
+        piece = parts[0] if len(parts) == 1 else merge_pieces(parts)
+        fabric = fabric_for(role, style, outfit.get(f"{role}_pattern"))
+        layers.append(garment_layer(role, style, piece, rest, png, color, fabric))
     meta = {"body_model": model.name, "params": phenotype, "producer": "doppel.generate",
             "doppel_version": __version__, "seed": int(seed),
             "attributes": {k: outfit[k] for k in sorted(outfit)},
@@ -82,8 +88,14 @@ def generate_avatar(seed: int, attributes: Mapping[str, Any], name: str | None =
                                    iris=iris, brow_color=tuple(float(c) for c in brow))
     body = avatar.layers[0]
     body.base_color = skin_color
+    body.material = "skin"
     hide_covered_faces(body, rest.faces, rest.uvs, layers)
     add_bound_shape_keys(layers, body)
     avatar.layers.extend(sorted(layers, key=lambda lay: ROLE_ORDER.index(lay.role)))
+    meta["expression_weights"] = wear_expression(avatar, outfit["expression"], seed)
+    pose = standing_pose(avatar, outfit["pose"], np.random.default_rng([int(seed), 8]))
+    if pose:                 # the file stays in rest; the pose is what Blender shows first
+        avatar.pose = Pose(rotations=local_rotations(avatar, pose).astype(np.float32),
+                           location=np.zeros(3, np.float32))
     progress("done", 1.0)
     return avatar

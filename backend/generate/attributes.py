@@ -17,13 +17,15 @@ from ..garments.textures import COLORS, HAIR_COLORS
 TOPS = ("tshirt", "longsleeve", "tank", "jacket", "dress", "none")
 BOTTOMS = ("shorts", "trousers", "skirt", "none")
 SHOES = ("sneakers", "boots", "none")
-HAIRS = ("short", "long", "bun", "none")
+HAIRS = ("short", "buzz", "bob", "long", "long_curly", "ponytail", "bun", "afro", "none")
 TOP_PATTERNS = ("plain", "stripes", "checks")
 BOTTOM_PATTERNS = ("plain", "denim", "checks")
 SKIN_TONES = ("very_light", "light", "light_medium", "medium", "tan", "olive", "brown",
               "dark_brown", "dark", "very_dark")
 GENDERS = ("female", "male")
-AGES = ("adult", "child", "any")
+AGES = ("adult", "child", "teen", "elderly", "any")
+POSES = ("a", "t", "relaxed", "walk", "contrapposto")          # posing.STANDING_POSES
+EXPRESSIONS = ("neutral", "smile", "grin", "surprise", "sad", "angry", "wink")
 NUMERIC = ("height", "weight", "muscle", "proportions")   # Anny phenotypes, 0..1
 
 CHOICES: dict[str, tuple[str, ...]] = {
@@ -31,19 +33,24 @@ CHOICES: dict[str, tuple[str, ...]] = {
     "bottom": BOTTOMS, "bottom_color": tuple(COLORS), "bottom_pattern": BOTTOM_PATTERNS,
     "shoes": SHOES, "shoes_color": tuple(COLORS), "hair": HAIRS,
     "hair_color": tuple(HAIR_COLORS), "skin_tone": SKIN_TONES, "gender": GENDERS, "age": AGES,
+    "pose": POSES, "expression": EXPRESSIONS,
 }
 VALID_ATTRIBUTES = tuple(CHOICES) + NUMERIC
 
 # What the seed picks from, weighted: everyday clothes, people who look like a crowd.
 _TOP_W = {"female": (3, 2, 2, 2, 3, 0), "male": (4, 3, 1, 3, 0, 0)}
 _BOTTOM_W = {"female": (2, 4, 3, 0), "male": (2, 6, 0, 0)}
-_HAIR_W = {"female": (1, 5, 2, 0), "male": (8, 1, 0, 1)}
+_HAIR_W = {"female": (2, 0, 4, 6, 3, 4, 2, 1, 0), "male": (10, 4, 1, 1, 1, 1, 0, 1, 1)}
 _TOP_COLORS = ("white", "black", "grey", "navy", "blue", "light_blue", "red", "maroon", "green",
                "olive", "beige", "pink", "purple", "orange", "yellow", "teal", "charcoal")
 _BOTTOM_COLORS = ("black", "charcoal", "navy", "denim", "khaki", "beige", "brown", "grey",
                   "olive", "blue")
 _SHOE_COLORS = ("white", "black", "brown", "tan", "grey", "navy", "red")
 _ACCENTS = ("white", "black", "navy", "red", "beige", "grey")
+_AGE_W = (6, 2, 1.5, 2.5, 0)                 # a street crowd: mostly adults
+_POSE_W = (2, 1, 4, 2, 2)
+_EXPRESSION_W = (4, 3, 2, 1, 1, 0.5, 0.5)
+GREY_WHEN_ELDERLY = 0.65                     # share of elderly people with grey hair
 
 
 def _pick(rng: np.random.Generator, values, weights=None):
@@ -84,7 +91,6 @@ def resolve_outfit(seed: int, attrs: Mapping[str, Any]) -> dict[str, Any]:
     drawn: dict[str, Any] = {}
     drawn["gender"] = _pick(rng, GENDERS)
     g = given.get("gender", drawn["gender"])
-    drawn["age"] = "adult"
     drawn["skin_tone"] = _pick(rng, SKIN_TONES)
     drawn["top"] = _pick(rng, TOPS, _TOP_W[g])
     drawn["top_color"] = _pick(rng, _TOP_COLORS)
@@ -97,6 +103,13 @@ def resolve_outfit(seed: int, attrs: Mapping[str, Any]) -> dict[str, Any]:
     drawn["hair"] = _pick(rng, HAIRS, _HAIR_W[g])
     drawn["hair_color"] = _pick(rng, tuple(HAIR_COLORS), (3, 4, 3, 1, 2, 1))
     accents = [_pick(rng, _ACCENTS) for _ in range(2)]
+    # drawn after everything above, so adding them kept the outfits older seeds picked
+    drawn["age"] = _pick(rng, AGES, _AGE_W)
+    drawn["pose"] = _pick(rng, POSES, _POSE_W)
+    drawn["expression"] = _pick(rng, EXPRESSIONS, _EXPRESSION_W)
+    greying = float(rng.random()) < GREY_WHEN_ELDERLY
+    if greying and given.get("age", drawn["age"]) == "elderly":
+        drawn["hair_color"] = "grey"
     out = {**drawn, **given}
     if out["top"] == "dress" and "bottom" not in given:
         out["bottom"] = "none"                  # a dress is top and bottom in one

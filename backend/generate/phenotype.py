@@ -13,7 +13,8 @@ from typing import Any, Mapping
 import numpy as np
 import torch
 
-_AGE_RANGES = {"adult": (20.0, 75.0), "child": (4.0, 15.0), "any": (2.0, 85.0)}  # years
+_AGE_RANGES = {"adult": (20.0, 64.0), "child": (4.0, 12.0), "teen": (13.0, 19.0),
+               "elderly": (65.0, 88.0), "any": (2.0, 88.0)}  # years
 
 
 @lru_cache(maxsize=1)
@@ -26,7 +27,7 @@ def _distribution():
 def sample_phenotype(seed: int, outfit: Mapping[str, Any]) -> dict[str, float]:
     """Anny phenotype (gender, age, muscle, weight, height, proportions; 0..1) for a seed.
 
-    ``outfit`` holds the resolved attributes: gender (female/male), age (adult/child/any)
+    ``outfit`` holds the resolved attributes: gender (female/male), age (adult/child/teen/elderly/any)
     and optional numeric overrides for height, weight, muscle, proportions."""
     rng = np.random.default_rng([int(seed), 1])
     dist = _distribution()

@@ -51,3 +51,40 @@ def bone_transforms(avatar: RiggedAvatar, pose: Mapping[str, tuple[float, float,
     model = get_body_model(avatar.metadata.get("body_model", DEFAULT_BODY_MODEL))
     quats = local_rotations(avatar, pose) if isinstance(pose, Mapping) else np.asarray(pose)
     return model.pose_bones(avatar.metadata["params"], quats)
+
+
+# --- the pose a generated avatar is delivered in ----------------------------------------------
+
+STANDING_POSES = ("a", "t", "relaxed", "walk", "contrapposto")
+
+
+def _arm_drop(avatar: RiggedAvatar, side: str) -> float:
+    """Angle (radians) of the rest upper arm below the horizontal."""
+    names, heads = avatar.skeleton.names, avatar.skeleton.heads
+    d = heads[names.index(f"lowerarm01.{side}")] - heads[names.index(f"upperarm01.{side}")]
+    return float(np.arctan2(-d[2], abs(d[0])))
+
+
+def standing_pose(avatar: RiggedAvatar, name: str, rng: np.random.Generator
+                  ) -> dict[str, tuple[float, float, float]]:
+    """World-axis rotations per bone for a STANDING_POSES name, with a seeded touch of
+    variation; "a" is the rest pose (empty). Arm angles come from the avatar's own rest arms,
+    so a T-pose is level for every body."""
+    if name == "a":
+        return {}
+    jitter = float(rng.uniform(-1.0, 1.0))
+    out: dict[str, tuple[float, float, float]] = {}
+    for side, sign in (("L", 1.0), ("R", -1.0)):
+        drop = _arm_drop(avatar, side)
+        if name == "t":                       # raise to level: about -Y for the left arm
+            out[f"upperarm01.{side}"] = (0.0, -sign * drop, 0.0)
+        elif name in ("relaxed", "contrapposto"):
+            down = np.radians(80.0 + 2.0 * jitter)      # arms near the sides, clear of hips
+            out[f"upperarm01.{side}"] = (0.0, sign * (down - drop), 0.0)
+            out[f"lowerarm01.{side}"] = (-0.15, 0.0, 0.0)   # elbows soft, hands forward
+    if name == "walk":
+        out.update(FIXED_POSES["walk"])
+    if name == "contrapposto":                # weight on the right leg, hips and head turn
+        out.update({"upperleg01.L": (-0.12, 0.08, 0.0), "lowerleg01.L": (0.22, 0.0, 0.0),
+                    "spine04": (0.0, 0.05, 0.0), "neck02": (0.0, 0.0, 0.12 * (1 + jitter / 3))})
+    return out

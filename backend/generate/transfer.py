@@ -64,7 +64,8 @@ def transfer_layer(source: RiggedAvatar, role: str, target: RiggedAvatar) -> Rig
     moved = MeshLayer(role=layer.role, name=layer.name, vertices=pts, faces=layer.faces,
                       skin_indices=layer.skin_indices, skin_weights=layer.skin_weights,
                       uvs=layer.uvs, texture=layer.texture, base_color=layer.base_color,
-                      binding=make_binding(bd.triangles, bd.barycentric, offsets, bd.hides))
+                      binding=make_binding(bd.triangles, bd.barycentric, offsets, bd.hides),
+                      material=layer.material)
     out = copy.deepcopy(target)
     out.layers = [lay for lay in out.layers if lay.role != role] + [moved]
     out.layers.sort(key=lambda lay: ROLE_ORDER.index(lay.role) if lay.role in ROLE_ORDER

@@ -36,6 +36,8 @@ class PersonObservation:
     mask: np.ndarray               # (h, w) float32 0..1 person probability
     image_size: tuple[int, int]    # (w, h) of the working image
     people_count: int = 1          # how many people the detector saw in total
+    face_score: float = 0.0        # face detector's confidence for a face on this person's
+                                   # head (0: none seen, e.g. the person faces away)
     warnings: list[str] = field(default_factory=list)
 
 

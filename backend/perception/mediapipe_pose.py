@@ -50,7 +50,8 @@ class MediaPipeDetector(PersonDetector):
         people = max(len(faces), _mask_blobs(mask), _mask_outside_person(mask, kp, vis),
                      1 + self._another_person(rgb, kp, vis))
         return PersonObservation(keypoints=kp, visibility=vis, world=world, mask=mask,
-                                 image_size=(w, h), people_count=people)
+                                 image_size=(w, h), people_count=people,
+                                 face_score=_face_on_head(faces, kp, w, h))
 
 
     def _another_person(self, rgb: np.ndarray, kp: np.ndarray, vis: np.ndarray) -> int:
@@ -66,6 +67,19 @@ class MediaPipeDetector(PersonDetector):
         with _LOCK:
             again = self._pose.process(rest)
         return int(again.pose_landmarks is not None)
+
+
+def _face_on_head(faces, kp: np.ndarray, w: int, h: int) -> float:
+    """Score of the detected face whose box holds this person's nose landmark (0 if none):
+    the one cue that tells a person facing the camera from one seen from behind when the
+    landmarks themselves are read the wrong way round (body_fit's readings)."""
+    best = 0.0
+    for det in faces:
+        box = det.location_data.relative_bounding_box
+        x0, y0 = box.xmin * w, box.ymin * h
+        if x0 <= kp[0, 0] <= x0 + box.width * w and y0 <= kp[0, 1] <= y0 + box.height * h:
+            best = max(best, float(det.score[0]))
+    return best
 
 
 def _mask_blobs(mask: np.ndarray) -> int:

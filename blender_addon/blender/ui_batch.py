@@ -25,6 +25,7 @@ from .properties import connect, reply_timeout
 
 PHOTO_PROP = "doppel_photo_sha256"     # on each imported armature: the photo's content hash
 THUMB_PREFIX = "Doppel thumbnail "     # + the photo's sha256[:16]: the row's image datablock
+GROUP_SPACING = 0.8                   # metres between a group photo's people in rest pose
 STATE_ICONS = {"pending": "TIME", "running": "SORTTIME", "done": "CHECKMARK",
                "skipped": "FORWARD", "failed": "ERROR", "cancelled": "CANCEL"}
 
@@ -112,6 +113,8 @@ class BatchSession:
         options = {"quality": settings.quality}
         if getattr(settings, "body_model", "anny") != "anny":   # Reconstruct's choice
             options["body_model"] = settings.body_model
+        if getattr(settings, "max_people", 8) != 8:             # older servers lack it
+            options["max_people"] = settings.max_people
         self.runner = BatchRunner(self.client, items, self.job_kind,
                                   lambda it: {"name": Path(it.path).stem, **options},
                                   run_key=settings.run_key, reply_timeout=reply_timeout(context))
@@ -169,14 +172,23 @@ class BatchSession:
         index = len(self.collection.children)   # made on the first avatar: a batch that
         # imports nothing leaves the scene as it was
         count = len(self.runner.items)
-        built = build_avatar(avatar, self.context, parent_collection=self.collection,
-                             posed=self.posed, with_camera=self.with_camera)
         x, y = grid_position(index, count)
-        built.armature.location = (x, y, 0.0)
-        if built.camera is not None:       # the photo camera moves with its avatar
-            built.camera.location += built.armature.location
-        built.armature[PHOTO_PROP] = item.sha256
-        self.imported.append(built)
+        people = [avatar, *avatar.companions]
+        parent = self.collection
+        if len(people) > 1:       # a group photo: its people together in one collection
+            parent = bpy.data.collections.new(Path(item.path).stem)
+            self.collection.children.link(parent)
+        for k, person in enumerate(people):
+            # One photo camera for the group: the people already stand where the photo
+            # shows them in its world, so they all move by the same grid offset.
+            built = build_avatar(person, self.context, parent_collection=parent,
+                                 posed=self.posed, with_camera=self.with_camera and k == 0)
+            side = 0.0 if self.posed else GROUP_SPACING * k   # rest poses side by side
+            built.armature.location = (x + side, y, 0.0)
+            if built.camera is not None:       # the photo camera moves with its avatars
+                built.camera.location += built.armature.location
+            built.armature[PHOTO_PROP] = item.sha256
+            self.imported.append(built)
 
     def _sync(self) -> None:
         s = self.settings

@@ -11,12 +11,15 @@ ANY = "ANY"
 # The generator's attribute values (backend/generate/attributes.py; a test keeps them equal).
 CHOICES: dict[str, tuple[str, ...]] = {
     "gender": ("female", "male"),
+    "age": ("adult", "child", "teen", "elderly", "any"),
+    "pose": ("a", "t", "relaxed", "walk", "contrapposto"),
+    "expression": ("neutral", "smile", "grin", "surprise", "sad", "angry", "wink"),
     "top": ("tshirt", "longsleeve", "tank", "jacket", "dress", "none"),
     "top_pattern": ("plain", "stripes", "checks"),
     "bottom": ("shorts", "trousers", "skirt", "none"),
     "bottom_pattern": ("plain", "denim", "checks"),
     "shoes": ("sneakers", "boots", "none"),
-    "hair": ("short", "long", "bun", "none"),
+    "hair": ("short", "buzz", "bob", "long", "long_curly", "ponytail", "bun", "afro", "none"),
     "hair_color": ("black", "dark_brown", "brown", "auburn", "blonde", "grey"),
     "skin_tone": ("very_light", "light", "light_medium", "medium", "tan", "olive", "brown",
                   "dark_brown", "dark", "very_dark"),

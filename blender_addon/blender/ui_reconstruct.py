@@ -24,6 +24,10 @@ class DoppelReconstructSettings(PhotoRunState, bpy.types.PropertyGroup):
                     "licensed model files (see weights/README.md)",
         items=[("anny", "Anny", ""), ("smpl", "SMPL", ""), ("smplh", "SMPL-H", ""),
                ("smplx", "SMPL-X", "")])
+    max_people: bpy.props.IntProperty(
+        name="People", default=8, min=1, max=32,
+        description="At most this many avatars from a photo of several people (the largest "
+                    "ones), placed together under the photo's one camera")
     posed: bpy.props.BoolProperty(name="Posed as in photo", default=True,
                                   description="Off: import in rest pose")
     add_camera: bpy.props.BoolProperty(name="Add photo camera", default=True,
@@ -78,7 +82,7 @@ class DOPPEL_PT_reconstruct(DoppelPanel, bpy.types.Panel):
     def draw(self, context):
         s = context.scene.doppel_reconstruct
         layout = self.layout
-        draw_props(layout, s, ("quality", "body_model", "posed", "add_camera"))
+        draw_props(layout, s, ("quality", "body_model", "max_people", "posed", "add_camera"))
         layout.operator(DOPPEL_OT_reconstruct.bl_idname, icon="IMAGE_DATA")
         draw_photo_states(layout, s)
 

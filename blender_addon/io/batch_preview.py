@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import dataclasses
 from typing import Any
 
 from ..deps import protocol
@@ -22,7 +23,10 @@ THUMB_SIZE = 96      # pixels; the job's cost is ~size^2 Gaussians, so keep it s
 
 def preview_request(avatar: Any, views: int = THUMB_VIEWS, size: int = THUMB_SIZE
                     ) -> tuple[dict, dict]:
-    """(params, inputs) of the server's ``preview`` job for ``avatar`` (a RiggedAvatar)."""
+    """(params, inputs) of the server's ``preview`` job for ``avatar`` (a RiggedAvatar); of
+    a group photo's avatars, the first person's stands for the photo."""
+    if getattr(avatar, "companions", None):
+        avatar = dataclasses.replace(avatar, companions=[])
     desc, arrays = protocol.avatar_to_parts(avatar, prefix="avatar/")
     return {"avatar": desc, "views": views, "size": size}, arrays
 

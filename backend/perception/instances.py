@@ -1,0 +1,85 @@
+"""Split the person masks of several people into one instance mask each.
+
+Each person's landmark run segments "person" in its own region, so where people stand close
+every mask also holds a bit of the neighbours. The union of the masks is split by the people's
+skeletons: each person's limbs, torso and head drawn as thick strokes (their width scales with
+the torso), painted back to front, so where two bodies overlap the nearer one (depth order)
+owns the pixels; pixels no stroke covers go to the nearest stroke, within reach of a body.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+from scipy import ndimage
+
+from .base import PersonObservation
+
+LIMBS = ((11, 13), (13, 15), (12, 14), (14, 16), (23, 25), (25, 27), (24, 26), (26, 28),
+         (27, 29), (29, 31), (28, 30), (30, 32), (11, 12), (23, 24), (0, 11), (0, 12))
+TORSO = (11, 12, 24, 23)
+REACH = 0.45       # pixels farther than this many torso lengths from a body belong to nobody
+
+
+def torso_px(obs: PersonObservation) -> float:
+    """Shoulder-to-hip length or shoulder width, whichever is larger (pixels)."""
+    kp = obs.keypoints
+    return float(max(np.linalg.norm(kp[[11, 12]].mean(0) - kp[[23, 24]].mean(0)),
+                     np.linalg.norm(kp[11] - kp[12]), 1.0))
+
+
+def foot_y(obs: PersonObservation) -> float:
+    """Image row where the person stands: the lowest visible foot point, or, feet hidden,
+    where a standing body's feet would be (hips + ~1.8 torso lengths)."""
+    kp, vis = obs.keypoints, obs.visibility
+    feet = [i for i in (27, 28, 29, 30, 31, 32) if vis[i] > 0.5]
+    if feet:
+        return float(kp[feet, 1].max())
+    return float(kp[[23, 24], 1].mean() + 1.8 * torso_px(obs))
+
+
+def depth_order(people: list[PersonObservation]) -> list[int]:
+    """Indices front to back. People on one floor seen from above the feet: the lower the
+    feet in the image, the nearer (ties and hidden feet fall back on size)."""
+    return sorted(range(len(people)),
+                  key=lambda i: (-foot_y(people[i]), -torso_px(people[i])))
+
+
+def body_strokes(obs: PersonObservation, shape: tuple[int, int]) -> np.ndarray:
+    """(h, w) bool: the person's skeleton drawn with body-like widths."""
+    h, w = shape
+    t = torso_px(obs)
+    kp, vis = obs.keypoints, obs.visibility
+    canvas = np.zeros((h, w), np.uint8)
+    if (vis[list(TORSO)] > 0.3).sum() >= 3:
+        cv2.fillPoly(canvas, [kp[list(TORSO)].round().astype(np.int32)], 1)
+    width = max(2, round(0.22 * t))
+    for a, b in LIMBS:
+        if vis[a] > 0.3 and vis[b] > 0.3:
+            cv2.line(canvas, _px(kp[a]), _px(kp[b]), 1, width)
+    if vis[0] > 0.3:
+        cv2.circle(canvas, _px(kp[0]), max(2, round(0.28 * t)), 1, -1)
+    return canvas.astype(bool)
+
+
+def _px(p: np.ndarray) -> tuple[int, int]:
+    return round(float(p[0])), round(float(p[1]))
+
+
+def instance_masks(people: list[PersonObservation], shape: tuple[int, int]) -> list[np.ndarray]:
+    """One (h, w) bool mask per person (same order), disjoint, inside the union of their
+    segmentation masks."""
+    if not people:
+        return []
+    union = np.zeros(shape, bool)
+    for p in people:
+        union |= p.mask > 0.5
+    labels = np.full(shape, -1, np.int32)
+    for i in reversed(depth_order(people)):        # back first: the nearer paints over
+        labels[body_strokes(people[i], shape)] = i
+    # Nearest stroke for the rest of the union, and how far it is.
+    dist, (iy, ix) = ndimage.distance_transform_edt(labels < 0, return_indices=True)
+    nearest = labels[iy, ix]
+    reach = np.array([REACH * torso_px(p) for p in people])
+    own = union & (nearest >= 0) & (dist <= reach[np.maximum(nearest, 0)])
+    return [own & (nearest == i) for i in range(len(people))]
