@@ -19,9 +19,10 @@ from protocol import MeshLayer
 
 from ..bodies import RestBody
 from ..garments.body_regions import BodyRegions, body_regions
+from ..garments.fabrics import fabric_for
 from ..garments.layers import garment_layer
 from ..garments.outfit import Outfit
-from ..garments.shells import bottom_mask, hair_mask, shoe_mask, top_mask
+from ..garments.shells import GarmentPiece, bottom_mask, hair_mask, shoe_mask, top_mask
 from ..garments.textures import cloth_texture, hair_texture, shoe_texture
 from ..garments.uv_layout import layer_uvs
 from ..raster import rasterize
@@ -35,6 +36,13 @@ SHRINK_UNDER = 0.03  # metres hidden skin under a garment may give way to the cl
 COVER_RINGS = 3      # edge rings of skin around a garment that may not grow through its hem
 ROLE_LABEL = {"top": "upper", "bottom": "lower", "outerwear": "outerwear", "shoes": "shoes",
               "hair": "hair"}
+
+
+@dataclass
+class BakedPiece(GarmentPiece):
+    """A fitted garment with the UVs its photo texture was baked into."""
+
+    uvs: np.ndarray | None = None       # (F, 3, 2)
 
 
 @dataclass
@@ -208,8 +216,10 @@ def garment_layers(dressing: Dressing, rest: RestBody, meshes: list[LayerMesh] =
             png, base = shoe_texture(colour, tuple(int(0.6 * c) for c in colour), 0.02, rng)
         else:
             png, base = cloth_texture("plain", colour, colour, rng)
-        layer = garment_layer(role, style, g.piece, rest, png, base)
+        piece, material = g.piece, None if role == "hair" else fabric_for(role, style)
         if bakes and role in bakes and role in uvs:
-            layer.uvs, layer.texture = uvs[role], bakes[role].png
-        layers.append(layer)
+            # the photo is baked into the layer's own UVs, so it keeps them as they are (a
+            # piece with UVs gets no hem rim from garment_layer)
+            piece, png = BakedPiece(**vars(g.piece), uvs=uvs[role]), bakes[role].png
+        layers.append(garment_layer(role, style, piece, rest, png, base, material=material))
     return layers
