@@ -111,4 +111,5 @@ def test_camera_space_ply_holds_every_worn_layer_posed(tmp_path):
     assert np.abs(top - to_cam(av.layer("top").vertices)).max() > 0.05
     head = to_cam(posed_joints(av)["head"][None])[0]
     hair = v[start["hair"]: start["hair"] + len(av.layer("hair").vertices)]
-    assert np.linalg.norm(hair - head, axis=1).max() < 0.45
+    near = np.linalg.norm(hair - head, axis=1)
+    assert np.median(near) < 0.3 and near.max() < 0.7     # long hair cards fall to the back
