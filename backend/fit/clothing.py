@@ -47,6 +47,20 @@ def boundary_pixels(mask: np.ndarray) -> np.ndarray:
     return np.stack([xs, ys], axis=1).astype(np.float32) + 0.5
 
 
+def silhouette_terms(target: np.ndarray, max_rim: int = 3000):
+    """What the contour fits pull against: the mask's signed distance field as a (1, 1, H, W)
+    tensor, at most ``max_rim`` boundary pixels, and the pixel unit errors are measured in
+    (1 % of the person's size, at least 4 px)."""
+    h, w = target.shape
+    sdf = torch.from_numpy(signed_distance(target))[None, None]
+    rim = boundary_pixels(target)
+    if len(rim) > max_rim:
+        rim = rim[np.linspace(0, len(rim) - 1, max_rim).astype(int)]
+    ys, xs = np.nonzero(target)
+    unit = max(4.0, 0.01 * float(max(np.ptp(ys), np.ptp(xs)) if ys.size else max(h, w)))
+    return sdf, rim, unit
+
+
 def fit_offsets(rig, rest, deltas: torch.Tensor, camera, target: np.ndarray,
                 edges: torch.Tensor, iters: int = 60, refresh: int = 10, smooth_w: float = 3e3,
                 progress=lambda f: None) -> torch.Tensor:
@@ -58,12 +72,7 @@ def fit_offsets(rig, rest, deltas: torch.Tensor, camera, target: np.ndarray,
         moved, _ = rig.pose(rest, deltas, offsets=n_rest)
         m = moved - base                                   # (V, 3) posed normal directions
     h, w = target.shape
-    sdf = torch.from_numpy(signed_distance(target))[None, None]
-    rim = boundary_pixels(target)
-    if len(rim) > 3000:
-        rim = rim[np.linspace(0, len(rim) - 1, 3000).astype(int)]
-    ys, xs = np.nonzero(target)
-    unit = max(4.0, 0.01 * float(max(np.ptp(ys), np.ptp(xs)) if ys.size else max(h, w)))
+    sdf, rim, unit = silhouette_terms(target)
     faces = rig.mesh_faces
     d = torch.zeros(base.shape[0], requires_grad=True)
     opt = torch.optim.Adam([d], lr=0.003)

@@ -23,7 +23,7 @@ from ..garments.layers import HIDE_RINGS, merge_pieces
 from ..garments.shells import GarmentPiece, interior, open_edge_vertices
 from ..garments.surface import push_outside, vertex_normals
 from ..raster import rasterize
-from .clothing import _contour, boundary_pixels, signed_distance
+from .clothing import _contour, silhouette_terms
 from .garment_templates import Template
 from .geometry import project
 
@@ -128,12 +128,7 @@ def fit_garments(templates: list[Template], regions: BodyRegions, transforms: np
     pairs_t = torch.from_numpy(pairs)
     e = freedom.edges
     h, w = target.shape
-    sdf = torch.from_numpy(signed_distance(target))[None, None]
-    rim = boundary_pixels(target)
-    if len(rim) > 3000:
-        rim = rim[np.linspace(0, len(rim) - 1, 3000).astype(int)]
-    ys, xs = np.nonzero(target)
-    unit = max(4.0, 0.01 * float(max(np.ptp(ys), np.ptp(xs)) if ys.size else max(h, w)))
+    sdf, rim, unit = silhouette_terms(target)
     p = torch.zeros(len(hi), requires_grad=True)
     d = torch.zeros(n_body, requires_grad=True)
     opt = torch.optim.Adam([{"params": [p], "lr": 0.006}, {"params": [d], "lr": 0.003}])
