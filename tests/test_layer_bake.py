@@ -33,12 +33,6 @@ def scenes(shared_data):
     return out
 
 
-def test_label_order_matches_the_segmentation():
-    from backend.garments.outfit import SEGMENT_LABELS as garments_labels
-    from backend.textures.layer_bake import SEGMENT_LABELS
-    assert SEGMENT_LABELS == garments_labels
-
-
 def test_body_back_has_no_seam_and_no_black(ryota):
     """The pipeline's body texture: colours across the seen/completed boundary jump about as
     much as between neighbouring photo texels (measured 1.21 four texels apart, 1.96 at one;

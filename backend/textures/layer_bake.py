@@ -28,13 +28,10 @@ from scipy.sparse.csgraph import connected_components
 from scipy.sparse.linalg import splu, spsolve
 from scipy.spatial import cKDTree
 
+from ..garments.outfit import SEGMENT_LABELS
 from ..imageio.png import png_bytes
 from ..raster import Raster, rasterize
 from .atlas import BakedTexture, _bilinear, _pull_push, uv_atlas
-
-# Segmentation label order (backend/garments/outfit.py::SEGMENT_LABELS; textures must not
-# import garments, so the order is repeated here and checked by a test).
-SEGMENT_LABELS = ("background", "skin", "face", "hair", "upper", "lower", "outerwear", "shoes")
 
 COMPLETE_SIZE = 512    # atlas size at which unseen texels are completed (then upsampled)
 MIRROR_TOL = 0.015     # metres between a texel's mirror point and the seen texel we copy

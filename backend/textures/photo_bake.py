@@ -45,7 +45,7 @@ def bake_photo_texture(photo: np.ndarray, mask: np.ndarray, posed: np.ndarray,
     """photo (h, w, 3) uint8 and mask (h, w) bool at working resolution; posed (V, 3) camera
     frame (OpenCV, metres) and rest (V, 3) model space (Z up) vertices; faces (F, 3); uvs
     (F, 3, 2); intrinsics in working pixels; head_z: rest height (model space) above which
-    texels belong to the head. labels: optional (h, w) segmentation (layer_bake.SEGMENT_LABELS
+    texels belong to the head. labels: optional (h, w) segmentation (garments.outfit.SEGMENT_LABELS
     indices); occluders: optional layer_bake.LayerMesh garments over the body (the body then
     takes only skin, face and hair pixels)."""
     view = View(photo, mask, f, f, cx, cy, labels)
