@@ -9,7 +9,8 @@ the camera did not see from the seen side of the same layer, with no seam where 
    angles to 1 facing the camera: grazing samples are smeared and mix in the background.
 3. Completion C for every texel, from seen texels of the same layer, first that applies: the
    left/right mirror point (same side of the body); the other side at the same rest (x, z)
-   (front <-> back, so stripes and hems continue round); for the body's head behind the ears, the hair colour (the back of a head is hair).
+   (front <-> back, so stripes and hems continue round); for the body's head behind the
+   ears, the hair colour (the back of a head is hair).
 4. Blending (Poisson, on the mesh): the offset S - C on seen vertices is interpolated
    harmonically over the unseen ones (Laplace on the mesh graph, so UV cuts do not matter)
    and added to C; seen texels blend into it by their view weight. Where seen meets
@@ -220,8 +221,9 @@ def _complete(view: View, layer: LayerMesh, tx: _Texels, seen_rgb: np.ndarray,
                                 + (1 - weight[fill, None]) * (comp[fill] + off[fill]))
             known_w[fill] = 1.0
         # Stage 2, the rest: the front/back copy's pattern (its colour over its smooth
-        # colour, so the lit front is no blotch on the back; a ratio stays dark on black) on the known colours continued
-        # harmonically over the unknown part (mean matched where they meet: no seam).
+        # colour, so the lit front is no blotch on the back; a ratio stays dark on black)
+        # on the known colours continued harmonically over the unknown part (mean matched
+        # where they meet: no seam).
         detail = _pattern(layer, tx, comp, source, kinds=(2,) if mir.any() else (1, 2))
         blend = _harmonic(layer, tx, known_rgb, known_w)
         # never darker or brighter than both colours it is made of (no black specks)
