@@ -84,7 +84,7 @@ def _face_on_head(faces, kp: np.ndarray, w: int, h: int) -> float:
 
 def _mask_blobs(mask: np.ndarray) -> int:
     """Separate person-sized blobs in a segmentation mask (at least 15 % of the largest)."""
-    n, _, stats, _ = cv2.connectedComponentsWithStats((mask > 0.5).astype(np.uint8), 8)
+    _, _, stats, _ = cv2.connectedComponentsWithStats((mask > 0.5).astype(np.uint8), 8)
     areas = stats[1:, cv2.CC_STAT_AREA]
     if areas.size == 0:
         return 0
