@@ -9,6 +9,8 @@ owns the pixels; pixels no stroke covers go to the nearest stroke, within reach 
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import cv2
 import numpy as np
 from scipy import ndimage
@@ -20,6 +22,9 @@ LIMBS = ((11, 13), (13, 15), (12, 14), (14, 16), (23, 25), (25, 27), (24, 26), (
 TORSO = (11, 12, 24, 23)
 HANDS = ((15, 17), (15, 19), (15, 21), (17, 19), (16, 18), (16, 20), (16, 22), (18, 20))
 REACH = 0.45       # pixels farther than this many torso lengths from a body belong to nobody
+HIDDEN_VIS = 0.45  # visibility of a landmark a nearer person covers: under 0.5 (not "seen"
+                   # anywhere downstream), its keypoint weight in the fit (vis^2 = 0.2) about
+                   # that of one the body hides itself (body_fit.OCCLUDED_W), so a guess
 
 
 def torso_px(obs: PersonObservation) -> float:
@@ -46,21 +51,21 @@ def depth_order(people: list[PersonObservation]) -> list[int]:
                   key=lambda i: (-foot_y(people[i]), -torso_px(people[i])))
 
 
-def body_strokes(obs: PersonObservation, shape: tuple[int, int],
-                 hands: bool = False) -> np.ndarray:
+def body_strokes(obs: PersonObservation, shape: tuple[int, int], hands: bool = False,
+                 min_vis: float = 0.3) -> np.ndarray:
     """(h, w) bool: the person's skeleton drawn with body-like widths (with the hands: wrist
-    to finger points, when asked)."""
+    to finger points, when asked), through landmarks more visible than ``min_vis``."""
     h, w = shape
     t = torso_px(obs)
     kp, vis = obs.keypoints, obs.visibility
     canvas = np.zeros((h, w), np.uint8)
-    if (vis[list(TORSO)] > 0.3).sum() >= 3:
+    if (vis[list(TORSO)] > min_vis).sum() >= 3:
         cv2.fillPoly(canvas, [kp[list(TORSO)].round().astype(np.int32)], 1)
     width = max(2, round(0.22 * t))
     for a, b in LIMBS + (HANDS if hands else ()):
-        if vis[a] > 0.3 and vis[b] > 0.3:
+        if vis[a] > min_vis and vis[b] > min_vis:
             cv2.line(canvas, _px(kp[a]), _px(kp[b]), 1, width)
-    if vis[0] > 0.3:
+    if vis[0] > min_vis:
         cv2.circle(canvas, _px(kp[0]), max(2, round(0.28 * t)), 1, -1)
     return canvas.astype(bool)
 
@@ -95,17 +100,51 @@ def _px(p: np.ndarray) -> tuple[int, int]:
     return round(float(p[0])), round(float(p[1]))
 
 
-def instance_masks(people: list[PersonObservation], shape: tuple[int, int]) -> list[np.ndarray]:
+def hide_covered(people: list[PersonObservation], order: list[int],
+                 shape: tuple[int, int]) -> list[PersonObservation]:
+    """The people (same order) with every landmark that lies on a nearer person's body (its
+    seen strokes with hands, about as wide as its limbs) turned to a guess: visibility at
+    most HIDDEN_VIS. The landmark model still places a half-hidden person's limbs behind
+    the one in front, often right on that person's arm or leg; seen as sure points they
+    would pull the fit onto the front person and claim its pixels in the split."""
+    h, w = shape
+    out = list(people)
+    front = np.zeros(shape, np.uint8)
+    for i in order:                                 # front to back
+        p = people[i]
+        xy = p.keypoints.round().astype(int)
+        inside = (xy[:, 0] >= 0) & (xy[:, 0] < w) & (xy[:, 1] >= 0) & (xy[:, 1] < h)
+        covered = np.zeros(len(xy), bool)
+        covered[inside] = front[xy[inside, 1], xy[inside, 0]] > 0
+        vis = np.where(covered, np.minimum(p.visibility, HIDDEN_VIS), p.visibility)
+        out[i] = replace(p, visibility=vis.astype(np.float32))
+        front |= body_strokes(out[i], shape, hands=True, min_vis=HIDDEN_VIS).astype(np.uint8)
+    return out
+
+
+def split_people(people: list[PersonObservation], shape: tuple[int, int]
+                 ) -> tuple[list[PersonObservation], list[np.ndarray]]:
+    """One depth order for both: the people with what nearer people cover marked hidden
+    (hide_covered), and their instance masks drawn from what is left of each."""
+    order = depth_order(people)
+    people = hide_covered(people, order, shape)
+    return people, instance_masks(people, shape, order)
+
+
+def instance_masks(people: list[PersonObservation], shape: tuple[int, int],
+                   order: list[int] | None = None) -> list[np.ndarray]:
     """One (h, w) bool mask per person (same order), disjoint, inside the union of their
-    segmentation masks."""
+    segmentation masks. Only landmarks surer than HIDDEN_VIS draw strokes: a hidden limb's
+    guess claims no pixels (they belong to whoever is in front)."""
     if not people:
         return []
+    order = depth_order(people) if order is None else order
     union = np.zeros(shape, bool)
     for p in people:
         union |= p.mask > 0.5
     labels = np.full(shape, -1, np.int32)
-    for i in reversed(depth_order(people)):        # back first: the nearer paints over
-        labels[body_strokes(people[i], shape)] = i
+    for i in reversed(order):                       # back first: the nearer paints over
+        labels[body_strokes(people[i], shape, hands=True, min_vis=HIDDEN_VIS)] = i
     # Nearest stroke for the rest of the union, and how far it is.
     dist, (iy, ix) = ndimage.distance_transform_edt(labels < 0, return_indices=True)
     nearest = labels[iy, ix]
