@@ -39,12 +39,13 @@ TRUE_COUNT = {
 
 
 def silhouette(avatar, w: int, h: int) -> np.ndarray:
-    """The avatar posed and seen through its camera, at the working size (w, h)."""
-    from backend.fit.posing import posed_vertices, project_to_photo
+    """The dressed avatar (every layer: the body alone lacks what its clothes cover) posed
+    and seen through its camera, at the working size (w, h)."""
+    from backend.fit.posing import posed_layers, project_to_photo
     from backend.raster import rasterize
     cam = avatar.camera
-    sil = rasterize(project_to_photo(avatar, posed_vertices(avatar)), avatar.layers[0].faces,
-                    cam.width, cam.height).mask
+    verts, faces, _ = posed_layers(avatar)
+    sil = rasterize(project_to_photo(avatar, verts), faces, cam.width, cam.height).mask
     return cv2.resize(sil.astype(np.uint8), (w, h), interpolation=cv2.INTER_NEAREST) > 0
 
 
@@ -91,14 +92,13 @@ def run_photo(path: Path, quality: str) -> dict:
     extra_cpu = (total_cpu - single_cpu) / (n - 1) if single is not None and n > 1 else None
     fits = [sum(r.timings.values()) for r in group.people] or [0.0]
     people = []
-    for r in group.people:
+    sils = [silhouette(r.avatar, w, h) for r in group.people]
+    for r, sil in zip(group.people, sils):
         own = r.debug["obs"].mask > 0.5
-        sil = silhouette(r.avatar, w, h)
         people.append({"name": r.avatar.name, "iou_instance": round(mask_iou(sil, own), 3),
                        "on_floor": bool(abs(float(posed_vertices(r.avatar)[:, 2].min()))
                                         < 0.01),
                        "height_m": r.avatar.metadata["fit"]["height_m"]})
-    sils = [silhouette(r.avatar, w, h) for r in group.people]
     overlap = max((mask_iou(a, b) for i, a in enumerate(sils) for b in sils[i + 1:]),
                   default=0.0)
     true, what = TRUE_COUNT.get(path.stem, ("-", ""))

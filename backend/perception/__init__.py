@@ -28,5 +28,11 @@ def find_people(rgb) -> list[PersonObservation]:
             for p, m in zip(people, masks)]
 
 
-__all__ = ["LANDMARKS", "LANDMARK_INDEX", "PersonDetector", "PersonObservation", "find_people",
-           "get_detector"]
+def face_on_head(rgb, person: PersonObservation) -> bool:
+    """Whether a face is seen on ``person``'s nose (one of find_people's people)."""
+    from .mediapipe_people import get_people_finder
+    return get_people_finder().face_on_head(rgb, person)
+
+
+__all__ = ["LANDMARKS", "LANDMARK_INDEX", "PersonDetector", "PersonObservation", "face_on_head",
+           "find_people", "get_detector"]

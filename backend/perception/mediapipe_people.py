@@ -100,6 +100,10 @@ class PeopleFinder:
                       if i not in doubtful or self._face_on_head(rgb, p)]
         return people
 
+    def face_on_head(self, rgb: np.ndarray, p: PersonObservation) -> bool:
+        with _LOCK:
+            return self._face_on_head(np.ascontiguousarray(rgb), p)
+
     def _face_on_head(self, rgb: np.ndarray, p: PersonObservation) -> bool:
         """A face on ``p``'s nose: MediaPipe's short-range face detector on the head's square
         (head_crop). On the whole photo the full-range detector misses group photos' ~10 px
