@@ -52,14 +52,15 @@ def depth_order(people: list[PersonObservation]) -> list[int]:
 
 
 def body_strokes(obs: PersonObservation, shape: tuple[int, int], hands: bool = False,
-                 min_vis: float = 0.3) -> np.ndarray:
+                 min_vis: float = 0.3, torso_vis: float | None = None) -> np.ndarray:
     """(h, w) bool: the person's skeleton drawn with body-like widths (with the hands: wrist
-    to finger points, when asked), through landmarks more visible than ``min_vis``."""
+    to finger points, when asked), through landmarks more visible than ``min_vis`` (the
+    torso's corners: ``torso_vis``, by default the same)."""
     h, w = shape
     t = torso_px(obs)
     kp, vis = obs.keypoints, obs.visibility
     canvas = np.zeros((h, w), np.uint8)
-    if (vis[list(TORSO)] > min_vis).sum() >= 3:
+    if (vis[list(TORSO)] > (min_vis if torso_vis is None else torso_vis)).sum() >= 3:
         cv2.fillPoly(canvas, [kp[list(TORSO)].round().astype(np.int32)], 1)
     width = max(2, round(0.22 * t))
     for a, b in LIMBS + (HANDS if hands else ()):
@@ -125,7 +126,7 @@ def hide_covered(people: list[PersonObservation], order: list[int],
 def split_people(people: list[PersonObservation], shape: tuple[int, int]
                  ) -> tuple[list[PersonObservation], list[np.ndarray]]:
     """One depth order for both: the people with what nearer people cover marked hidden
-    (hide_covered), and their instance masks drawn from what is left of each."""
+    (hide_covered), and their instance masks."""
     order = depth_order(people)
     people = hide_covered(people, order, shape)
     return people, instance_masks(people, shape, order)
@@ -134,8 +135,10 @@ def split_people(people: list[PersonObservation], shape: tuple[int, int]
 def instance_masks(people: list[PersonObservation], shape: tuple[int, int],
                    order: list[int] | None = None) -> list[np.ndarray]:
     """One (h, w) bool mask per person (same order), disjoint, inside the union of their
-    segmentation masks. Only landmarks surer than HIDDEN_VIS draw strokes: a hidden limb's
-    guess claims no pixels (they belong to whoever is in front)."""
+    segmentation masks. Limbs and head draw only through landmarks surer than HIDDEN_VIS: a
+    hidden limb's guess claims none of the front person's pixels. The torso draws from
+    its guessed corners too (the nearer people paint over it): else a half-hidden person's
+    torso, seen only as a strip between two others, would go to them."""
     if not people:
         return []
     order = depth_order(people) if order is None else order
@@ -144,7 +147,8 @@ def instance_masks(people: list[PersonObservation], shape: tuple[int, int],
         union |= p.mask > 0.5
     labels = np.full(shape, -1, np.int32)
     for i in reversed(order):                       # back first: the nearer paints over
-        labels[body_strokes(people[i], shape, hands=True, min_vis=HIDDEN_VIS)] = i
+        labels[body_strokes(people[i], shape, hands=True, min_vis=HIDDEN_VIS,
+                            torso_vis=0.3)] = i
     # Nearest stroke for the rest of the union, and how far it is.
     dist, (iy, ix) = ndimage.distance_transform_edt(labels < 0, return_indices=True)
     nearest = labels[iy, ix]
