@@ -9,7 +9,9 @@ without tiles). Times: perception, fit per person (mean), total, the single-pers
 the same photo (one avatar, as before: the obvious alternative) and so the cost of each extra
 person ((total - single) / (avatars - 1)), also in CPU seconds (what it costs when no other
 process shares the cores: fitting runs on one thread). Per person: IoU of the avatar, posed and seen through the group's
-shared camera, with that person's instance mask, and whether it stands on the common floor.
+shared camera, with that person's instance mask; the same for the part of it that is seen
+when all the avatars are rendered together (a person behind others is hidden where they
+are, as in the photo); and whether it stands on the common floor.
 
 Target (issue 14): a photo of 5+ people gives one avatar per person, no two covering the same
 person, <= 4 s per extra person on 2 cores.
@@ -39,13 +41,36 @@ TRUE_COUNT = {
 
 
 def silhouette(avatar, w: int, h: int) -> np.ndarray:
-    """The avatar posed and seen through its camera, at the working size (w, h)."""
-    from backend.fit.posing import posed_vertices, project_to_photo
+    """The dressed avatar (every layer: the body alone lacks what its clothes cover) posed
+    and seen through its camera, at the working size (w, h)."""
+    from backend.fit.posing import posed_layers, project_to_photo
     from backend.raster import rasterize
     cam = avatar.camera
-    sil = rasterize(project_to_photo(avatar, posed_vertices(avatar)), avatar.layers[0].faces,
-                    cam.width, cam.height).mask
+    verts, faces, _ = posed_layers(avatar)
+    sil = rasterize(project_to_photo(avatar, verts), faces, cam.width, cam.height).mask
     return cv2.resize(sil.astype(np.uint8), (w, h), interpolation=cv2.INTER_NEAREST) > 0
+
+
+def frontmost(avatars, w: int, h: int) -> np.ndarray:
+    """(h, w) int: which avatar is nearest the camera at each pixel (-1: none), all of them
+    rendered together through the shared camera at the working size: what the group shows
+    of each person, hidden parts behind the others left out."""
+    from backend.fit.posing import camera_space_mesh
+    from backend.raster import rasterize
+    cam = avatars[0].camera
+    verts, faces, owner, start = [], [], [], 0
+    for k, a in enumerate(avatars):
+        v, f, _ = camera_space_mesh(a)
+        verts.append(v)
+        faces.append(f + start)
+        owner.append(np.full(len(f), k))
+        start += len(v)
+    v, f, owner = np.concatenate(verts), np.concatenate(faces), np.concatenate(owner)
+    z = np.maximum(v[:, 2], 1e-6)
+    pix = np.stack([cam.fx * v[:, 0] / z + cam.cx, cam.fy * v[:, 1] / z + cam.cy], axis=1)
+    face = rasterize(pix, f, cam.width, cam.height, depth=v[:, 2]).face
+    labels = np.where(face >= 0, owner[np.maximum(face, 0)], -1).astype(np.int32)
+    return cv2.resize(labels, (w, h), interpolation=cv2.INTER_NEAREST)
 
 
 def whole_image_only(rgb: np.ndarray) -> int:
@@ -91,14 +116,15 @@ def run_photo(path: Path, quality: str) -> dict:
     extra_cpu = (total_cpu - single_cpu) / (n - 1) if single is not None and n > 1 else None
     fits = [sum(r.timings.values()) for r in group.people] or [0.0]
     people = []
-    for r in group.people:
+    sils = [silhouette(r.avatar, w, h) for r in group.people]
+    front = frontmost([r.avatar for r in group.people], w, h) if group.people else None
+    for k, (r, sil) in enumerate(zip(group.people, sils)):
         own = r.debug["obs"].mask > 0.5
-        sil = silhouette(r.avatar, w, h)
         people.append({"name": r.avatar.name, "iou_instance": round(mask_iou(sil, own), 3),
+                       "iou_visible": round(mask_iou(front == k, own), 3),
                        "on_floor": bool(abs(float(posed_vertices(r.avatar)[:, 2].min()))
                                         < 0.01),
                        "height_m": r.avatar.metadata["fit"]["height_m"]})
-    sils = [silhouette(r.avatar, w, h) for r in group.people]
     overlap = max((mask_iou(a, b) for i, a in enumerate(sils) for b in sils[i + 1:]),
                   default=0.0)
     true, what = TRUE_COUNT.get(path.stem, ("-", ""))
@@ -111,6 +137,8 @@ def run_photo(path: Path, quality: str) -> dict:
             "per_extra_person_s": None if extra is None else round(extra, 2),
             "per_extra_person_cpu_s": None if extra_cpu is None else round(extra_cpu, 2),
             "max_pair_iou": round(float(overlap), 3),
+            "mean_iou_visible": round(float(np.mean([p["iou_visible"] for p in people]))
+                                      if people else 0.0, 3),
             "people": people}
 
 
@@ -134,16 +162,17 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     print(f"{'photo':28} {'true':>4} {'found':>5} {'whole-img':>9} {'avatars':>7} "
           f"{'perceive':>8} {'fit/person':>10} {'total':>7} {'1 avatar':>8} {'+person':>7} "
-          f"{'+person CPU':>11} {'max pair IoU':>12}")
+          f"{'+person CPU':>11} {'max pair IoU':>12} {'seen IoU':>8}")
     for r in rows:
         print(f"{r['photo'][:28]:28} {r['true']:>4} {r['found']:>5} "
               f"{r['whole_image_detector']:>9} {r['avatars']:>7} {r['perceive_s']:>7.2f}s "
               f"{r['fit_per_person_s']:>9.2f}s {r['total_s']:>6.1f}s {_s(r['single_path_s']):>8} "
               f"{_s(r['per_extra_person_s']):>7} {_s(r['per_extra_person_cpu_s']):>11} "
-              f"{r['max_pair_iou']:>12.3f}")
+              f"{r['max_pair_iou']:>12.3f} {r['mean_iou_visible']:>8.3f}")
         print(f"    true: {r['what']}")
         for person in r["people"]:
             print(f"    {person['name']:40} IoU vs instance mask {person['iou_instance']:.3f}"
+                  f" (seen part {person['iou_visible']:.3f})"
                   f"  height {person['height_m']:.2f} m"
                   f"  {'on the floor' if person['on_floor'] else 'off the floor'}")
         for note in r["notes"]:

@@ -10,7 +10,7 @@ import logging
 
 import pytest
 
-import backend.weights as weights
+from backend import weights
 from backend.perception import heavy_model
 
 
@@ -23,14 +23,16 @@ def _with_heavy_at(monkeypatch, path, sha: str) -> None:
                                     path=path.name, sha256=sha)
                 if e.name == heavy_model.HEAVY_ENTRY else e for e in real(*a, **kw)]
     monkeypatch.setenv("DOPPEL_TEST_HEAVY", str(path.parent))
-    monkeypatch.setenv("DOPPEL_POSE_MODEL", "heavy")
+    monkeypatch.delenv("DOPPEL_POSE_MODEL", raising=False)     # the default: heavy
     monkeypatch.setattr(weights, "load_manifest", fake)
+    monkeypatch.setattr(heavy_model, "_WARNED", set())
 
 
 def test_falls_back_to_the_full_model_when_the_file_is_absent(tmp_path, monkeypatch, caplog):
     _with_heavy_at(monkeypatch, tmp_path / "pose_landmark_heavy.tflite", "0" * 64)
     with caplog.at_level(logging.WARNING, logger="doppel.perception"):
         assert heavy_model.model_complexity() == 1
+        assert heavy_model.model_complexity() == 1      # the people finder asks too
     lines = [r.getMessage() for r in caplog.records if r.name == "doppel.perception"]
     assert len(lines) == 1 and "missing" in lines[0] and "full model" in lines[0]
 
@@ -61,15 +63,20 @@ def test_weights_check_reports_the_heavy_model(tmp_path, monkeypatch, capsys):
     rows = {r["name"]: r for r in map(json.loads, capsys.readouterr().out.splitlines())}
     assert rows[heavy_model.HEAVY_ENTRY]["status"] == "ok"
     assert rows[heavy_model.HEAVY_ENTRY]["verified"] is True
+    assert main(["weights", "check"]) == 0
+    assert "pose landmark model for reconstruction: heavy" in capsys.readouterr().out
     path.unlink()
     assert main(["weights", "check"]) == 0
     out = capsys.readouterr().out
     assert heavy_model.HEAVY_ENTRY in out and "missing" in out
+    assert "pose landmark model for reconstruction: full (the heavy model is missing" in out
 
 
-def test_the_full_model_unless_heavy_is_asked_for(tmp_path, monkeypatch):
+def test_the_full_model_when_asked_for(tmp_path, monkeypatch, caplog):
     path = tmp_path / "pose_landmark_heavy.tflite"
     path.write_bytes(b"heavy model")
     _with_heavy_at(monkeypatch, path, hashlib.sha256(b"heavy model").hexdigest())
-    monkeypatch.delenv("DOPPEL_POSE_MODEL")
-    assert heavy_model.model_complexity() == 1
+    monkeypatch.setenv("DOPPEL_POSE_MODEL", "full")
+    with caplog.at_level(logging.WARNING, logger="doppel.perception"):
+        assert heavy_model.model_complexity() == 1
+    assert not caplog.records                  # asked for: no warning

@@ -39,11 +39,15 @@ def group(shared_data, tmp_path_factory, live_server):
 
 
 def silhouettes(avatars) -> list[np.ndarray]:
-    from backend.fit.posing import posed_vertices, project_to_photo
+    """Each dressed avatar (all its layers) posed and seen through the shared camera."""
+    from backend.fit.posing import posed_layers, project_to_photo
     from backend.raster import rasterize
     cam = avatars[0].camera
-    return [rasterize(project_to_photo(a, posed_vertices(a)), a.layers[0].faces, cam.width,
-                      cam.height).mask for a in avatars]
+    out = []
+    for a in avatars:
+        verts, faces, _ = posed_layers(a)
+        out.append(rasterize(project_to_photo(a, verts), faces, cam.width, cam.height).mask)
+    return out
 
 
 def test_every_person_gets_an_avatar_named_left_to_right(group):

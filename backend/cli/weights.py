@@ -29,6 +29,7 @@ def run_check(args: argparse.Namespace) -> int:
             print(f"{e.name:<{width}}  {status:<20}  {e.location()}")
         present = sum(s != "missing" for _, s in rows)
         print(f"{present} of {len(rows)} optional files present")
+        print(f"pose landmark model for reconstruction: {_pose_model()}")
         unverified = [e.name for e, s in rows if s == "present, unverified"]
         if unverified:
             print(f"UNVERIFIED: {', '.join(unverified)}: no published sha256 is known for "
@@ -37,3 +38,15 @@ def run_check(args: argparse.Namespace) -> int:
                   f"listed in weights/*.toml; model files are loaded without running code, but "
                   f"their numbers are trusted.")
     return 1 if any(s == "CORRUPT" for _, s in rows) else 0
+
+
+def _pose_model() -> str:
+    """Which BlazePose landmark model reconstruction runs, and why (no graph is built)."""
+    import os
+
+    from ..perception.heavy_model import heavy_status
+    if os.environ.get("DOPPEL_POSE_MODEL", "").strip().lower() == "full":
+        return "full (DOPPEL_POSE_MODEL=full)"
+    status = heavy_status()
+    return ("heavy (DOPPEL_POSE_MODEL=full opts out)" if status == "ok"
+            else f"full (the heavy model is {status}; ./scripts/setup installs it)")

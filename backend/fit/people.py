@@ -28,7 +28,7 @@ from rig import rotations as Q
 from ..bodies import DEFAULT_BODY_MODEL
 from ..errors import JobInputError
 from ..imageio import Photo, read_photo
-from ..perception import PersonObservation, find_people
+from ..perception import PersonObservation, face_on_head, find_people
 from ..perception.instances import torso_px
 from .focal import FILM_LONG_SIDE_MM, FocalChoice, choose_focal, estimate_focal
 from .pipeline import Progress, Reconstruction, check_person, reconstruct_photo
@@ -63,9 +63,10 @@ def reconstruct_people(data: bytes, name: str = "photo", quality: str = "default
     progress("find people", 0.01)
     photo = read_photo(data, name)
     found = find_people(photo.rgb)
-    if len(sizable(found)) <= 1:
-        # Nobody, or one person (with maybe a few tiny ones behind): the single-person path,
-        # unchanged (its clear error for nobody; a statue stays "no person" there too).
+    if not is_group(found, photo.rgb):
+        # Nobody, or one person (with maybe a few tiny ones behind), or figures without a
+        # face among them: the single-person path, unchanged (its clear error for nobody; a
+        # statue stays "no person" there too).
         return GroupReconstruction([reconstruct_photo(data, name, quality, progress,
                                                       body_model)], found=len(found))
     chosen, notes = choose_people(found, max_people, photo, name)
@@ -121,6 +122,16 @@ def choose_people(found: list[PersonObservation], max_people: int, photo: Photo,
     if not usable:                # every candidate refused: the first one's clear error
         check_person(replace(chosen[0], people_count=1), photo, name)
     return usable, notes
+
+
+def is_group(found: list[PersonObservation], rgb: np.ndarray) -> bool:
+    """Two or more people not tiny next to the tallest, and a face seen on at least one of
+    them. The face tells people from person-shaped things: the heavy landmark model reads a
+    bronze statue as a person as readily as the tiny passer-by in front of it (29 % of its
+    height, so no longer "tiny"), and no face is seen on either. A group turned away from the
+    camera takes the single-person path too (the most prominent one, with a warning)."""
+    big = sizable(found)
+    return len(big) > 1 and any(face_on_head(rgb, found[i]) for i in big)
 
 
 def sizable(found: list[PersonObservation]) -> list[int]:

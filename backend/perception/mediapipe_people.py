@@ -56,6 +56,7 @@ PRESENCE_PARAM = ("poselandmarkbyroicpu__tensorstoposelandmarksandsegmentation__
                   "ThresholdingCalculator.threshold")
 REFINE_STEPS = 2                  # landmark runs per person, each on the ROI of the last
 CORE = (0, 11, 12, 23, 24)        # nose, shoulders, hips: a person must show four of them
+ON_ANOTHER = 0.7                  # skeleton share on someone else's body: a misread body part
 _LOCK = threading.Lock()          # MediaPipe graphs are not safe to call from two threads
 
 
@@ -94,25 +95,31 @@ class PeopleFinder:
             candidates = merge_candidates(self._candidates(rgb))
             people = [p for p in (self._observe(rgb, c) for c in candidates) if p is not None]
             people = dedupe_people(people)
-            nested = [i for i, p in enumerate(people) if face_inside_torso(p, people)]
-            if nested:
-                faces = self._faces(rgb)
-                people = [p for i, p in enumerate(people)
-                          if i not in nested or _has_face(p, faces)]
+            doubtful = part_of_another(people, rgb.shape[:2])
+            people = [p for i, p in enumerate(people)
+                      if i not in doubtful or self._face_on_head(rgb, p)]
         return people
 
-    def _faces(self, rgb: np.ndarray) -> np.ndarray:
-        """(n, 3) face centres and widths (pixels) from MediaPipe's full-range face detector."""
+    def face_on_head(self, rgb: np.ndarray, p: PersonObservation) -> bool:
+        with _LOCK:
+            return self._face_on_head(np.ascontiguousarray(rgb), p)
+
+    def _face_on_head(self, rgb: np.ndarray, p: PersonObservation) -> bool:
+        """A face on ``p``'s nose: MediaPipe's short-range face detector on the head's square
+        (head_crop). On the whole photo the full-range detector misses group photos' ~10 px
+        faces (none of seven on the shared group photo); scaled up they are found."""
         if self._face_detector is None:
             import mediapipe as mp
             self._face_detector = mp.solutions.face_detection.FaceDetection(
-                model_selection=1, min_detection_confidence=0.5)
-        h, w = rgb.shape[:2]
-        out = []
-        for d in self._face_detector.process(rgb).detections or []:
-            b = d.location_data.relative_bounding_box
-            out.append([(b.xmin + b.width / 2) * w, (b.ymin + b.height / 2) * h, b.width * w])
-        return np.array(out, dtype=np.float32).reshape(-1, 3)
+                model_selection=0, min_detection_confidence=0.5)
+        crop = head_crop(rgb, p)
+        if crop is None:
+            return False
+        for det in self._face_detector.process(crop).detections or []:
+            box = det.location_data.relative_bounding_box    # the nose is the crop's centre
+            if box.xmin < 0.5 < box.xmin + box.width and box.ymin < 0.5 < box.ymin + box.height:
+                return True
+        return False
 
     def _candidates(self, rgb: np.ndarray) -> list[Candidate]:
         h, w = rgb.shape[:2]
@@ -274,26 +281,46 @@ def dedupe_people(people: list[PersonObservation]) -> list[PersonObservation]:
     return kept
 
 
-def face_inside_torso(p: PersonObservation, people: list[PersonObservation]) -> bool:
-    """``p``'s face lies on a larger person's torso, where no face can be seen past them:
-    a landmark model that read part of someone's body as a whole person (or a child held in
-    front of them: then a face detection at the nose keeps it)."""
+def part_of_another(people: list[PersonObservation], shape: tuple[int, int]) -> set[int]:
+    """Indices of people that may be a landmark model's reading of part of someone else's
+    body (a hand, an arm, a leg; the heavy model finds these on small tiles): most of their
+    skeleton lies on another person's body, more than that person's lies on theirs, or their
+    face lies on a larger person's torso, where no face can be seen past them. A child held
+    in front of someone looks the same: a face at the nose keeps it (PeopleFinder.find)."""
+    from .instances import skeleton_overlap
+    on = skeleton_overlap(people, shape)
+    return {i for i, p in enumerate(people) for j, q in enumerate(people)
+            if i != j and ((on[i, j] >= ON_ANOTHER and on[i, j] > on[j, i])
+                           or face_on_torso(p, q))}
+
+
+def face_on_torso(p: PersonObservation, q: PersonObservation) -> bool:
+    """``p``'s nose lies on the torso of ``q``, a larger person."""
     import cv2
-    nose = (float(p.keypoints[0, 0]), float(p.keypoints[0, 1]))
-    for q in people:
-        if q is p or person_size(q) < 1.2 * person_size(p):
-            continue
-        quad = q.keypoints[[11, 12, 24, 23]].astype(np.float32)
-        if cv2.pointPolygonTest(quad, nose, False) > 0:
-            return True
-    return False
-
-
-def _has_face(p: PersonObservation, faces: np.ndarray) -> bool:
-    if faces.size == 0:
+    if person_size(q) < 1.2 * person_size(p):
         return False
-    d = np.linalg.norm(faces[:, :2] - p.keypoints[0], axis=1)
-    return bool((d < 0.6 * np.maximum(faces[:, 2], 4.0)).any())
+    nose = (float(p.keypoints[0, 0]), float(p.keypoints[0, 1]))
+    quad = q.keypoints[[11, 12, 24, 23]].astype(np.float32)
+    return cv2.pointPolygonTest(quad, nose, False) > 0
+
+
+def head_crop(rgb: np.ndarray, p: PersonObservation, size: int = 256) -> np.ndarray | None:
+    """The square around ``p``'s nose (4.4 head widths a side, black beyond the photo),
+    scaled to ``size`` pixels; None when it lies outside the photo."""
+    import cv2
+    kp = p.keypoints
+    centre = kp[0]
+    half = 2.2 * max(float(np.linalg.norm(kp[7] - kp[8])),
+                     0.35 * float(np.linalg.norm(kp[11] - kp[12])), 8.0)
+    h, w = rgb.shape[:2]
+    x0, y0 = int(centre[0] - half), int(centre[1] - half)
+    x1, y1 = int(centre[0] + half), int(centre[1] + half)
+    sx0, sy0, sx1, sy1 = max(x0, 0), max(y0, 0), min(x1, w), min(y1, h)
+    if sx1 <= sx0 or sy1 <= sy0:
+        return None
+    square = np.zeros((y1 - y0, x1 - x0, 3), np.uint8)
+    square[sy0 - y0:sy1 - y0, sx0 - x0:sx1 - x0] = rgb[sy0:sy1, sx0:sx1]
+    return np.ascontiguousarray(cv2.resize(square, (size, size), interpolation=cv2.INTER_CUBIC))
 
 
 _FINDER: PeopleFinder | None = None
