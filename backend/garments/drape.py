@@ -116,6 +116,36 @@ def skirt(r: BodyRegions, top_z: float, hem_z: float, offset: float, flare: floa
                         skin_weights=w, hides=legs)
 
 
+def open_front(piece: GarmentPiece, around: int, below_z: float
+               ) -> tuple[GarmentPiece, np.ndarray]:
+    """A skirt() tube (rows of ``around`` vertices, top ring first) opened up its front from
+    the hem to ``below_z``, as a coat opens below the waist: the column of vertices next to
+    the front (-Y) is doubled there, the faces right of it taking the copies, so the two
+    flaps have edges of their own (and a hem each) and can part when the legs do. Returns
+    the piece (the copies appended) and, for each copy, the vertex it copies."""
+    v = piece.vertices
+    rows = len(v) // around
+    col = around // 2                  # skirt()'s columns run from the back, -pi, round
+    grid = np.arange(rows * around).reshape(rows, around)
+    split = grid[v[grid[:, col], 2] < below_z, col]
+    if not len(split):
+        return piece, np.zeros(0, np.int64)
+    copy = np.full(len(v), -1)
+    copy[split] = len(v) + np.arange(len(split))
+    faces = piece.faces.copy()
+    cols = faces % around
+    right = np.isin(cols, (col, (col + 1) % around)).all(1) & (cols == col).any(1) & \
+        (cols != col).any(1)                     # the faces between the column and the next
+    moved = right[:, None] & (copy[faces] >= 0)
+    faces[moved] = copy[faces[moved]]
+    return GarmentPiece(
+        vertices=np.concatenate([v, v[split]]), faces=faces,
+        anchor=np.concatenate([piece.anchor, piece.anchor[split]]),
+        skin_indices=np.concatenate([piece.skin_indices, piece.skin_indices[split]]),
+        skin_weights=np.concatenate([piece.skin_weights, piece.skin_weights[split]]),
+        hides=piece.hides), split
+
+
 def hair_curtain(r: BodyRegions, bottom_z: float, offset: float, cols: int = 24
                  ) -> GarmentPiece:
     """Long hair: a sheet from the back of the head down to ``bottom_z``, as wide as the head
