@@ -68,3 +68,34 @@ def test_a_coat_opens_below_the_waist(regions):
     # every mode moves the copies at the opening as the vertices they copy
     n = len(merge_pieces(t.pieces).vertices)
     assert all(len(m.direction) == len(m.control) == n for m in t.modes)
+
+
+def test_a_coats_flaps_part_when_the_legs_stride(regions):
+    """Skinned with the left thigh swung 35 degrees forward, the coat opens: at the hem the
+    left flap's edge leaves the right one's by several centimetres (one closed ring would
+    stretch between the thighs instead)."""
+    from scipy.spatial.transform import Rotation
+
+    from backend.bodies import get_body_model
+    from rig.skinning import linear_blend_skinning
+    rest = get_body_model("anny").rest_body({})
+    t = _template(regions, "outerwear", Outfit(top="longsleeve", sleeve=0.9, bottom="trousers",
+                                               outerwear="coat", outerwear_hem=0.5))
+    coat = t.pieces[-1]
+    mats = np.tile(np.eye(4), (len(rest.bone_names), 1, 1))
+    hip = rest.heads[rest.bone_names.index("upperleg01.L")]
+    turn = np.eye(4)
+    turn[:3, :3] = Rotation.from_euler("x", -35, degrees=True).as_matrix()   # foot forward (-Y)
+    turn[:3, 3] = hip - turn[:3, :3] @ hip
+    for i, name in enumerate(rest.bone_names):
+        if name.endswith(".L") and name.startswith(("upperleg", "lowerleg", "foot", "toe")):
+            mats[i] = turn
+    posed = linear_blend_skinning(coat.vertices, coat.skin_indices, coat.skin_weights, mats)
+    n_copies = len(coat.vertices) % 48 or 48
+    copies = np.arange(len(coat.vertices) - n_copies, len(coat.vertices))
+    rows = len(coat.vertices) // 48
+    originals = np.arange(rows)[-n_copies:] * 48 + 24
+    assert np.allclose(coat.vertices[copies], coat.vertices[originals])
+    gap = np.linalg.norm(posed[copies] - posed[originals], axis=1)
+    assert gap[-1] > 0.04                      # at the hem
+    assert gap[0] < gap[-1]                    # more towards the hem

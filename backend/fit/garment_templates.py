@@ -191,7 +191,7 @@ def _skirt_piece(r: BodyRegions, top_z: float, hem_z: float, offset: float,
     modes = _skirt_modes(piece, around, hi=0.4)
     if opening_z is None:
         return piece, modes
-    piece, src = open_front(piece, around, opening_z)
+    piece, src = open_front(r, piece, around, opening_z)
     return piece, [Mode(m.name, np.concatenate([m.direction, m.direction[src]]),
                         np.concatenate([m.control, m.control[src]]), m.hi, m.bounded_by, m.lo)
                    for m in modes]
