@@ -48,12 +48,13 @@ def test_a_top_widened_for_the_photo_stays_shallow_in_depth(regions):
 
 
 def test_a_coat_opens_below_the_waist(regions):
-    """A knee-length coat: closed round the hips, open up the front below them (two flaps
+    """A knee-length coat worn open: closed round the hips, open up the front below them (two flaps
     with their own edges: one open curve at mid-thigh, whose ends meet at the front)."""
     from backend.garments.layers import merge_pieces
     r, _ = regions
     t = _template(regions, "outerwear", Outfit(top="longsleeve", sleeve=0.9, bottom="trousers",
-                                               outerwear="coat", outerwear_hem=0.5))
+                                               outerwear="coat", outerwear_hem=0.5,
+                                               outerwear_open=True))
     coat = t.pieces[-1]                                # the part below the waist
     v = coat.vertices
     thigh = 0.5 * (r.z["hip"] + r.z["knee"])
@@ -70,6 +71,14 @@ def test_a_coat_opens_below_the_waist(regions):
     assert all(len(m.direction) == len(m.control) == n for m in t.modes)
 
 
+def test_a_coat_worn_closed_is_one_ring(regions):
+    r, _ = regions
+    t = _template(regions, "outerwear", Outfit(top="longsleeve", sleeve=0.9, bottom="trousers",
+                                               outerwear="coat", outerwear_hem=0.5))
+    coat = t.pieces[-1]
+    assert loops_at_height(coat.vertices, coat.faces, 0.5 * (r.z["hip"] + r.z["knee"])) == (1, 0)
+
+
 def test_a_coats_flaps_part_when_the_legs_stride(regions):
     """Skinned with the left thigh swung 35 degrees forward, the coat opens: at the hem the
     left flap's edge leaves the right one's by several centimetres (one closed ring would
@@ -80,7 +89,8 @@ def test_a_coats_flaps_part_when_the_legs_stride(regions):
     from rig.skinning import linear_blend_skinning
     rest = get_body_model("anny").rest_body({})
     t = _template(regions, "outerwear", Outfit(top="longsleeve", sleeve=0.9, bottom="trousers",
-                                               outerwear="coat", outerwear_hem=0.5))
+                                               outerwear="coat", outerwear_hem=0.5,
+                                               outerwear_open=True))
     coat = t.pieces[-1]
     mats = np.tile(np.eye(4), (len(rest.bone_names), 1, 1))
     hip = rest.heads[rest.bone_names.index("upperleg01.L")]

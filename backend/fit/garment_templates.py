@@ -233,7 +233,8 @@ def outerwear_template(r: BodyRegions, skin, outfit: Outfit) -> Template:
                                  0.08, r.z["neck"], torso_hem, depth=DEPTH_SHARE["coat"]))]
     if hem_z < r.z["hip"] - 0.08:        # a coat: a skirt-like part below the hips
         parts.append(_skirt_piece(r, r.z["waist"], hem_z, COAT_T,
-                                  opening_z=r.z["hip"] - COAT_OPENING))
+                                  opening_z=r.z["hip"] - COAT_OPENING
+                                  if outfit.outerwear_open else None))
     return _assemble("outerwear", outfit.outerwear, parts, COAT_T)
 
 
