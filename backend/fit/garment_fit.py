@@ -141,9 +141,7 @@ def fit_garments(templates: list[Template], regions: BodyRegions, transforms: np
                if name.endswith(".length")]
     contour = goal_pairs = goals = None
     for it in range(iters):
-        # hems are searched at the start and again once the widths have settled (a narrow
-        # skirt at the start matches a long hem best)
-        if lengths and it in (0, iters // 3):
+        if lengths and it == 0:
             with torch.no_grad():
                 for k, a, b in lengths:
                     p[k] = _best_length(lambda q: vertices(q, d), p, k, a, b, faces, camera,
