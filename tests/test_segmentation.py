@@ -40,7 +40,8 @@ def true_labels(sample) -> np.ndarray:
 def results(shared_data):
     from backend.fit.pipeline import reconstruct_photo
     out = {}
-    for name in ("sample_0006", "sample_0001"):          # skirt + long hair; wide trousers
+    for name in ("sample_0006", "sample_0001", "sample_0002"):   # skirt + long hair; wide
+        # trousers; a striped coat
         sample = shared_data / "devset_clothed" / name
         result = reconstruct_photo((sample / "image.png").read_bytes(), name, "fast")
         out[name] = (result, true_labels(sample), json.loads((sample / "meta.json").read_text()))
@@ -78,6 +79,9 @@ def test_outfit_types_match_the_true_garments(results):
     # The avatar carries it as JSON-able metadata.
     meta = results["sample_0001"][0].avatar.metadata["outfit"]
     assert meta["bottom"] == "trousers" and json.dumps(meta)
+    # A coat over trousers, buttoned all the way down: its stripes are not an opening.
+    coat = results["sample_0002"][0].debug["outfit"]
+    assert coat.outerwear == "coat" and not coat.outerwear_open
 
 
 def test_cli_debug_writes_the_segmentation_image(shared_data, tmp_path):

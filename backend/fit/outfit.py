@@ -42,13 +42,14 @@ def recognise_outfit(seg: Segmentation) -> Outfit:
     one_piece = chest is not None and below is not None \
         and float(np.linalg.norm(chest - below)) < SAME_COLOUR
     sleeve = _sleeve(seg)
-    outerwear, top, outer_hem = "none", "tshirt", 0.1
+    outerwear, top, outer_hem, outer_open = "none", "tshirt", 0.1, False
     conf["bottom"] = round(min(1.0, abs(fill - 0.5) * 2 + 0.3), 2)
     if fill > 0.5 and one_piece and (sleeve > 0.6 or hem < 0.45):
         # A one-piece garment with sleeves or ending above the knee: a coat over a bottom.
         outerwear, outer_hem = "coat", hem
         conf["outerwear"] = 0.5
         _relabel_one_piece(seg, L["outerwear"], chest)
+        outer_open = _coat_open(seg)
     elif fill > 0.5:
         bottom = "dress" if one_piece else "skirt"
         if one_piece:
@@ -66,7 +67,8 @@ def recognise_outfit(seg: Segmentation) -> Outfit:
     colours = {name: tuple(int(c) for c in rgb) for name, rgb in _label_rgb(seg).items()}
     return Outfit(top=top, bottom=bottom, outerwear=outerwear, shoes=shoes, hair=hair,
                   sleeve=round(sleeve, 3), bottom_hem=round(bottom_hem, 3),
-                  outerwear_hem=round(outer_hem, 3), hair_length=round(hair_len, 3),
+                  outerwear_hem=round(outer_hem, 3), outerwear_open=outer_open,
+                  hair_length=round(hair_len, 3),
                   colours=colours, confidence={k: round(v, 2) for k, v in conf.items()},
                   unrecognised=_unrecognised(seg))
 
@@ -141,6 +143,23 @@ def _hem(seg: Segmentation, labels, colour: np.ndarray | None = None,
     if s.size == 0:
         return 1.0
     return float(np.clip(np.median(s), 0.0, 1.0))
+
+
+def _coat_open(seg: Segmentation) -> bool:
+    """Is the coat worn open below the waist: down the upper half of the thighs, does the
+    middle fifth of the coat's extent in most rows show something else (trousers, legs)?"""
+    coat = seg.labels == L["outerwear"]
+    top = int(seg.rows.get("crotch", 0))
+    bottom = int(top + 0.5 * (seg.rows.get("knee", top) - top))
+    open_rows = []
+    for y in range(max(top, 0), min(bottom, coat.shape[0])):
+        xs = np.flatnonzero(coat[y])
+        if len(xs) < 10:
+            continue
+        a, b = xs.min(), xs.max()
+        mid = coat[y, int(a + 0.4 * (b - a)):int(a + 0.6 * (b - a)) + 1]
+        open_rows.append(mid.mean() < 0.5)
+    return len(open_rows) >= 5 and float(np.mean(open_rows)) > 0.6
 
 
 def _sleeve(seg: Segmentation) -> float:

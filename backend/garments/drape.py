@@ -26,6 +26,7 @@ SHIN_MAX = 0.1       # skirts take weights from skin with less lower-leg weight 
 SPREAD_ROOM = 0.08   # metres of extra room at the hem where the cloth mixes both legs
 RING_BLUR = 2.5      # extra blur (grid columns) of skirt weights around the hem ring
 SIDE_X = 0.05        # metres off the mid-plane at which a bone counts as fully left/right
+FLAP_COLUMNS = 4     # columns on each side of a coat's opening whose weights keep to their leg
 
 
 def _grid_faces(rows: int, cols: int, wrap: bool) -> np.ndarray:
@@ -45,9 +46,7 @@ def _spread_room(r: BodyRegions, weights: np.ndarray, pts: np.ndarray, top_z: fl
     side: such cloth moves with the average of both thighs, so when one thigh swings forward
     (a lunge, a stride) it would reach the cloth; extra room, growing towards the hem, keeps
     the thigh behind it."""
-    v = r.vertices
-    mass = np.maximum(r.dense_weights.sum(0), 1e-9)
-    side = np.clip((r.dense_weights.T @ v[:, 0]) / mass / SIDE_X, -1.0, 1.0)  # (B,) -1 R .. 1 L
+    side = bone_sides(r)                                                     # (B,) -1 R .. 1 L
     left = weights @ np.maximum(side, 0.0)
     right = weights @ np.maximum(-side, 0.0)
     mix = 4.0 * left * right / np.maximum((left + right) ** 2, 1e-9)         # 1 = half-half
@@ -114,6 +113,55 @@ def skirt(r: BodyRegions, top_z: float, hem_z: float, offset: float, flare: floa
     return GarmentPiece(vertices=pts.astype(np.float32), faces=_grid_faces(len(ring_z),
                         around, wrap=True), anchor=anchor, skin_indices=idx,
                         skin_weights=w, hides=legs)
+
+
+def bone_sides(r: BodyRegions) -> np.ndarray:
+    """(B,) -1 (right) .. 1 (left): the side of the body each bone's skin lies on."""
+    mass = np.maximum(r.dense_weights.sum(0), 1e-9)
+    return np.clip((r.dense_weights.T @ r.vertices[:, 0]) / mass / SIDE_X, -1.0, 1.0)
+
+
+def open_front(r: BodyRegions, piece: GarmentPiece, around: int, below_z: float
+               ) -> tuple[GarmentPiece, np.ndarray]:
+    """A skirt() tube (rows of ``around`` vertices, top ring first) opened up its front from
+    the hem to ``below_z``, as a coat opens below the waist: the column of vertices next to
+    the front (-Y) is doubled there, the faces left of it (+X) taking the copies, so the two
+    flaps have edges of their own (and a hem each). Near the opening each flap lets go of
+    the other leg's bones (FLAP_COLUMNS), so the flaps part when the legs stride instead of
+    stretching across. Returns the piece (the copies appended) and, for each copy, the
+    vertex it copies."""
+    v = piece.vertices
+    rows = len(v) // around
+    col = around // 2                  # skirt()'s columns run from the back, -pi, round
+    grid = np.arange(rows * around).reshape(rows, around)
+    open_rows = v[grid[:, col], 2] < below_z
+    split = grid[open_rows, col]
+    if not len(split):
+        return piece, np.zeros(0, np.int64)
+    copy = np.full(len(v), -1)
+    copy[split] = len(v) + np.arange(len(split))
+    faces = piece.faces.copy()
+    cols = faces % around
+    left = np.isin(cols, (col, (col + 1) % around)).all(1) & (cols == col).any(1) & \
+        (cols != col).any(1)                     # the faces between the column and the next
+    moved = left[:, None] & (copy[faces] >= 0)
+    faces[moved] = copy[faces[moved]]
+    idx = np.concatenate([piece.skin_indices, piece.skin_indices[split]])
+    w = np.concatenate([piece.skin_weights, piece.skin_weights[split]]).astype(np.float64)
+    w_before = w.copy()
+    side = bone_sides(r)
+    for k in range(FLAP_COLUMNS):                # each flap lets go of the other side
+        fade = 1.0 - k / FLAP_COLUMNS
+        right = grid[open_rows, (col - k) % around]
+        mine = grid[open_rows, (col + k) % around] if k else copy[split]
+        for ids, other in ((mine, np.maximum(-side, 0.0)), (right, np.maximum(side, 0.0))):
+            w[ids] *= 1.0 - fade * other[idx[ids]]
+    total = w.sum(1, keepdims=True)
+    w = np.where(total > 1e-6, w / np.maximum(total, 1e-9), w_before)
+    return GarmentPiece(
+        vertices=np.concatenate([v, v[split]]), faces=faces,
+        anchor=np.concatenate([piece.anchor, piece.anchor[split]]),
+        skin_indices=idx, skin_weights=w.astype(np.float32), hides=piece.hides), split
 
 
 def hair_curtain(r: BodyRegions, bottom_z: float, offset: float, cols: int = 24

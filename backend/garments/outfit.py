@@ -29,6 +29,7 @@ class Outfit:
     sleeve: float = 0.3              # top/outerwear sleeve end: 0 shoulder .. 1 wrist
     bottom_hem: float = 0.97         # trouser/skirt/dress hem: 0 hip joint .. 1 ankle (leg_s)
     outerwear_hem: float = 0.1       # coat/jacket hem, same scale (negative: above the hips)
+    outerwear_open: bool = False     # a coat worn open below the waist (its flaps part)
     hair_length: float = 0.0         # metres the hair falls below the skull base (long hair)
     colours: dict[str, tuple[int, int, int]] = field(default_factory=dict)  # sRGB per label
     confidence: dict[str, float] = field(default_factory=dict)  # 0..1 per decision above
