@@ -101,9 +101,13 @@ def main() -> int:
     ap.add_argument("--limit", type=int, default=0)
     ap.add_argument("--lift-mix", type=float, default=None,
                     help="body_fit.LIFT_MIX for the run (0: MediaPipe's 3D directions)")
+    ap.add_argument("--lift-kp", type=float, default=None, help="body_fit.LIFT_KP_W for the run")
     args = ap.parse_args()
     torch.set_num_threads(1)
     VARIANTS[args.variant]()
+    if args.lift_kp is not None:
+        from backend.fit import body_fit
+        body_fit.LIFT_KP_W = args.lift_kp
     if args.lift_mix is not None:
         from backend.fit import body_fit
         body_fit.LIFT_MIX = args.lift_mix

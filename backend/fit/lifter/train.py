@@ -85,9 +85,12 @@ def fold(model: Lifter) -> dict:
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--data", default="/tmp/pose_lifter_data.npz")
-    ap.add_argument("--minutes", type=float, default=15.0)
+    ap.add_argument("--minutes", type=float, default=12.0)
+    ap.add_argument("--steps", type=int, default=0,
+                    help="train this many steps (schedule by step: reproducible) instead")
     ap.add_argument("--seed", type=int, default=14)
     ap.add_argument("--out", default=str(OUT))
+    ap.add_argument("--init", default="", help="a state dict to start from (fine-tuning)")
     args = ap.parse_args()
     torch.manual_seed(args.seed)
     torch.set_num_threads(1)    # two threads on two shared cores spin: 15x slower here
@@ -99,14 +102,16 @@ def main() -> None:
     val, tr = perm[:n_val], perm[n_val:]
     k = kp.shape[1]
     model = Lifter(3 * k + 2, 3 * k)
+    if args.init:
+        model.load_state_dict(torch.load(args.init))
     print(f"{sum(p.numel() for p in model.parameters()) / 1e6:.2f} M parameters, "
           f"{len(tr)} training samples")
     opt = torch.optim.AdamW(model.parameters(), lr=1e-3, weight_decay=1e-4)
     start, step, bs = time.time(), 0, 512
     budget = args.minutes * 60
     vx, vy = batch(kp[val], f[val], torch.Generator().manual_seed(1), augment=True)
-    while time.time() - start < budget:
-        frac = (time.time() - start) / budget
+    while (step < args.steps) if args.steps else (time.time() - start < budget):
+        frac = step / args.steps if args.steps else (time.time() - start) / budget
         for gparam in opt.param_groups:
             gparam["lr"] = 1e-3 * 0.5 * (1 + np.cos(np.pi * frac)) + 1e-5
         idx = tr[torch.randint(len(tr), (bs,), generator=gen)]
@@ -124,6 +129,7 @@ def main() -> None:
             print(f"step {step} {time.time() - start:.0f}s train {loss:.4f} val {err:.4f}",
                   flush=True)
     model.eval()
+    torch.save(model.state_dict(), Path(args.out).with_suffix(".pt.tmp"))
     np.savez_compressed(args.out, **fold(model), seed=np.array(args.seed),
                         steps=np.array(step))
     print(f"saved {args.out} after {step} steps")
