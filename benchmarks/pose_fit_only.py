@@ -89,8 +89,22 @@ def _depth_sign_only():
     P.evaluate = evaluate
 
 
+def _lifter_trusts_hidden_limbs():
+    """Every segment's direction counts fully (the lifter guesses hidden limbs too), not by
+    the detector's visibility of its ends."""
+    from backend.fit import body_fit
+    P = body_fit._Problem
+    orig = P.__init__
+
+    def init(self, *a, **k):
+        orig(self, *a, **k)
+        self.seg_conf = self.seg_conf.clamp_min(0.5)
+    P.__init__ = init
+
+
 VARIANTS = {"today": lambda: None, "dir0.3": lambda: _dir_scale(0.3),
-            "dir0": lambda: _dir_scale(0.0), "depth_sign": _depth_sign_only}
+            "dir0": lambda: _dir_scale(0.0), "depth_sign": _depth_sign_only,
+            "hidden_limbs": _lifter_trusts_hidden_limbs}
 
 
 def main() -> int:

@@ -1,7 +1,12 @@
 """A learned 2D->3D pose lifter: the detector's 2D keypoints (landmarks.PAIRS) -> their 3D
 positions relative to the hips, in the camera frame, up to scale. The fit uses it as its
-pose prior (the 3D directions of the limbs), in place of MediaPipe's world landmarks, whose
-limb directions are 10-30 degrees off and often point the wrong way in depth.
+pose prior (the 3D directions of the limbs and the 3D keypoint shape), blended with
+MediaPipe's world landmarks, whose limb directions are 10-30 degrees off and often point the
+wrong way in depth (body_fit.LIFT_MIX).
+
+Known limit: where 2D cannot tell a limb reaching back from one reaching forward (an arm
+swung back seen from the front, a lunge's rear shin seen from behind), the lifter leans
+towards forward, the commoner pose in its training data.
 
 The weights (backend/fit/data/pose_lifter.npz, float16, ~2 MB) are ours: an MLP trained on
 synthetic Anny bodies in random anatomical poses and CMU motion-capture frames
