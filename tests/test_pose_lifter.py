@@ -114,8 +114,8 @@ def test_forearm_towards_the_camera_and_away_lift_to_opposite_depths(poser, swin
 DEVSET = Path(__file__).resolve().parents[2] / "shared" / "data" / "devset_pose"
 
 
-# The devset's worst photo for the fit with MediaPipe's 3D directions (PA-MPJPE 118 mm;
-# 83 with the lifter) and one where MediaPipe's limb directions mislead it (63 -> 36-40 mm).
+# The devset's worst photo for the fit with MediaPipe's 3D directions alone (PA-MPJPE 118 mm;
+# 79-84 with the lifter) and one where MediaPipe's limb directions mislead it (63 -> 35-40 mm).
 @pytest.mark.parametrize("sample, bound_mm", [("sample_0008", 100.0), ("sample_0002", 50.0)])
 def test_fit_with_the_lifter_puts_devset_joints_nearer_the_truth(sample, bound_mm):
     import sys

@@ -31,9 +31,12 @@ LONG_SIDE_PX = 768.0              # the virtual photo's long side; rays do not d
 def bvh_rotations(rig) -> np.ndarray:
     """(T, B, 4) local quaternions (w, x, y, z) of rig.bone_names, every frame of every CMU
     BVH clip retargeted onto Anny's skeleton (rig.motion)."""
-    from backend.jobs import JobContext, get_job
     from rig.motion import prepare_clip
-    sk = get_job("body")({"name": "LifterBody"}, {}, JobContext("lifter")).skeleton
+
+    from ...avatar_build import avatar_from_rest_body
+    from ...bodies import DEFAULT_BODY_MODEL, get_body_model
+    model = get_body_model(DEFAULT_BODY_MODEL)
+    sk = avatar_from_rest_body(model.rest_body(model.check_params({})), "LifterBody", {}).skeleton
     order = [list(sk.names).index(n) for n in rig.bone_names]
     out = []
     for path in sorted(BVH_DIR.glob("*.bvh")):
