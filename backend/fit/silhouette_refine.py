@@ -16,7 +16,6 @@ the surface under it (the body, or an earlier garment), measured again after the
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 
 import cv2
@@ -26,19 +25,19 @@ import trimesh
 from scipy.spatial import cKDTree
 
 from ..garments.surface import vertex_normals
-from ..raster import rasterize
 from .clothing import silhouette_terms
 from .geometry import project
 
-CAP = type(0.03)(os.environ.get('R_CAP', 0.03))          # metres: the most any vertex moves (a wrong mask makes no spike)
+CAP = 0.03          # metres: the most any vertex moves (a wrong mask makes no spike)
 MIN_GAP = 0.0025    # metres: kept between a layer and the surface under it (garment_fit's)
-BAND = type(1.5)(os.environ.get('R_BAND', 1.5))          # rim band half-width, in caps: vertices farther from the outline stay
-ITERS = type(40)(os.environ.get('R_ITERS', 40))
-REFRESH = type(10)(os.environ.get('R_REFRESH', 10))
-SMOOTH_W = type(4.0)(os.environ.get('R_SMOOTH_W', 4.0))      # neighbouring moves alike (per edge, moves measured in error units)
-SIZE_W = type(0.05)(os.environ.get('R_SIZE_W', 0.05))       # every move costs a little: the field fades away from the rim
-_DEBUG = os.environ.get('RDEBUG')
-CLEAR_W = type(50.0)(os.environ.get('R_CLEAR_W', 50.0))      # soft clearance during the fit (the hard cut comes after)
+BAND = 1.5          # caps: free vertices lie this close to the outline (projected)
+FAR = 4.0           # caps: outline spilling farther out is a wrong mask or a missed limb
+ITERS = 60
+REFRESH = 10        # iterations between outline rasters
+LR = 0.04           # Adam step, error units (larger steps oscillate about the outline)
+SMOOTH_W = 0.3      # neighbouring moves alike (per edge, moves measured in error units)
+SIZE_W = 0.05       # every move costs a little: the field fades away from the rim
+CLEAR_W = 50.0      # soft clearance during the fit (the hard cut comes after)
 
 
 @dataclass
@@ -65,13 +64,11 @@ def refine_outline(layers: list[RimLayer], camera, target: np.ndarray, cap: floa
     verts = np.concatenate([lay.posed for lay in layers]).astype(np.float64)
     faces = np.concatenate([lay.faces + s for lay, s in zip(layers, starts[:-1])])
     shows = np.concatenate([lay.shows for lay in layers])
-    movable = shows | np.concatenate([np.zeros_like(lay.shows) if lay.carried is None else lay.carried
-                                      for lay in layers])
+    movable = shows | np.concatenate([np.zeros_like(lay.shows) if lay.carried is None
+                                      else lay.carried for lay in layers])
     moves = np.zeros_like(verts)
     if not movable.any() or iters <= 0:
         return _split(moves, starts)
-    import time
-    t0 = time.perf_counter()
     h, w = target.shape
     f, cx, cy = camera.f, camera.cx, camera.cy
     z = verts[:, 2]
@@ -97,10 +94,10 @@ def refine_outline(layers: list[RimLayer], camera, target: np.ndarray, cap: floa
     scale = zc / f                                   # metres per pixel at each vertex
     base = torch.from_numpy(verts[cand])
     q = torch.zeros(len(cand), 2, requires_grad=True)   # moves in error units (pixels/unit)
-    opt = torch.optim.Adam([q], lr=float(os.environ.get('R_LR', 0.08)))
+    opt = torch.optim.Adam([q], lr=LR)
     lim = torch.from_numpy(cap_px[cand] / unit)
     others = torch.from_numpy(verts)
-    far = torch.from_numpy(BAND * cap_px[cand])
+    far = torch.from_numpy(FAR * cap_px[cand])
     for it in range(iters):
         if it % REFRESH == 0:
             with torch.no_grad():
@@ -129,26 +126,14 @@ def refine_outline(layers: list[RimLayer], camera, target: np.ndarray, cap: floa
             idx, below, normal, need = clear
             lifted = torch.cat([_lift(q, scale, unit), torch.zeros(1, 3, dtype=torch.float64)])
             d = ((lifted[idx] - lifted[below]) * normal).sum(1)
-            pen = CLEAR_W * (torch.relu(need - d) / 0.001).pow(2).sum()
-            loss = loss + pen
+            loss = loss + CLEAR_W * (torch.relu(need - d) / 0.001).pow(2).sum()
         loss.backward()
-        if _DEBUG and it % 10 == 0:
-            print(f"it {it} loss {float(loss):.1f} contour {len(contour)} pairs {len(pairs)} "
-                  f"cand {len(cand)} |q| max {float(q.norm(dim=1).max()):.2f} "
-                  f"mean {float(q.norm(dim=1).mean()):.3f} unit {unit:.1f} pen {float(pen):.1f}")
         opt.step()
         with torch.no_grad():                           # the cap, in every direction
             n = q.norm(dim=1).clamp_min(1e-9)
             q.mul_((torch.minimum(n, lim) / n)[:, None])
     moves[cand] = _lift(q.detach(), scale, unit).numpy()
-    pre = moves.copy()
     moves = _keep_clear(layers, starts, verts, moves, cap)
-    if _DEBUG:
-        from ..raster import mask_iou
-        after = rasterize(_project(verts + moves, camera), faces, w, h).mask
-        sil = rasterize(pix, faces, w, h).mask
-        print(f"refine {time.perf_counter() - t0:.2f}s: IoU vs target {mask_iou(sil, target):.4f} -> {mask_iou(after, target):.4f}"
-              f" (before keep_clear {mask_iou(rasterize(_project(verts + pre, camera), faces, w, h).mask, target):.4f})")
     return _split(moves, starts)
 
 
@@ -196,7 +181,8 @@ def _contour(verts: np.ndarray, moving: np.ndarray, still: np.ndarray, camera,
     pix = _project(verts, camera)
     sil = _raster(pix, moving, w, h) | still
     m = sil.astype(np.uint8)
-    band = cv2.dilate(m & (1 - cv2.erode(m, np.ones((3, 3), np.uint8))), np.ones((3, 3), np.uint8))
+    ring = np.ones((3, 3), np.uint8)
+    band = cv2.dilate(m & (1 - cv2.erode(m, ring)), ring)
     xi, yi = _pixel_index(pix[cand], w, h)
     on = np.flatnonzero((band[yi, xi] > 0) & seen)
     empty = (torch.zeros(0, dtype=torch.long), torch.zeros((0, 2), dtype=torch.long),
@@ -264,15 +250,14 @@ def _keep_clear(layers, starts, verts, moves, cap: float, rounds: int = 4) -> np
         under = _under_surfaces(layers, starts, verts + moves, i)
         if under is None or not np.abs(moves[:starts[i + 1]]).any():
             continue
-        todo = np.arange(starts[i + 1] - starts[i])     # unmoved points, too: under may move
-        uv, un, _ = under
+        uv, un, _ = under                  # every point: unmoved ones too, under may move
         tree = cKDTree(uv)
-        orig = verts[sl][todo]
+        orig = verts[sl]
         uv0, un0, _ = _under_surfaces(layers, starts, verts, i)     # the clearance before
         _, n0 = cKDTree(uv0).query(orig)
         c0 = ((orig - uv0[n0]) * un0[n0]).sum(1)
         need = np.minimum(MIN_GAP, c0)
-        m = moves[sl][todo]
+        m = moves[sl].copy()
         for r in range(rounds):
             p = orig + m
             _, nn = tree.query(p)
@@ -291,9 +276,7 @@ def _keep_clear(layers, starts, verts, moves, cap: float, rounds: int = 4) -> np
                 m *= (np.minimum(size, cap) / np.maximum(size, 1e-12))[:, None]
             else:
                 m[bad] = 0.0
-        block = moves[sl]
-        block[todo] = m
-        moves[sl] = block
+        moves[sl] = m
     return moves
 
 
