@@ -149,7 +149,9 @@ def refine_dressed_outline(garments: list[FittedGarment], r: BodyRegions, offset
     body_posed = np.einsum("nij,nj->ni", a_body[:, :, :3], r.vertices + offsets - lift) + \
         a_body[:, :, 3]
     skin = (r.part["hand"] < 0.5) & ~r.seg["hand"] & ~r.seg["inner"]
-    layers = [RimLayer(body_posed, r.faces, skin & (freedom.hi > 0), skin & (freedom.hi <= 0),
+    # a foot's folds (toes, sole edge) would fold over each other if carried
+    carried = skin & (freedom.hi <= 0) & (r.part["foot"] < 0.5) & ~r.seg["foot"]
+    layers = [RimLayer(body_posed, r.faces, skin & (freedom.hi > 0), carried,
                        solid=~r.seg["inner"])]
     for i, g in enumerate(garments):
         stacked = g.template.role not in NOT_STACKED

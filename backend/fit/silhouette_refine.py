@@ -48,7 +48,7 @@ class RimLayer:
     faces: np.ndarray              # (F, 3)
     shows: np.ndarray              # (N,) bool: outermost here, follows the outline
     carried: np.ndarray | None = None  # (N,) bool: hidden under a layer that shows, moves
-    #                                    only to make room for it (the skin under tight cloth)
+    #                                    only inwards, to make room for it (_carry)
     rests_on: tuple[int, ...] | None = None   # layers it keeps clear of (None: all before)
     solid: np.ndarray | None = None    # (N,) bool: vertices that count as a surface under
     #                                    others (None: all; not e.g. the mouth's inside)
@@ -64,10 +64,10 @@ def refine_outline(layers: list[RimLayer], camera, target: np.ndarray, cap: floa
     verts = np.concatenate([lay.posed for lay in layers]).astype(np.float64)
     faces = np.concatenate([lay.faces + s for lay, s in zip(layers, starts[:-1])])
     shows = np.concatenate([lay.shows for lay in layers])
-    movable = shows | np.concatenate([np.zeros_like(lay.shows) if lay.carried is None
-                                      else lay.carried for lay in layers])
+    carried = np.concatenate([np.zeros_like(lay.shows) if lay.carried is None
+                              else lay.carried & ~lay.shows for lay in layers])
     moves = np.zeros_like(verts)
-    if not movable.any() or iters <= 0:
+    if not shows.any() or iters <= 0:
         return _split(moves, starts)
     h, w = target.shape
     f, cx, cy = camera.f, camera.cx, camera.cy
@@ -77,8 +77,7 @@ def refine_outline(layers: list[RimLayer], camera, target: np.ndarray, cap: floa
     sil = _raster(pix, faces, w, h)
     near = np.abs(_sdf(sil)) if sil.any() else np.zeros((h, w))
     xi, yi = _pixel_index(pix, w, h)
-    cand = np.flatnonzero(movable & (near[yi, xi] <= BAND * cap_px))
-    seen = shows[cand]
+    cand = np.flatnonzero(shows & (near[yi, xi] <= BAND * cap_px))
     if cand.size == 0:
         return _split(moves, starts)
     sdf, rim, unit = silhouette_terms(target)
@@ -89,7 +88,7 @@ def refine_outline(layers: list[RimLayer], camera, target: np.ndarray, cap: floa
     ea, eb = torch.from_numpy(slot[e[:, 0]]), torch.from_numpy(slot[e[:, 1]])
     free = (slot[faces] >= 0).any(1)          # only these faces' outline changes
     moving, still = faces[free], _raster(pix, faces[~free], w, h)
-    clear = _clearance(layers, starts, verts, cand, slot)
+    clear = _clearance(layers, starts, verts, cand, slot, carried)
     zc = torch.from_numpy(z[cand])
     scale = zc / f                                   # metres per pixel at each vertex
     base = torch.from_numpy(verts[cand])
@@ -104,7 +103,7 @@ def refine_outline(layers: list[RimLayer], camera, target: np.ndarray, cap: floa
                 full = others.clone()
                 full[cand] = base + _lift(q, scale, unit)
             contour, pairs, goals = _contour(full.numpy(), moving, still, camera, target,
-                                             rim, cand, seen, cap_px)
+                                             rim, cand, cap_px)
         opt.zero_grad()
         moved = base + _lift(q, scale, unit)
         loss = SIZE_W * q.pow(2).sum()
@@ -133,6 +132,7 @@ def refine_outline(layers: list[RimLayer], camera, target: np.ndarray, cap: floa
             n = q.norm(dim=1).clamp_min(1e-9)
             q.mul_((torch.minimum(n, lim) / n)[:, None])
     moves[cand] = _lift(q.detach(), scale, unit).numpy()
+    moves = _carry(layers, starts, verts, moves, carried)
     moves = _keep_clear(layers, starts, verts, moves, cap)
     return _split(moves, starts)
 
@@ -171,8 +171,7 @@ def _pixel_index(pix: np.ndarray, w: int, h: int) -> tuple[np.ndarray, np.ndarra
 
 
 def _contour(verts: np.ndarray, moving: np.ndarray, still: np.ndarray, camera,
-             target: np.ndarray, rim: np.ndarray, cand: np.ndarray, seen: np.ndarray,
-             cap_px: np.ndarray):
+             target: np.ndarray, rim: np.ndarray, cand: np.ndarray, cap_px: np.ndarray):
     """Free vertices on the rendered outline (slots into ``cand``) and (vertex, goal) pairs:
     each mask rim pixel, and each mask pixel the outline misses, pulls its nearest outline
     vertex, if a move within the cap reaches it (farther goals are a wrong mask or a limb
@@ -184,7 +183,7 @@ def _contour(verts: np.ndarray, moving: np.ndarray, still: np.ndarray, camera,
     ring = np.ones((3, 3), np.uint8)
     band = cv2.dilate(m & (1 - cv2.erode(m, ring)), ring)
     xi, yi = _pixel_index(pix[cand], w, h)
-    on = np.flatnonzero((band[yi, xi] > 0) & seen)
+    on = np.flatnonzero(band[yi, xi] > 0)
     empty = (torch.zeros(0, dtype=torch.long), torch.zeros((0, 2), dtype=torch.long),
              torch.zeros((0, 2), dtype=torch.float64))
     if on.size == 0:
@@ -215,10 +214,11 @@ def _under_surfaces(layers: list[RimLayer], starts: np.ndarray, verts: np.ndarra
     return np.concatenate(vs), np.concatenate(ns), np.concatenate(ids)
 
 
-def _clearance(layers, starts, verts, cand, slot):
+def _clearance(layers, starts, verts, cand, slot, carried):
     """Linearised clearance for the fit: per free vertex over another layer, the slot of the
     nearest under-surface vertex (-1: it does not move), its normal and how far along it the
-    move may go inwards relative to that vertex's (negative)."""
+    move may go inwards relative to that vertex's (negative). Over carried skin there is no
+    limit: the skin gives way (_carry)."""
     idx, below, normals, need = [], [], [], []
     owner = np.searchsorted(starts, cand, side="right") - 1
     for i in np.unique(owner):
@@ -230,13 +230,45 @@ def _clearance(layers, starts, verts, cand, slot):
         _, nn = cKDTree(uv).query(verts[cand[sel]])
         n = un[nn]
         c0 = ((verts[cand[sel]] - uv[nn]) * n).sum(1)
-        idx.append(sel)
-        below.append(slot[ui[nn]])
-        normals.append(n)
-        need.append(np.minimum(MIN_GAP, c0) - c0)
+        fixed = ~carried[ui[nn]]
+        idx.append(sel[fixed])
+        below.append(slot[ui[nn]][fixed])
+        normals.append(n[fixed])
+        need.append((np.minimum(MIN_GAP, c0) - c0)[fixed])
     if not idx:
         return None
     return tuple(torch.from_numpy(np.concatenate(x)) for x in (idx, below, normals, need))
+
+
+def _carry(layers, starts, verts, moves, carried, reach: float = 0.03, k: int = 4
+           ) -> np.ndarray:
+    """Carried skin makes room for the cloth over it: it takes the inward part (along its
+    own normal, within the image plane) of the most inward move among the nearest moved
+    points of the layers resting on it, and never moves outwards, so the clearance between
+    them can only grow."""
+    moves = moves.copy()
+    for i, lay in enumerate(layers):
+        mine = np.flatnonzero(carried[starts[i]:starts[i + 1]])
+        over = [j for j in range(i + 1, len(layers))
+                if layers[j].rests_on is None or i in layers[j].rests_on]
+        pts = np.concatenate([np.arange(starts[j], starts[j + 1]) for j in over]) if over \
+            else np.zeros(0, int)
+        pts = pts[np.abs(moves[pts]).sum(1) > 0]
+        if mine.size == 0 or pts.size == 0:
+            continue
+        v = verts[starts[i]:starts[i + 1]]
+        n = vertex_normals(v, lay.faces)[mine, :2]
+        size = np.linalg.norm(n, axis=1)
+        dist, near = cKDTree(verts[pts]).query(v[mine], k=min(k, len(pts)),
+                                                distance_upper_bound=reach)
+        dist, near = dist.reshape(len(mine), -1), near.reshape(len(mine), -1)
+        hit = dist < np.inf
+        m = moves[pts[np.where(hit, near, 0)], :2]                       # (C, k, 2)
+        hat = n / np.maximum(size, 1e-9)[:, None]
+        inward = np.where(hit, np.minimum((m * hat[:, None, :]).sum(2), 0.0), 0.0).min(1)
+        inward[size < 0.3] = 0.0          # facing the camera: moves in x/y pass over it
+        moves[starts[i] + mine, :2] = inward[:, None] * hat
+    return moves
 
 
 def _keep_clear(layers, starts, verts, moves, cap: float, rounds: int = 4) -> np.ndarray:
