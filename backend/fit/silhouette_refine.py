@@ -103,7 +103,7 @@ def refine_outline(layers: list[RimLayer], camera, target: np.ndarray, cap: floa
                 full = others.clone()
                 full[cand] = base + _lift(q, scale, unit)
             contour, pairs, goals = _contour(full.numpy(), moving, still, camera, target,
-                                             rim, cand, cap_px)
+                                             rim, slot, cap_px)
         opt.zero_grad()
         moved = base + _lift(q, scale, unit)
         loss = SIZE_W * q.pow(2).sum()
@@ -171,19 +171,21 @@ def _pixel_index(pix: np.ndarray, w: int, h: int) -> tuple[np.ndarray, np.ndarra
 
 
 def _contour(verts: np.ndarray, moving: np.ndarray, still: np.ndarray, camera,
-             target: np.ndarray, rim: np.ndarray, cand: np.ndarray, cap_px: np.ndarray):
-    """Free vertices on the rendered outline (slots into ``cand``) and (vertex, goal) pairs:
-    each mask rim pixel, and each mask pixel the outline misses, pulls its nearest outline
-    vertex, if a move within the cap reaches it (farther goals are a wrong mask or a limb
-    the body fit missed: not this stage's business)."""
+             target: np.ndarray, rim: np.ndarray, slot: np.ndarray, cap_px: np.ndarray):
+    """Free vertices on the rendered outline (slots) and (slot, goal) pairs: each mask rim
+    pixel, and each mask pixel the outline misses, pulls its nearest outline vertex, if that
+    one is free (a goal nearest to a fixed vertex, e.g. skin next to a hem, is not a free
+    neighbour's to slide along the outline for) and a move within the cap reaches it
+    (farther goals are a wrong mask or a limb the body fit missed: not this stage's)."""
     h, w = target.shape
     pix = _project(verts, camera)
     sil = _raster(pix, moving, w, h) | still
     m = sil.astype(np.uint8)
     ring = np.ones((3, 3), np.uint8)
     band = cv2.dilate(m & (1 - cv2.erode(m, ring)), ring)
-    xi, yi = _pixel_index(pix[cand], w, h)
-    on = np.flatnonzero(band[yi, xi] > 0)
+    xi, yi = _pixel_index(pix, w, h)
+    outline = np.flatnonzero(band[yi, xi] > 0)
+    on = slot[outline][slot[outline] >= 0]
     empty = (torch.zeros(0, dtype=torch.long), torch.zeros((0, 2), dtype=torch.long),
              torch.zeros((0, 2), dtype=torch.float64))
     if on.size == 0:
@@ -191,11 +193,12 @@ def _contour(verts: np.ndarray, moving: np.ndarray, still: np.ndarray, camera,
     ys, xs = np.nonzero(target & ~sil)
     missed = np.stack([xs, ys], 1).astype(np.float64) + 0.5
     goals = np.concatenate([rim.astype(np.float64), missed])
-    dist, near = cKDTree(pix[cand[on]]).query(goals)
-    ok = dist <= cap_px[cand[on]][near]
+    dist, near = cKDTree(pix[outline]).query(goals)
+    v = outline[near]
+    ok = (slot[v] >= 0) & (dist <= cap_px[v])
     if not ok.any():
         return torch.from_numpy(on), *empty[1:]
-    pairs = np.stack([on[near[ok]], np.arange(int(ok.sum()))], 1)
+    pairs = np.stack([slot[v[ok]], np.arange(int(ok.sum()))], 1)
     return (torch.from_numpy(on), torch.from_numpy(pairs), torch.from_numpy(goals[ok]))
 
 
