@@ -1,10 +1,11 @@
 """The clothing stage: dress the fitted body in the photo's garments.
 
 With Anny, the recognised Outfit's garments are built from the shared template library and
-fitted to the silhouette (garment_fit.py); they become their own layers, and the body stays
-the clean fitted body. Regions the Outfit could not recognise (or every region, when
-recognition failed) fall back to per-vertex offsets of that region of the body (clothing.py),
-with a warning. SMPL-family bodies keep the offsets everywhere: the garment library is built
+fitted to the silhouette (garment_fit.py), then the outline of the outermost layers is slid
+onto the mask within the image plane (silhouette_refine.py); they become their own layers,
+and the body stays the clean fitted body. Regions the Outfit could not recognise (or every
+region, when recognition failed) fall back to per-vertex offsets of that region of the body
+(clothing.py), with a warning. SMPL-family bodies keep the offsets everywhere: the garment library is built
 on Anny's mesh and rig.
 """
 
