@@ -1,10 +1,11 @@
 """The clothing stage: dress the fitted body in the photo's garments.
 
 With Anny, the recognised Outfit's garments are built from the shared template library and
-fitted to the silhouette (garment_fit.py); they become their own layers, and the body stays
-the clean fitted body. Regions the Outfit could not recognise (or every region, when
-recognition failed) fall back to per-vertex offsets of that region of the body (clothing.py),
-with a warning. SMPL-family bodies keep the offsets everywhere: the garment library is built
+fitted to the silhouette (garment_fit.py), then the outline of the outermost layers is slid
+onto the mask within the image plane (silhouette_refine.py); they become their own layers,
+and the body stays the clean fitted body. Regions the Outfit could not recognise (or every
+region, when recognition failed) fall back to per-vertex offsets of that region of the body
+(clothing.py), with a warning. SMPL-family bodies keep the offsets everywhere: the garment library is built
 on Anny's mesh and rig.
 """
 
@@ -14,6 +15,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import torch
+from scipy.spatial import cKDTree
 
 from protocol import MeshLayer
 
@@ -23,17 +25,27 @@ from ..garments.fabrics import fabric_for
 from ..garments.layers import garment_layer
 from ..garments.outfit import Outfit
 from ..garments.shells import GarmentPiece, bottom_mask, hair_mask, shoe_mask, top_mask
+from ..garments.surface import vertex_normals
 from ..garments.textures import cloth_texture, hair_texture, shoe_texture
 from ..garments.uv_layout import layer_uvs
 from ..raster import rasterize
 from ..textures.layer_bake import LayerBake, LayerMesh, View, bake_avatar_layers
 from .clothing import MAX_IN, MAX_OUT, fit_offsets
-from .garment_fit import BodyFreedom, FittedGarment, fit_garments
+from .garment_fit import (
+    NOT_STACKED,
+    BodyFreedom,
+    FittedGarment,
+    _skin,
+    blend,
+    fit_garments,
+)
 from .garment_templates import build_templates
 from .geometry import project
+from .silhouette_refine import RimLayer, refine_outline
 
 SHRINK_UNDER = 0.03  # metres hidden skin under a garment may give way to the cloth (_tuck_skin)
 COVER_RINGS = 3      # edge rings of skin around a garment that may not grow through its hem
+UNDER_REACH = 0.06   # metres: a garment's points this close inside a later garment are under it
 ROLE_LABEL = {"top": "upper", "bottom": "lower", "outerwear": "outerwear", "shoes": "shoes",
               "hair": "hair"}
 
@@ -117,12 +129,60 @@ def dress(rig, fit, deltas: torch.Tensor, outfit: Outfit | None, camera, target:
     freedom = body_freedom(regions, templates, outfit.unrecognised, edges)
     garments, offsets = fit_garments(templates, regions, transforms, lift, rig.mesh_faces,
                                      camera, target, freedom, iters=iters, progress=progress)
+    offsets = refine_dressed_outline(garments, regions, offsets, freedom, transforms, lift,
+                                     camera, target)
     rest.vertices = (rest.vertices + offsets).astype(np.float32)
     offsets_t = torch.from_numpy(offsets.astype(np.float32))
     with torch.no_grad():
         body_posed, _ = rig.pose(fit.rest, deltas, offsets_t)
     colours = photo_colours(garments, body_posed.numpy(), rig.mesh_faces, camera, rgb, outfit)
     return Dressing(offsets_t, garments, rest, colours, outfit, "garments")
+
+
+def refine_dressed_outline(garments: list[FittedGarment], r: BodyRegions, offsets: np.ndarray,
+                           freedom: BodyFreedom, transforms: np.ndarray, lift: np.ndarray,
+                           camera, target: np.ndarray) -> np.ndarray:
+    """The outermost layers' outline slid onto the mask in the image plane
+    (silhouette_refine.py): the garments' rest vertices and posed copies move in place; the
+    body's visible skin (not the hands: their fingers are posed after this) through the
+    returned rest offsets; the skin under the garments moves only to make room for them."""
+    a_body = blend(transforms, *_skin(r))
+    body_posed = np.einsum("nij,nj->ni", a_body[:, :, :3], r.vertices + offsets - lift) + \
+        a_body[:, :, 3]
+    skin = (r.part["hand"] < 0.5) & ~r.seg["hand"] & ~r.seg["inner"]
+    # a foot's folds (toes, sole edge) would fold over each other if carried
+    carried = skin & (freedom.hi <= 0) & (r.part["foot"] < 0.5) & ~r.seg["foot"]
+    layers = [RimLayer(body_posed, r.faces, skin & (freedom.hi > 0), carried,
+                       solid=~r.seg["inner"])]
+    for i, g in enumerate(garments):
+        stacked = g.template.role not in NOT_STACKED
+        layers.append(RimLayer(g.posed.astype(np.float64), g.piece.faces,
+                               ~_under_later(garments, i), rests_on=None if stacked else (0,)))
+    moves = refine_outline(layers, camera, target)
+    for g, m in zip(garments, moves[1:]):
+        a = blend(transforms, g.piece.skin_indices, g.piece.skin_weights)
+        g.piece.vertices = (g.piece.vertices + np.linalg.solve(a[:, :, :3], m[:, :, None])[..., 0]
+                            ).astype(np.float32)
+        g.posed = (g.posed + m).astype(np.float32)
+    return offsets + np.linalg.solve(a_body[:, :, :3], moves[0][:, :, None])[..., 0]
+
+
+def _under_later(garments: list[FittedGarment], i: int) -> np.ndarray:
+    """(N,) bool: points of garment i inside a garment put on after it (they cannot show)."""
+    g = garments[i]
+    under = np.zeros(len(g.posed), dtype=bool)
+    if g.template.role in NOT_STACKED:
+        return under
+    for outer in garments[i + 1:]:
+        if outer.template.role in NOT_STACKED:
+            continue
+        n = vertex_normals(outer.posed.astype(np.float64), outer.piece.faces)
+        dist, near = cKDTree(outer.posed).query(g.posed, distance_upper_bound=UNDER_REACH)
+        hit = dist < np.inf
+        inside = np.zeros_like(under)
+        inside[hit] = ((g.posed[hit] - outer.posed[near[hit]]) * n[near[hit]]).sum(1) < 0
+        under |= inside
+    return under
 
 
 def body_freedom(r: BodyRegions, templates, unrecognised: list[str], edges: torch.Tensor
