@@ -97,6 +97,7 @@ def make_crop(obs: PersonObservation, mask: np.ndarray, grid: int) -> Crop:
 PRIOR_W = 0.02         # every bone towards rest (standing people in loose clothes need it)
 LIMIT_W = 10.0         # squared radians outside the anatomical ranges
 READING_TRIALS = True  # try every reading of the detection (hypotheses.py) and keep the best
+REREAD_MARGIN = 0.03   # score by which another reading must beat the detector's own
 TRIAL_ITERS = 20       # joint refinement steps per reading before it is scored
 # The lifter alone (1.0) fitted devset_pose a little better (PA-MPJPE 64 vs 65 mm) but bent a
 # real standing person's knees (ryota's IoU 0.935 -> 0.930); half and half kept him upright.
@@ -160,7 +161,9 @@ class BodyFitter:
                     p.score = float(p.evaluate(1.0, SCORE_DIR_W, 2.0, False)[0])
             trials.append(p)
             progress(0.15 * len(trials) / len(names))
-        p = min(trials, key=lambda t: t.score)
+        # The detector's own reading stands unless another explains the photo clearly
+        # better: near-ties are readings that both fit (the lifter lifts either consistently).
+        p = min(trials, key=lambda t: t.score - (REREAD_MARGIN if t is trials[0] else 0.0))
         self.trials = [(t.name, t.score) for t in trials]     # for benchmarks and logs
         # Stage C: everything, silhouette joining once the limbs are roughly in place.
         opt = torch.optim.Adam([{"params": [p.rot_delta, p.bones_free], "lr": 0.03},
