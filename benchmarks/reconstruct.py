@@ -268,8 +268,10 @@ def clothed_row(avatar, sample: dict) -> dict:
         _truths[key] = (truth, naked_body_metrics(truth))
     truth, naked = _truths[key]
     outfit = sample["garment"] + (f"+{sample['hair']} hair" if sample["hair"] else "")
+    from hair_metrics import hair_scores
+    hair = hair_scores(avatar, sample["root"] / sample["name"]) if sample["hair"] else None
     return {"outfit": outfit, "garment": sample["garment"], "clothed": clothed_scores(avatar, truth),
-            "naked_body": naked}
+            "naked_body": naked, "hair": hair}
 
 
 # (column title, metric key, format)
@@ -319,6 +321,9 @@ def print_clothed_tables(rows: list[dict], as_json: bool) -> None:
         k = sum(r["garment"] == g for r in rows)
         print(_clothed_line(f"{g} (n={k}) avatar", a))
         print(_clothed_line(f"{g} (n={k}) naked body", n))
+    from hair_metrics import print_hair_table
+    print_hair_table([(f"{r['photo'].split('/')[-1]} {r['outfit']}", r["hair"]) for r in rows
+                      if r.get("hair")])
     print(flush=True)
 
 
