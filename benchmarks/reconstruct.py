@@ -62,14 +62,17 @@ def avatar_silhouette(avatar) -> np.ndarray:
 
 
 def clothed_scores(avatar, truth) -> dict:
-    """clothed_metrics of the whole posed avatar in its photo's camera. Doppel's Camera puts
+    """clothed_metrics of the whole posed avatar in its photo's camera, aligned on the
+    centroids without the hair (clothed_metrics: hair cards' area). Doppel's Camera puts
     pixel centres at i + 0.5, the devset's K at i: hence the half-pixel shift."""
     from clothed_metrics import clothed_metrics
 
     from backend.fit.posing import camera_space_mesh
-    verts, tri, _ = camera_space_mesh(avatar)
+    verts, tri, owner = camera_space_mesh(avatar)
+    hair = np.array([lay.role == "hair" for lay in avatar.layers])[owner]
     cam = avatar.camera
-    return clothed_metrics(verts, tri, cam.fx, cam.fy, cam.cx - 0.5, cam.cy - 0.5, truth)
+    return clothed_metrics(verts, tri, cam.fx, cam.fy, cam.cx - 0.5, cam.cy - 0.5, truth,
+                           hair=hair)
 
 
 def write_sheet_row(out: Path, stem: str, avatar, photo_path: Path, true_mask=None,

@@ -77,3 +77,21 @@ def test_short_hair_does_not_reach_the_shoulders(short):
     hair, _, j = hair_and_body(av)
     shoulders = 0.5 * (j["left_shoulder"][2] + j["right_shoulder"][2])
     assert hair[:, 2].min() > shoulders + 0.04, (hair[:, 2].min(), shoulders)
+
+
+def test_reconstructed_hair_moves_onto_a_generated_avatar(neck_length, tmp_path):
+    """`doppel transfer --layer hair`: the cards keep their strand atlas and sit on the other
+    person's head (within 8 cm of its skin, as on their own)."""
+    from backend.cli import main
+    from backend.generate import generate_avatar
+    from protocol import load_avatar, save_avatar
+    src = save_avatar(neck_length.avatar, tmp_path / "recon.doppel")
+    dst = save_avatar(generate_avatar(5, {"hair": "short"}), tmp_path / "gen.doppel")
+    assert main(["transfer", "--layer", "hair", "--from", str(src), "--to", str(dst),
+                 "--out", str(tmp_path)]) == 0
+    moved = load_avatar(tmp_path / "gen_hair.doppel")
+    lay = moved.layer("hair")
+    assert lay.name == neck_length.avatar.layer("hair").name and lay.material == "hair_cards"
+    hair, body, _ = hair_and_body(moved)
+    d = cKDTree(body).query(hair)[0]
+    assert np.percentile(d, 99) < 0.06, np.percentile(d, 99)
