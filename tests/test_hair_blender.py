@@ -23,7 +23,7 @@ def test_reconstructed_hair_cards_import_with_the_hair_material_and_follow_the_h
         shared_data):
     from backend.fit.pipeline import reconstruct_photo
     photo = shared_data / "devset_clothed" / "sample_0006" / "image.png"
-    avatar = reconstruct_photo(photo.read_bytes(), "sample_0006", "fast").avatar
+    avatar = reconstruct_photo(photo.read_bytes(), "sample_0006").avatar
     lay = avatar.layer("hair")
     assert lay is not None and lay.material == "hair_cards"
     bpy.ops.wm.read_factory_settings(use_empty=True)
