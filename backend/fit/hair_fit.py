@@ -34,7 +34,11 @@ VOLUME_LO = -0.006     # ... or take off the style's own volume
 BUN_ABOVE = 0.06       # metres of hair above the head's top, ...
 BUN_WIDTH = 0.11       # ... narrower than this there (a cap or big hair is wider): a bun
 FRONT_SHARE = 0.3      # share of the hair below the shoulders lying over the chest: in front
+HAIR_DE = 15.0         # Lab distance (Delta E 76) within which a pixel has the hair's colour
+STRIP = 0.05           # metres beside the face where hair framing it hangs
+LONGEST = 0.5          # metres below the skull base: hair followed no further (a dark top)
 HAIR = SEGMENT_LABELS.index("hair")
+FACE = SEGMENT_LABELS.index("face")
 
 
 def card_style(outfit: Outfit, r: BodyRegions, above_top: float = 0.0) -> str:
@@ -74,12 +78,56 @@ def photo_hair(seg, head_top_row: float | None) -> tuple[float, bool]:
     return above, bool(front)
 
 
+def hanging_below(seg) -> float | None:
+    """Metres below the skull base that hair framing the face hangs down to, following its
+    colour below the chin, or None when the photo cannot tell. Hair over a top is often
+    labelled as the top (the chest's prior), so the hair label alone ends at the chin; but
+    hair-coloured pixels continuing the strips beside the face straight down are the hair,
+    unless the top between them has the hair's colour too (then nothing tells them apart)."""
+    if seg is None:
+        return None
+    face, hair = seg.labels == FACE, seg.labels == HAIR
+    if face.sum() < 30 or hair.sum() < 30:
+        return None
+    mpp = max(seg.metres_per_px, 1e-9)
+    fy, fx = np.nonzero(face)
+    chin = int(np.percentile(fy, 98))
+    x0, x1 = int(np.percentile(fx, 2)), int(np.percentile(fx, 98))
+    band = max(int(STRIP / mpp), 2)
+    h, w = hair.shape
+    like = (np.linalg.norm(seg.lab - np.median(seg.lab[hair], axis=0), axis=-1) < HAIR_DE) \
+        & seg.target
+    quarter = (x1 - x0) // 4
+    centre = like[chin + band:chin + 3 * band, x0 + quarter:x1 - quarter]
+    if centre.size == 0 or centre.mean() > 0.3:
+        return None
+    skull = seg.rows.get("skull_base", float(chin))
+    stop = min(h - 1, int(skull + LONGEST / mpp))
+    lowest = None
+    for a, b in ((max(x0 - band, 0), x0), (x1, min(x1 + band, w))):
+        if b <= a or not hair[max(chin - band, 0):chin + 1, a:b].any():
+            continue                           # no hair framing the face on this side
+        row, gap = chin, 0
+        while row < stop and gap <= 3:
+            row += 1
+            gap = 0 if like[row, a:b].sum() >= 2 else gap + 1
+        end = row - gap
+        lowest = end if lowest is None else max(lowest, end)
+    if lowest is None:
+        return None
+    return max(0.0, (lowest - skull) * mpp)
+
+
 def hair_card_template(r: BodyRegions, skin, outfit: Outfit, seg=None,
                        head_top_row: float | None = None) -> Template | None:
     """The photo's hair as a card template with its volume mode, or None (no hair, bald)."""
     if outfit.hair == "none":
         return None
     above, front = photo_hair(seg, head_top_row)
+    hanging = hanging_below(seg)
+    if hanging is not None and hanging > outfit.hair_length + 0.02:
+        # hair down over the top, labelled as the top: it hangs in front of the shoulders
+        outfit, front = replace(outfit, hair="long", hair_length=round(hanging, 3)), True
     style = card_style(outfit, r, above)
     bottom_z = r.z["skull_base"] - max(outfit.hair_length, NAPE)
     strands = sized_strands(r, style, bottom_z)
