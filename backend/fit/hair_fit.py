@@ -30,15 +30,17 @@ SHORT_BELOW = 0.04     # metres of hair below the skull base: less is short hair
 SHOULDER_ROOM = 0.03   # hair this far below the neck's base lies on the shoulders: long
 NAPE = 0.02            # metres short hair reaches below the skull base at the least
 VOLUME_HI = 0.04       # metres the fit may add around the head (big hair), ...
-VOLUME_LO = -0.006     # ... or take off the style's own volume
+VOLUME_LO = -0.02      # ... or take in (hanging ends flare; _settle keeps them off the skin)
 BUN_ABOVE = 0.06       # metres of hair above the head's top, ...
 BUN_WIDTH = 0.11       # ... narrower than this there (a cap or big hair is wider): a bun
 FRONT_SHARE = 0.3      # share of the hair below the shoulders lying over the chest: in front
+DENSITY = 0.6          # share of generate's cards: the fit rasterises them every few steps
 HAIR_DE = 15.0         # Lab distance (Delta E 76) within which a pixel has the hair's colour
 STRIP = 0.05           # metres beside the face where hair framing it hangs
 LONGEST = 0.5          # metres below the skull base: hair followed no further (a dark top)
 HAIR = SEGMENT_LABELS.index("hair")
 FACE = SEGMENT_LABELS.index("face")
+CLOTH = tuple(SEGMENT_LABELS.index(k) for k in ("upper", "outerwear"))
 
 
 def card_style(outfit: Outfit, r: BodyRegions, above_top: float = 0.0) -> str:
@@ -95,8 +97,9 @@ def hanging_below(seg) -> float | None:
     x0, x1 = int(np.percentile(fx, 2)), int(np.percentile(fx, 98))
     band = max(int(STRIP / mpp), 2)
     h, w = hair.shape
+    # hair, or cloth of the hair's colour (never skin: red hair is close to it)
     like = (np.linalg.norm(seg.lab - np.median(seg.lab[hair], axis=0), axis=-1) < HAIR_DE) \
-        & seg.target
+        & np.isin(seg.labels, (HAIR, *CLOTH))
     quarter = (x1 - x0) // 4
     centre = like[chin + band:chin + 3 * band, x0 + quarter:x1 - quarter]
     if centre.size == 0 or centre.mean() > 0.3:
@@ -130,7 +133,7 @@ def hair_card_template(r: BodyRegions, skin, outfit: Outfit, seg=None,
         outfit, front = replace(outfit, hair="long", hair_length=round(hanging, 3)), True
     style = card_style(outfit, r, above)
     bottom_z = r.z["skull_base"] - max(outfit.hair_length, NAPE)
-    strands = sized_strands(r, style, bottom_z)
+    strands = sized_strands(r, style, bottom_z, density=DENSITY)
     if front and style == "long":       # hair falls forward over the shoulders
         strands = tuple(replace(g, back=-0.25) for g in strands)
     rng = np.random.default_rng([11, int(1000 * outfit.hair_length)])

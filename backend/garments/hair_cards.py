@@ -292,16 +292,19 @@ def _cap(r: BodyRegions, skin_w) -> tuple[GarmentPiece, np.ndarray]:
     return cap, uv[cap.faces].astype(np.float32)
 
 
-def sized_strands(r: BodyRegions, style: str, bottom_z: float, volume: float | None = None
-                  ) -> tuple[Strands, ...]:
+def sized_strands(r: BodyRegions, style: str, bottom_z: float, volume: float | None = None,
+                  density: float = 1.0) -> tuple[Strands, ...]:
     """STYLES[style] cut to end at height ``bottom_z`` (at the back; a little higher at the
     sides), long enough to get there from anywhere on the scalp, and with ``volume`` (metres
-    above the cap) instead of the style's own lift: a style sized to a photo's hair."""
+    above the cap) instead of the style's own lift: a style sized to a photo's hair.
+    ``density``: the share of the style's cards to grow (each card a little wider)."""
     over = 1.4 * (r.z["top"] - r.z["skull_base"])          # crown to nape over the skull
     reach = over + max(r.z["skull_base"] - bottom_z, 0.0)
     out = []
     for g in STYLES[style]:
         lift = g.lift if volume is None else volume
+        g = replace(g, count=max(int(g.count * density), 1),
+                    width=g.width * (1.0 + 0.5 * (1.0 - density)))
         if g.tie or g.shell is not None:
             out.append(replace(g, lift=lift))
         elif style in ("buzz", "short"):        # lying on the head: only cut where it ends
