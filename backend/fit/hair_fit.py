@@ -5,10 +5,12 @@ and sized from what the photo shows:
   hair on the skull, a bob to the neck and shoulders, long hair below them; a bun when the hair
   region rises well above the head's top; long hair hangs in front of the shoulders when the
   photo shows hair over the chest, behind them otherwise;
-- the cards are cut where the photo's hair ends, and their volume around the head is one
-  template mode (``hair.volume``: the cards and cap move out from the head's centre, less
-  towards the face) that garment_fit fits to the person's silhouette with the other garments,
-  so the head's outline is the hair's, not a helmet's or a sheet's;
+- the cards are cut where the photo's hair ends (hair framing the face is followed below the
+  chin by its colour: hair over a top is often labelled as the top), and their volume around
+  the head is one template mode (``hair.volume``: the cards move out from the head's centre,
+  less towards the face; the opaque cap under them stays on the scalp) that garment_fit fits
+  to the person's silhouette with the other garments, so the head's outline is the hair's,
+  not a helmet's or a sheet's;
 - colour: the photo's hair pixels tint the strand atlas (the cards' UVs point into it; baking
   the photo onto cards would give every card a smear of the whole head).
 The layer keeps role "hair" (Swap Layer, `doppel transfer`) and hair_cards' skinning.
@@ -22,7 +24,7 @@ import numpy as np
 
 from ..garments.body_regions import BodyRegions
 from ..garments.hair_cards import CURLY, CardPiece, hair_card_piece, sized_strands
-from ..garments.hair_texture import strand_atlas
+from ..garments.hair_texture import CAP_U_START, strand_atlas
 from ..garments.outfit import SEGMENT_LABELS, Outfit
 from .garment_templates import Mode, Template, hat
 
@@ -138,11 +140,14 @@ def hair_card_template(r: BodyRegions, skin, outfit: Outfit, seg=None,
         strands = tuple(replace(g, back=-0.25) for g in strands)
     rng = np.random.default_rng([11, int(1000 * outfit.hair_length)])
     piece = hair_card_piece(r, skin, style, rng, strands)
-    return Template("hair", style, [piece], [_volume_mode(r, piece.vertices, bottom_z)])
+    cap = np.zeros(len(piece.vertices), dtype=bool)
+    cap[piece.faces[(piece.uvs[:, :, 0] >= CAP_U_START).all(1)].ravel()] = True
+    return Template("hair", style, [piece], [_volume_mode(r, piece.vertices, bottom_z, cap)])
 
 
-def _volume_mode(r: BodyRegions, v: np.ndarray, bottom_z: float) -> Mode:
-    """Cards and cap move out from the head's centre (horizontally below it, so hanging hair
+def _volume_mode(r: BodyRegions, v: np.ndarray, bottom_z: float, cap: np.ndarray) -> Mode:
+    """Cards (not the ``cap`` under them, which stays on the scalp) move out from the head's
+    centre (horizontally below it, so hanging hair
     spreads instead of lengthening); towards the face less (hair over the brow would be a
     visor); three knots from the crown down to the cut, so the fit can widen the top and
     the hanging part apart."""
@@ -152,7 +157,7 @@ def _volume_mode(r: BodyRegions, v: np.ndarray, bottom_z: float) -> Mode:
     d /= np.maximum(np.linalg.norm(d, axis=1, keepdims=True), 1e-9)
     front = 0.5 * (1.0 - d[:, 1] / np.maximum(np.hypot(d[:, 0], d[:, 1]), 1e-9))
     t = (r.z["top"] - v[:, 2]) / max(r.z["top"] - min(bottom_z, r.z["skull_base"]), 1e-6)
-    ctrl = hat(t, 3) * (1.0 - 0.85 * front ** 2)[:, None]
+    ctrl = hat(t, 3) * ((1.0 - 0.85 * front ** 2) * ~cap)[:, None]
     return Mode("hair.volume", d, ctrl, VOLUME_HI, lo=VOLUME_LO)
 
 
