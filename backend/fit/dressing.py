@@ -31,7 +31,13 @@ from .clothing import MAX_IN, MAX_OUT, fit_offsets
 from .garment_fit import BodyFreedom, FittedGarment, fit_garments
 from .garment_templates import build_templates
 from .geometry import project
-from .hair_fit import card_piece, hair_atlas, hair_card_template, head_top_row
+from .hair_fit import (
+    card_piece,
+    hair_atlas,
+    hair_card_template,
+    head_top_row,
+    trim_to_photo,
+)
 
 SHRINK_UNDER = 0.03  # metres hidden skin under a garment may give way to the cloth (_tuck_skin)
 COVER_RINGS = 3      # edge rings of skin around a garment that may not grow through its hem
@@ -126,6 +132,8 @@ def dress(rig, fit, deltas: torch.Tensor, outfit: Outfit | None, camera, target:
     freedom = body_freedom(regions, templates, outfit.unrecognised, edges)
     garments, offsets = fit_garments(templates, regions, transforms, lift, rig.mesh_faces,
                                      camera, target, freedom, iters=iters, progress=progress)
+    garments = [trim_to_photo(g, camera, target) if g.template.role == "hair" else g
+                for g in garments]
     rest.vertices = (rest.vertices + offsets).astype(np.float32)
     offsets_t = torch.from_numpy(offsets.astype(np.float32))
     with torch.no_grad():

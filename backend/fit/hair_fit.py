@@ -161,6 +161,30 @@ def _volume_mode(r: BodyRegions, v: np.ndarray, bottom_z: float, cap: np.ndarray
     return Mode("hair.volume", d, ctrl, VOLUME_HI, lo=VOLUME_LO)
 
 
+def trim_to_photo(fitted, camera, target: np.ndarray, margin_px: int = 2):
+    """The fitted hair garment with the card faces that stand outside the person's mask in
+    the photo (beyond ``margin_px``) taken off: strands end where the photo's hair does, so
+    the front silhouette is the photo's (flaring tips at the jaw, a few strands standing up).
+    The cap is kept whole; vertices stay (unused ones are harmless)."""
+    import cv2
+    piece = fitted.template.pieces[0]
+    cap = (piece.uvs[:, :, 0] >= CAP_U_START).all(1)
+    z = np.maximum(fitted.posed[:, 2], 1e-3)
+    px = np.floor(np.stack([camera.f * fitted.posed[:, 0] / z + camera.cx,
+                            camera.f * fitted.posed[:, 1] / z + camera.cy], 1)).astype(int)
+    h, w = target.shape
+    grown = cv2.dilate(target.astype(np.uint8), np.ones((2 * margin_px + 1,) * 2, np.uint8)) > 0
+    ok = (px[:, 0] >= 0) & (px[:, 0] < w) & (px[:, 1] >= 0) & (px[:, 1] < h)
+    inside = np.zeros(len(px), dtype=bool)
+    inside[ok] = grown[px[ok, 1], px[ok, 0]]
+    keep = cap | inside[fitted.piece.faces].all(1)
+    if keep.all():
+        return fitted
+    trimmed = replace(piece, faces=piece.faces[keep], uvs=piece.uvs[keep])
+    return replace(fitted, template=replace(fitted.template, pieces=[trimmed]),
+                   piece=replace(fitted.piece, faces=fitted.piece.faces[keep]))
+
+
 def card_piece(fitted) -> CardPiece:
     """A fitted hair garment (garment_fit.FittedGarment) with its cards' atlas UVs back (the
     fit merges its one piece, which keeps the vertex and face order)."""
