@@ -132,7 +132,8 @@ def dress(rig, fit, deltas: torch.Tensor, outfit: Outfit | None, camera, target:
     freedom = body_freedom(regions, templates, outfit.unrecognised, edges)
     garments, offsets = fit_garments(templates, regions, transforms, lift, rig.mesh_faces,
                                      camera, target, freedom, iters=iters, progress=progress)
-    garments = [trim_to_photo(g, camera, target) if g.template.role == "hair" else g
+    eye = regions.z["eye"]
+    garments = [trim_to_photo(g, camera, target, eye) if g.template.role == "hair" else g
                 for g in garments]
     rest.vertices = (rest.vertices + offsets).astype(np.float32)
     offsets_t = torch.from_numpy(offsets.astype(np.float32))

@@ -161,11 +161,12 @@ def _volume_mode(r: BodyRegions, v: np.ndarray, bottom_z: float, cap: np.ndarray
     return Mode("hair.volume", d, ctrl, VOLUME_HI, lo=VOLUME_LO)
 
 
-def trim_to_photo(fitted, camera, target: np.ndarray, margin_px: int = 2):
-    """The fitted hair garment with the card faces that stand outside the person's mask in
-    the photo (beyond ``margin_px``) taken off: strands end where the photo's hair does, so
-    the front silhouette is the photo's (flaring tips at the jaw, a few strands standing up).
-    The cap is kept whole; vertices stay (unused ones are harmless)."""
+def trim_to_photo(fitted, camera, target: np.ndarray, below_z: float, margin_px: int = 2):
+    """The fitted hair garment with the card faces below rest height ``below_z`` (the eyes)
+    that stand outside the person's mask in the photo (beyond ``margin_px``) taken off:
+    hanging strands end where the photo's hair does (no tips flaring out at the jaw). Above
+    it the volume mode fits the outline, and trimming there would crop the crown flat. The
+    cap is kept whole; vertices stay (unused ones are harmless)."""
     import cv2
     piece = fitted.template.pieces[0]
     cap = (piece.uvs[:, :, 0] >= CAP_U_START).all(1)
@@ -177,7 +178,8 @@ def trim_to_photo(fitted, camera, target: np.ndarray, margin_px: int = 2):
     ok = (px[:, 0] >= 0) & (px[:, 0] < w) & (px[:, 1] >= 0) & (px[:, 1] < h)
     inside = np.zeros(len(px), dtype=bool)
     inside[ok] = grown[px[ok, 1], px[ok, 0]]
-    keep = cap | inside[fitted.piece.faces].all(1)
+    high = (fitted.piece.vertices[fitted.piece.faces, 2] >= below_z).any(1)
+    keep = cap | high | inside[fitted.piece.faces].all(1)
     if keep.all():
         return fitted
     trimmed = replace(piece, faces=piece.faces[keep], uvs=piece.uvs[keep])
