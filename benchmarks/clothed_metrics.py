@@ -99,7 +99,6 @@ class ClothedTruth:
     K: np.ndarray
     up: np.ndarray                # world up in camera coordinates
     mask: np.ndarray              # (H, W) bool
-    hair_tri: np.ndarray | None = None     # (T,) bool: the hair shell's triangles
     centroid: np.ndarray = field(init=False)
     height: float = field(init=False)
     query: np.ndarray = field(init=False)      # N_QUERY samples
@@ -114,12 +113,6 @@ class ClothedTruth:
         self.tree = cKDTree(sample_surface(self.vertices, self.tri, N_SURFACE, rng))
 
     @property
-    def centroid_without_hair(self) -> np.ndarray:
-        if self.hair_tri is None:
-            return self.centroid
-        return surface_centroid(self.vertices, self.tri[~self.hair_tri])
-
-    @property
     def size(self) -> tuple[int, int]:
         return self.mask.shape[1], self.mask.shape[0]
 
@@ -128,13 +121,11 @@ def load_truth(sample_dir: Path, garment: str = "", hair: str | None = None) -> 
     sample_dir = Path(sample_dir)
     gt = np.load(sample_dir / "gt.npz")
     mask = np.asarray(Image.open(sample_dir / "mask.png").convert("L")) > 127
-    faces = gt["clothed_faces"]
-    hair_tri = np.tile(gt["clothed_part"] == 2, 1 if faces.shape[1] == 3 else 2)
     return ClothedTruth(sample_dir.name, garment, hair,
                         gt["clothed_vertices"].astype(np.float64),
-                        triangles(faces), gt["vertices"].astype(np.float64),
+                        triangles(gt["clothed_faces"]), gt["vertices"].astype(np.float64),
                         triangles(gt["faces"]), gt["K"].astype(np.float64),
-                        gt["R_world2cam"][:, 2].astype(np.float64), mask, hair_tri)
+                        gt["R_world2cam"][:, 2].astype(np.float64), mask)
 
 
 def front_iou(v: np.ndarray, tri: np.ndarray, fx, fy, cx, cy, truth: ClothedTruth) -> float:
@@ -171,26 +162,17 @@ def surface_distances(query: np.ndarray, v: np.ndarray, tri: np.ndarray,
 
 
 def clothed_metrics(vertices: np.ndarray, faces: np.ndarray, fx: float, fy: float, cx: float,
-                    cy: float, truth: ClothedTruth, novel: bool = True,
-                    hair: np.ndarray | None = None) -> dict[str, float]:
-    """All README metrics of one reconstruction (camera-frame mesh + intrinsics).
-    ``hair``: (T,) bool, the reconstruction's hair triangles; then both alignments use the
-    centroids without the hair, the reconstruction's and the truth's. Hair cards are strips
-    with several times the area of the hair they draw (1.4 m^2 of cards for a bob, against
-    2.4 m^2 for the rest of the avatar) and would pull the area-weighted centroid up by some
-    20 cm, which the height-normalised alignment turns into a misplaced avatar."""
+                    cy: float, truth: ClothedTruth, novel: bool = True) -> dict[str, float]:
+    """All README metrics of one reconstruction (camera-frame mesh + intrinsics)."""
     v = np.asarray(vertices, np.float64)
     tri = triangles(faces)
     rng = np.random.default_rng(1)
     row = {"iou_front": front_iou(v, tri, fx, fy, cx, cy, truth),
            "focal_ratio": float(fx / truth.K[0, 0])}
-    if hair is not None and faces.shape[1] == 4:
-        hair = np.tile(hair, 2)
-    c = surface_centroid(v, tri if hair is None else tri[~hair])
-    c_t = truth.centroid if hair is None else truth.centroid_without_hair
+    c = surface_centroid(v, tri)
     query = sample_surface(v, tri, N_QUERY, rng)
     # depth alignment: scaling about the camera keeps the projection
-    s = c_t[2] / c[2]
+    s = truth.centroid[2] / c[2]
     row["depth_scale"] = float(s)
     if novel:
         row.update(novel_ious(v * s, tri, truth))
@@ -198,12 +180,12 @@ def clothed_metrics(vertices: np.ndarray, faces: np.ndarray, fx: float, fy: floa
     # height-normalised: own extent along world up = the truth's, centroid onto the truth's
     h = v @ truth.up
     k = truth.height / max(float(h.max() - h.min()), 1e-9)
-    v_hn = (v - c) * k + c_t
+    v_hn = (v - c) * k + truth.centroid
     if novel:
         for key, val in novel_ious(v_hn, tri, truth).items():
             row[f"{key}_hn"] = val
     row["chamfer_cm_hn"], row["outlier_frac_hn"] = surface_distances(
-        (query - c) * k + c_t, v_hn, tri, truth, rng)
+        (query - c) * k + truth.centroid, v_hn, tri, truth, rng)
     return row
 
 

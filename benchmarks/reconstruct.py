@@ -61,20 +61,15 @@ def avatar_silhouette(avatar) -> np.ndarray:
                      avatar.camera.height).mask
 
 
-def clothed_scores(avatar, truth, without_hair: bool = False) -> dict:
-    """clothed_metrics of the whole posed avatar in its photo's camera, aligned as the
-    devset README says (area-weighted centroids of the whole surfaces); ``without_hair``:
-    aligned on the centroids without the hair instead (a diagnostic: hair cards' area pulls
-    the centroid up, clothed_metrics). Doppel's Camera puts pixel centres at i + 0.5, the
-    devset's K at i: hence the half-pixel shift."""
+def clothed_scores(avatar, truth) -> dict:
+    """clothed_metrics of the whole posed avatar in its photo's camera. Doppel's Camera puts
+    pixel centres at i + 0.5, the devset's K at i: hence the half-pixel shift."""
     from clothed_metrics import clothed_metrics
 
     from backend.fit.posing import camera_space_mesh
-    verts, tri, owner = camera_space_mesh(avatar)
-    hair = np.array([lay.role == "hair" for lay in avatar.layers])[owner]
+    verts, tri, _ = camera_space_mesh(avatar)
     cam = avatar.camera
-    return clothed_metrics(verts, tri, cam.fx, cam.fy, cam.cx - 0.5, cam.cy - 0.5, truth,
-                           hair=hair if without_hair else None)
+    return clothed_metrics(verts, tri, cam.fx, cam.fy, cam.cx - 0.5, cam.cy - 0.5, truth)
 
 
 def write_sheet_row(out: Path, stem: str, avatar, photo_path: Path, true_mask=None,
@@ -273,11 +268,8 @@ def clothed_row(avatar, sample: dict) -> dict:
         _truths[key] = (truth, naked_body_metrics(truth))
     truth, naked = _truths[key]
     outfit = sample["garment"] + (f"+{sample['hair']} hair" if sample["hair"] else "")
-    from hair_metrics import hair_scores
-    hair = hair_scores(avatar, sample["root"] / sample["name"]) if sample["hair"] else None
     return {"outfit": outfit, "garment": sample["garment"], "clothed": clothed_scores(avatar, truth),
-            "clothed_no_hair_centroid": clothed_scores(avatar, truth, without_hair=True),
-            "naked_body": naked, "hair": hair}
+            "naked_body": naked}
 
 
 # (column title, metric key, format)
@@ -320,8 +312,6 @@ def print_clothed_tables(rows: list[dict], as_json: bool) -> None:
     for r in rows:
         print(_clothed_line(f"{r['photo'].split('/')[-1]} {r['outfit']}", r["clothed"]))
     print(_clothed_line("MEAN avatar", avatar))
-    print(_clothed_line("MEAN avatar, centroids w/o hair",
-                        _mean([r["clothed_no_hair_centroid"] for r in rows])))
     print(_clothed_line("MEAN true naked body", naked))
     print("\nper outfit type (mean; n photos):")
     print(head)
@@ -329,9 +319,6 @@ def print_clothed_tables(rows: list[dict], as_json: bool) -> None:
         k = sum(r["garment"] == g for r in rows)
         print(_clothed_line(f"{g} (n={k}) avatar", a))
         print(_clothed_line(f"{g} (n={k}) naked body", n))
-    from hair_metrics import print_hair_table
-    print_hair_table([(f"{r['photo'].split('/')[-1]} {r['outfit']}", r["hair"]) for r in rows
-                      if r.get("hair")])
     print(flush=True)
 
 

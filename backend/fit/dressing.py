@@ -11,7 +11,7 @@ on Anny's mesh and rig.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
@@ -26,7 +26,7 @@ from ..garments.layers import garment_layer
 from ..garments.outfit import Outfit
 from ..garments.shells import GarmentPiece, bottom_mask, hair_mask, shoe_mask, top_mask
 from ..garments.surface import vertex_normals
-from ..garments.textures import cloth_texture, shoe_texture
+from ..garments.textures import cloth_texture, hair_texture, shoe_texture
 from ..garments.uv_layout import layer_uvs
 from ..raster import rasterize
 from ..textures.layer_bake import LayerBake, LayerMesh, View, bake_avatar_layers
@@ -41,13 +41,6 @@ from .garment_fit import (
 )
 from .garment_templates import build_templates
 from .geometry import project
-from .hair_fit import (
-    card_piece,
-    hair_atlas,
-    hair_card_template,
-    head_top_row,
-    trim_to_photo,
-)
 from .silhouette_refine import RimLayer, refine_outline
 
 SHRINK_UNDER = 0.03  # metres hidden skin under a garment may give way to the cloth (_tuck_skin)
@@ -109,10 +102,9 @@ def without_unrecognised(outfit: Outfit) -> Outfit:
 
 def dress(rig, fit, deltas: torch.Tensor, outfit: Outfit | None, camera, target: np.ndarray,
           rgb: np.ndarray, edges: torch.Tensor, iters: int, warnings: list[str],
-          progress=lambda f: None, seg=None) -> Dressing:
+          progress=lambda f: None) -> Dressing:
     """Garments (and fallback offsets) for the fitted body ``fit`` in the photo's pose.
-    ``outfit`` None: recognition failed, so the offsets cover the whole body. ``seg``: the
-    photo's Segmentation, which sizes the hair (hair_fit.py)."""
+    ``outfit`` None: recognition failed, so the offsets cover the whole body."""
     zero = torch.zeros(rig.vertex_count, 3)
     if not iters:
         return Dressing(zero)
@@ -129,24 +121,14 @@ def dress(rig, fit, deltas: torch.Tensor, outfit: Outfit | None, camera, target:
     if outfit.unrecognised:
         warnings.append(f"not recognised as a known garment: {', '.join(outfit.unrecognised)}"
                         f"; modelled as a smooth layer over the body there")
-    worn = without_unrecognised(outfit)
-    skin = (rest.skin_indices, rest.skin_weights)
-    # hair: cards from the shared library (hair_fit.py), dressed last, after the clothes
-    templates = build_templates(regions, skin, replace(worn, hair="none"))
+    templates = build_templates(regions, (rest.skin_indices, rest.skin_weights),
+                                without_unrecognised(outfit))
     with torch.no_grad():
         transforms, _ = rig.model.get_bone_transforms(deltas, fit.rest.bone_poses)
-        naked, _ = rig.pose(fit.rest, deltas, zero)
-    hair = hair_card_template(regions, skin, worn, seg,
-                              head_top_row(naked.numpy(), regions, camera))
-    if hair is not None:
-        templates.append(hair)
     transforms = transforms[0].numpy().astype(np.float64)
     freedom = body_freedom(regions, templates, outfit.unrecognised, edges)
     garments, offsets = fit_garments(templates, regions, transforms, lift, rig.mesh_faces,
                                      camera, target, freedom, iters=iters, progress=progress)
-    eye = regions.z["eye"]
-    garments = [trim_to_photo(g, camera, target, eye) if g.template.role == "hair" else g
-                for g in garments]
     offsets = refine_dressed_outline(garments, regions, offsets, freedom, transforms, lift,
                                      camera, target)
     rest.vertices = (rest.vertices + offsets).astype(np.float32)
@@ -154,8 +136,6 @@ def dress(rig, fit, deltas: torch.Tensor, outfit: Outfit | None, camera, target:
     with torch.no_grad():
         body_posed, _ = rig.pose(fit.rest, deltas, offsets_t)
     colours = photo_colours(garments, body_posed.numpy(), rig.mesh_faces, camera, rgb, outfit)
-    if "hair" in colours and "hair" in outfit.colours:   # every hair pixel, not the cards'
-        colours["hair"] = tuple(int(c) for c in outfit.colours["hair"])
     return Dressing(offsets_t, garments, rest, colours, outfit, "garments")
 
 
@@ -266,11 +246,8 @@ def photo_colours(garments: list[FittedGarment], body_posed: np.ndarray, body_fa
 def garment_meshes(dressing: Dressing, body_faces: np.ndarray, body_uvs: np.ndarray | None
                    ) -> list[LayerMesh]:
     """The fitted garments as the photo bake takes them: posed, at rest, with UVs that give
-    every texel one surface point (shells on the body's atlas, rings unrolled). Hair cards
-    only hide what is behind them: their UVs point into the strand atlas, nothing is baked."""
-    return [LayerMesh(g.posed, g.piece.faces,
-                      None if g.template.role == "hair" else
-                      layer_uvs(g.template.pieces, body_faces, body_uvs),
+    every texel one surface point (shells on the body's atlas, rings unrolled)."""
+    return [LayerMesh(g.posed, g.piece.faces, layer_uvs(g.template.pieces, body_faces, body_uvs),
                       g.piece.vertices, (ROLE_LABEL.get(g.template.role, g.template.role),),
                       name=g.template.role) for g in dressing.garments]
 
@@ -296,14 +273,14 @@ def garment_layers(dressing: Dressing, rest: RestBody, meshes: list[LayerMesh] =
         role, style = g.template.role, g.template.style
         colour = dressing.colours.get(role, (90, 90, 90))
         rng = np.random.default_rng([7, i])
-        piece, material = g.piece, fabric_for(role, style)
         if role == "hair":
-            (png, base), piece = hair_atlas(colour, style, rng), card_piece(g)
+            png, base = hair_texture(colour, rng)
         elif role == "shoes":
             png, base = shoe_texture(colour, tuple(int(0.6 * c) for c in colour), 0.02, rng)
         else:
             png, base = cloth_texture("plain", colour, colour, rng)
-        if bakes and role in bakes and uvs.get(role) is not None:
+        piece, material = g.piece, None if role == "hair" else fabric_for(role, style)
+        if bakes and role in bakes and role in uvs:
             # the photo is baked into the layer's own UVs, so it keeps them as they are (a
             # piece with UVs gets no hem rim from garment_layer)
             piece, png = BakedPiece(**vars(g.piece), uvs=uvs[role]), bakes[role].png

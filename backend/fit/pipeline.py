@@ -145,8 +145,7 @@ def _reconstruct(data: bytes, name: str, quality: str, progress: Progress,
     with torch.no_grad():
         deltas = rig.deltas(fit.rest, fit.global_rot, fit.translation, fit.bone_rotvecs)
     dressing = dress(rig, fit, deltas, outfit, cam, target, photo.rgb, edges, cloth_iters,
-                     warnings, progress=lambda x: progress("fit clothing", 0.6 + 0.15 * x),
-                     seg=seg)
+                     warnings, progress=lambda x: progress("fit clothing", 0.6 + 0.15 * x))
     offsets = dressing.offsets
     with torch.no_grad():
         posed, bone_poses = rig.pose(fit.rest, deltas, offsets)

@@ -15,7 +15,7 @@ the neck and upper back below the skull; they are bound to the body like any gar
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import numpy as np
 from scipy.spatial import cKDTree
@@ -292,34 +292,9 @@ def _cap(r: BodyRegions, skin_w) -> tuple[GarmentPiece, np.ndarray]:
     return cap, uv[cap.faces].astype(np.float32)
 
 
-def sized_strands(r: BodyRegions, style: str, bottom_z: float, volume: float | None = None,
-                  density: float = 1.0) -> tuple[Strands, ...]:
-    """STYLES[style] cut to end at height ``bottom_z`` (at the back; a little higher at the
-    sides), long enough to get there from anywhere on the scalp, and with ``volume`` (metres
-    above the cap) instead of the style's own lift: a style sized to a photo's hair.
-    ``density``: the share of the style's cards to grow (each card a little wider)."""
-    over = 1.4 * (r.z["top"] - r.z["skull_base"])          # crown to nape over the skull
-    reach = over + max(r.z["skull_base"] - bottom_z, 0.0)
-    out = []
-    for g in STYLES[style]:
-        lift = g.lift if volume is None else volume
-        g = replace(g, count=max(int(g.count * density), 1),
-                    width=g.width * (1.0 + 0.5 * (1.0 - density)))
-        if g.tie or g.shell is not None:
-            out.append(replace(g, lift=lift))
-        elif style in ("buzz", "short"):        # lying on the head: only cut where it ends
-            out.append(replace(g, cut=bottom_z - r.z["chest"], lift=lift))
-        else:
-            out.append(replace(g, length=(reach, 1.25 * reach), cut=bottom_z - r.z["chest"],
-                               lift=lift))
-    return tuple(out)
-
-
 def hair_card_piece(r: BodyRegions, skin_w: tuple[np.ndarray, np.ndarray], style: str,
-                    rng: np.random.Generator, strands: tuple[Strands, ...] | None = None
-                    ) -> CardPiece:
-    """The hair layer of ``style`` (a key of STYLES): the cap plus its cards, one piece.
-    ``strands``: the style's groups as sized to a person (sized_strands) instead."""
+                    rng: np.random.Generator) -> CardPiece:
+    """The hair layer of ``style`` (a key of STYLES): the cap plus its cards, one piece."""
     if style not in STYLES:
         raise ValueError(f"unknown hair style {style!r}; styles: {', '.join(STYLES)}")
     skin = _Skin(r)
@@ -328,7 +303,7 @@ def hair_card_piece(r: BodyRegions, skin_w: tuple[np.ndarray, np.ndarray], style
     tie = tie_point(r, style) if style in ("ponytail", "bun") else None
     face = _Face(r)
     lines_all, widths, spins = [], [], []
-    for g in strands or STYLES[style]:
+    for g in STYLES[style]:
         roots = rng.choice(scalp, size=g.count, replace=True)
         p0 = r.vertices[roots] + r.normals[roots] * ROOT_T
         lengths = rng.uniform(*g.length, g.count)
