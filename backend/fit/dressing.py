@@ -156,11 +156,8 @@ def refine_dressed_outline(garments: list[FittedGarment], r: BodyRegions, offset
                        solid=~r.seg["inner"])]
     for i, g in enumerate(garments):
         stacked = g.template.role not in NOT_STACKED
-        # hair cards stay as fitted: their alpha-clipped strands make no hard outline, and
-        # a card slid sideways bares the scalp under it
-        shows = ~_under_later(garments, i) & (g.template.role != "hair")
-        layers.append(RimLayer(g.posed.astype(np.float64), g.piece.faces, shows,
-                               rests_on=None if stacked else (0,)))
+        layers.append(RimLayer(g.posed.astype(np.float64), g.piece.faces,
+                               ~_under_later(garments, i), rests_on=None if stacked else (0,)))
     moves = refine_outline(layers, camera, target)
     for g, m in zip(garments, moves[1:]):
         a = blend(transforms, g.piece.skin_indices, g.piece.skin_weights)
