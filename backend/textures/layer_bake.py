@@ -220,10 +220,9 @@ def _complete(view: View, layer: LayerMesh, tx: _Texels, seen_rgb: np.ndarray,
             known_rgb[fill] = (weight[fill, None] * seen_rgb[fill]
                                 + (1 - weight[fill, None]) * (comp[fill] + off[fill]))
             known_w[fill] = 1.0
-        # Stage 2, the rest: the front/back copy's pattern (its colour over its smooth
-        # colour, so the lit front is no blotch on the back; a ratio stays dark on black)
-        # on the known colours continued harmonically over the unknown part (mean matched
-        # where they meet: no seam).
+        # Stage 2, the rest: the front/back copy's pattern (colour over smooth colour: no
+        # lit blotch on the back, dark on black) on the known colours continued
+        # harmonically over the unknown part (mean matched where they meet: no seam).
         detail = _pattern(layer, tx, comp, source, kinds=(2,) if mir.any() else (1, 2))
         blend = _harmonic(layer, tx, known_rgb, known_w)
         # never darker or brighter than both colours it is made of (no black specks)
